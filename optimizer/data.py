@@ -1,0 +1,401 @@
+"""Curated data tables: schemas, loading, validation and the reference-year country view.
+
+Every table is a tidy UTF-8 CSV in ``data/`` keyed by ISO 3166 alpha-3 codes. Blank cells are
+missing values (never zero). Problems are collected per file and raised once as a ``DataError``
+whose lines name the row (1-based line number, the header is line 1) or the column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from optimizer.errors import DataError
+
+DATA_DIR: Path = Path(__file__).resolve().parent.parent / "data"
+MAX_TABLE_BYTES = 20 * 1024 * 1024
+MAX_LISTED_PROBLEMS = 40
+
+TIERS = ("1", "2", "2WL", "3", "special_case", "not_rated")
+REGIONS = ("AF", "EAP", "EUR", "NEA", "SCA", "WHA")
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """Layout of one curated table.
+
+    ``columns`` maps column name to kind: ``str``, ``int`` (whole number) or ``float``.
+    ``decimals`` fixes how many decimals a float column is written with.
+    """
+
+    name: str
+    filename: str
+    columns: dict[str, str]
+    key: tuple[str, ...]
+    required: tuple[str, ...] = ()
+    allowed: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+    decimals: dict[str, int] = field(default_factory=dict)
+    iso_checked: bool = True  # iso3 must be a TIP-rated country (in countries.csv)
+    year_column: str | None = None
+
+
+_WGI = ("rule_of_law", "control_of_corruption", "voice_accountability")
+_YEAR = (1900.0, 2100.0)
+
+TABLES: dict[str, TableSchema] = {
+    s.name: s
+    for s in [
+        TableSchema(
+            "countries", "countries.csv", {"iso3": "str", "name": "str", "region": "str"},
+            key=("iso3",), required=("iso3", "name", "region"), allowed={"region": REGIONS},
+            iso_checked=False,
+        ),
+        TableSchema(
+            "names", "country_names.csv", {"name": "str", "iso3": "str"},
+            key=("name",), required=("name", "iso3"), iso_checked=False,
+        ),
+        TableSchema(
+            "tip_tiers", "tip_tiers.csv", {"iso3": "str", "report_year": "int", "tier": "str"},
+            key=("iso3", "report_year"), required=("iso3", "report_year", "tier"),
+            allowed={"tier": TIERS}, ranges={"report_year": (2001, 2100)},
+            year_column="report_year",
+        ),
+        TableSchema(
+            "special_cases", "tip_special_cases.csv",
+            {"iso3": "str", "report_year": "int", "source": "str"},
+            key=("iso3", "report_year"), required=("iso3", "report_year", "source"),
+            ranges={"report_year": (2001, 2100)}, year_column="report_year",
+        ),
+        TableSchema(
+            "cspa", "cspa.csv",
+            {"report_year": "int", "iso3": "str", "status": "str", "source": "str"},
+            key=("report_year", "iso3"), required=("report_year", "iso3", "status", "source"),
+            allowed={"status": ("confirmed", "partial", "inferred")},
+            ranges={"report_year": (2010, 2100)}, year_column="report_year",
+        ),
+        TableSchema(
+            "cspa_years", "cspa_years.csv", {"report_year": "int", "status": "str", "note": "str"},
+            key=("report_year",), required=("report_year", "status"),
+            allowed={"status": ("no_list", "confirmed", "partial", "unconfirmed")},
+            ranges={"report_year": (2001, 2100)}, iso_checked=False, year_column="report_year",
+        ),
+        TableSchema(
+            "missions", "usaid_missions.csv",
+            {"iso3": "str", "as_of": "int", "mission_type": "str", "mission_name": "str",
+             "confidence": "str", "source": "str"},
+            key=("iso3", "as_of"), required=("iso3", "as_of", "mission_type", "confidence"),
+            allowed={
+                "mission_type": ("bilateral", "regional_mission", "regional_program", "none_known"),
+                "confidence": ("verified", "verified_undated", "other_year", "unverified"),
+            },
+            ranges={"as_of": _YEAR}, year_column="as_of",
+        ),
+        TableSchema(
+            "wgi", "wgi.csv",
+            {"iso3": "str", "year": "int"}
+            | {f"{d}_{s}": "float" for d in _WGI for s in ("est", "pct")},
+            key=("iso3", "year"), required=("iso3", "year"),
+            ranges={"year": _YEAR}
+            | {f"{d}_pct": (0.0, 100.0) for d in _WGI}
+            | {f"{d}_est": (-5.0, 5.0) for d in _WGI},
+            decimals={f"{d}_{s}": 4 for d in _WGI for s in ("est", "pct")},
+            year_column="year",
+        ),
+        TableSchema(
+            "migration", "migration.csv",
+            {"iso3": "str", "year": "int", "population": "int", "immigrant_stock": "int",
+             "emigrant_stock": "int", "immigrant_share_pct": "float",
+             "emigrant_share_pct": "float"},
+            key=("iso3", "year"), required=("iso3", "year"),
+            ranges={"year": _YEAR, "population": (0, np.inf), "immigrant_stock": (0, np.inf),
+                    "emigrant_stock": (0, np.inf), "immigrant_share_pct": (0.0, 100.0),
+                    "emigrant_share_pct": (0.0, 1000.0)},
+            decimals={"immigrant_share_pct": 4, "emigrant_share_pct": 4}, year_column="year",
+        ),
+        TableSchema(
+            "slavery", "slavery.csv",
+            {"iso3": "str", "edition": "int", "estimate_year": "int",
+             "prevalence_per_1000": "float", "number": "int"},
+            key=("iso3", "edition"), required=("iso3", "edition", "estimate_year"),
+            ranges={"edition": _YEAR, "estimate_year": _YEAR,
+                    "prevalence_per_1000": (0.0, 1000.0), "number": (0, np.inf)},
+            decimals={"prevalence_per_1000": 3}, year_column="estimate_year",
+        ),
+        TableSchema(
+            "population", "population.csv", {"iso3": "str", "year": "int", "population": "int"},
+            key=("iso3", "year"), required=("iso3", "year", "population"),
+            ranges={"year": _YEAR, "population": (0, np.inf)}, year_column="year",
+        ),
+    ]
+}
+
+
+@dataclass(frozen=True)
+class Tables:
+    """All curated tables, validated."""
+
+    countries: pd.DataFrame
+    names: pd.DataFrame
+    tip_tiers: pd.DataFrame
+    special_cases: pd.DataFrame
+    cspa: pd.DataFrame
+    cspa_years: pd.DataFrame
+    missions: pd.DataFrame
+    wgi: pd.DataFrame
+    migration: pd.DataFrame
+    slavery: pd.DataFrame
+    population: pd.DataFrame
+
+
+def _limit(problems: list[str]) -> list[str]:
+    if len(problems) <= MAX_LISTED_PROBLEMS:
+        return problems
+    extra = len(problems) - MAX_LISTED_PROBLEMS
+    return [*problems[:MAX_LISTED_PROBLEMS], f"... and {extra} more problems of the same kinds"]
+
+
+def read_csv(path: Path, columns: list[str] | tuple[str, ...],
+             max_bytes: int | None = MAX_TABLE_BYTES,
+             numeric: list[str] | None = None) -> pd.DataFrame:
+    """Read a CSV as text (blank = ""), accepting a BOM and CRLF; check the expected columns.
+
+    With ``numeric`` (a curated table's number columns) a clean file with exactly ``columns`` is
+    parsed straight to float64 there; otherwise everything is read as text for validation.
+
+    Raises ``DataError`` for a missing, oversized, empty, undecodable or malformed file and for
+    missing columns. Extra columns are kept (callers select what they need).
+    """
+    where = str(path)
+    if not path.is_file():
+        raise DataError(where, "file not found; check the path (or run `tipfocus data check`)")
+    if max_bytes is not None and path.stat().st_size > max_bytes:
+        raise DataError(where, f"file is larger than {max_bytes // (1024 * 1024)} MB; tipfocus "
+                               "tables are small, is this the right file?")
+    if numeric:  # fast path: let the C parser read numbers; any trouble -> text path below
+        try:
+            df = pd.read_csv(path, dtype=dict.fromkeys(numeric, "float64"), encoding="utf-8-sig",
+                             keep_default_na=False, na_values={c: [""] for c in numeric})
+            if list(df.columns) == list(columns):
+                return df.astype({c: "str" for c in df.columns if c not in numeric})
+        except (ValueError, pd.errors.ParserError, UnicodeDecodeError):
+            pass
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise DataError(where, "file is empty; expected a header line with columns: "
+                               + ", ".join(columns)) from None
+    except UnicodeDecodeError as exc:
+        raise DataError(where, f"file is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                               "save it as UTF-8") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise DataError(where, f"malformed CSV ({str(exc).strip()}); check quoting and the "
+                               "number of fields on that line") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise DataError(where, f"missing column(s) {', '.join(missing)}; expected columns: "
+                               + ", ".join(columns))
+    return df
+
+
+def _num_text(x: float) -> str:
+    return f"{x:.0f}" if float(x).is_integer() else repr(float(x))
+
+
+def _line(idx: pd.Index) -> list[int]:
+    return [int(i) + 2 for i in idx]
+
+
+def validate_frame(raw: pd.DataFrame, schema: TableSchema, where: str,
+                   known_iso: set[str] | None = None) -> pd.DataFrame:
+    """Check a text table against ``schema``; return it typed (Int64/float64/string).
+
+    ``raw`` holds text cells ("" = missing) with a 0-based RangeIndex matching file rows.
+    All problems are collected and raised together as one ``DataError``.
+    """
+    problems: list[str] = []
+    raw = raw.reset_index(drop=True)
+    out: dict[str, pd.Series] = {}
+    for col, kind in schema.columns.items():
+        if kind != "str" and pd.api.types.is_float_dtype(raw[col]):
+            num = raw[col]  # parsed by read_csv's fast path
+            blank = num.isna()
+            text = num  # only shown in messages, via _num_text
+        else:
+            cells = raw[col].to_numpy(dtype=object)
+            text = pd.Series([c.strip() if isinstance(c, str) else "" for c in cells],
+                             index=raw.index, dtype=object)
+            blank = text == ""
+            num = None
+        if col in schema.required:
+            for ln in _line(raw.index[blank]):
+                problems.append(f"line {ln}: column {col} is blank; fill it in")
+        if kind == "str":
+            vals = text.mask(blank)
+            if col in schema.allowed:
+                bad = ~blank & ~vals.isin(schema.allowed[col]).fillna(False)
+                for i in raw.index[bad]:
+                    problems.append(f"line {i + 2}: column {col} value {vals[i]!r} is not one of "
+                                    f"{', '.join(schema.allowed[col])}")
+            if col == "iso3":
+                ok = [len(c) == 3 and c.isascii() and c.isalpha() and c.isupper() for c in text]
+                bad = ~blank & ~pd.Series(ok, index=raw.index)
+                for i in raw.index[bad]:
+                    problems.append(f"line {i + 2}: iso3 {vals[i]!r} is not a 3-letter upper-case "
+                                    "ISO 3166 alpha-3 code")
+                if schema.iso_checked and known_iso is not None:
+                    bad = ~blank & ~vals.isin(known_iso).fillna(False)
+                    for i in raw.index[bad]:
+                        problems.append(f"line {i + 2}: unknown iso3 code {vals[i]!r} (not in "
+                                        "countries.csv); fix the code or add the country")
+            out[col] = vals.astype("str")
+            continue
+        if num is None:
+            num = pd.to_numeric(text.mask(blank), errors="coerce").astype("float64")
+        bad = ~blank & num.isna()
+        for i in raw.index[bad]:
+            problems.append(f"line {i + 2}: column {col} value {text[i]!r} is not a number")
+        if kind == "int":
+            frac = num.notna() & (num != np.floor(num))
+            for i in raw.index[frac]:
+                problems.append(f"line {i + 2}: column {col} value {_num_text(num[i])} is not a "
+                                "whole number")
+        if col in schema.ranges:
+            lo, hi = schema.ranges[col]
+            out_of = num.notna() & ((num < lo) | (num > hi))
+            for i in raw.index[out_of]:
+                what = "negative" if num[i] < 0 <= lo else "out of range"
+                problems.append(f"line {i + 2}: column {col} value {_num_text(num[i])} is {what}; "
+                                f"expected "
+                                f"{lo:g} to {hi:g}")
+        out[col] = num.round().astype("Int64") if kind == "int" and not frac.any() else num
+    df = pd.DataFrame(out)
+    key = list(schema.key)
+    keycols = df[key].apply(lambda s: s.str.casefold()) if schema.name == "names" else df[key]
+    dup = keycols.duplicated(keep=False) & keycols.notna().all(axis=1)
+    if dup.any():
+        first: dict[tuple, int] = {}
+        for i, k in zip(df.index[dup], keycols[dup].itertuples(index=False, name=None),
+                        strict=True):
+            if k in first:
+                label = ", ".join(f"{c}={v}" for c, v in zip(key, k, strict=True))
+                problems.append(f"line {i + 2}: duplicate key ({label}) also on line {first[k]}; "
+                                "keep one row")
+            else:
+                first[k] = i + 2
+    if problems:
+        raise DataError(where, _limit(problems))
+    return df
+
+
+def load_table(schema: TableSchema, data_dir: Path,
+               known_iso: set[str] | None = None) -> pd.DataFrame:
+    """Read and validate one curated table from ``data_dir``."""
+    path = Path(data_dir) / schema.filename
+    numeric = [c for c, kind in schema.columns.items() if kind != "str"]
+    raw = read_csv(path, list(schema.columns), numeric=numeric)
+    df = validate_frame(raw, schema, str(path), known_iso)
+    df.attrs["path"] = str(path)
+    return df
+
+
+def load_tables(data_dir: Path = DATA_DIR) -> Tables:
+    """Read and validate every curated table; ``DataError`` on the first file with problems."""
+    data_dir = Path(data_dir)
+    countries = load_table(TABLES["countries"], data_dir)
+    known = set(countries["iso3"].dropna())
+    loaded = {"countries": countries}
+    for name, schema in TABLES.items():
+        if name != "countries":
+            loaded[name] = load_table(schema, data_dir, known)
+    return Tables(**loaded)
+
+
+def data_years(tables: Tables) -> dict[str, tuple[int, int]]:
+    """Year range (min, max) available in each yearly table."""
+    years: dict[str, tuple[int, int]] = {}
+    for name, schema in TABLES.items():
+        df = getattr(tables, name)
+        if schema.year_column and df[schema.year_column].notna().any():
+            col = df[schema.year_column]
+            years[name] = (int(col.min()), int(col.max()))
+    return years
+
+
+def check_data(data_dir: Path = DATA_DIR) -> list[str]:
+    """Validate every table; return one summary line per table (rows, countries, years)."""
+    tables = load_tables(data_dir)
+    years = data_years(tables)
+    lines = []
+    for name, schema in TABLES.items():
+        df = getattr(tables, name)
+        parts = [f"{schema.filename}: {len(df)} rows"]
+        if "iso3" in df.columns:
+            parts.append(f"{df['iso3'].nunique()} countries")
+        if name in years:
+            lo, hi = years[name]
+            parts.append(f"years {lo}-{hi}" if lo != hi else f"year {lo}")
+        lines.append(", ".join(parts))
+    return lines
+
+
+def _latest(df: pd.DataFrame, year_col: str, reference_year: int) -> pd.DataFrame:
+    """Per country, the row with the latest ``year_col`` <= reference_year, indexed by iso3."""
+    sub = df[df[year_col] <= reference_year].sort_values(["iso3", year_col])
+    return sub.drop_duplicates("iso3", keep="last").set_index("iso3")
+
+
+def country_view(tables: Tables, reference_year: int) -> pd.DataFrame:
+    """One row per TIP-rated country for ``reference_year`` (index iso3, sorted).
+
+    Tier is the ``reference_year`` report; WGI and migration are the latest year <= reference
+    year; population is the reference year itself; people in modern slavery applies the GSI
+    prevalence to the reference-year population. Missing values stay missing.
+    """
+    tiers = tables.tip_tiers
+    lo, hi = int(tiers["report_year"].min()), int(tiers["report_year"].max())
+    if not lo <= reference_year <= hi:
+        raise DataError(tiers.attrs.get("path", "tip_tiers.csv"),
+                        f"reference year {reference_year} is outside the tier data; "
+                        f"available report years are {lo}-{hi}")
+    view = tables.countries.set_index("iso3")[["name", "region"]].sort_index()
+    idx = view.index
+    t = tiers[tiers["report_year"] == reference_year].set_index("iso3")["tier"]
+    view["tier"] = t.reindex(idx).astype("string")
+    listed = tables.cspa.loc[tables.cspa["report_year"] == reference_year, "iso3"]
+    view["cspa_listed"] = idx.isin(listed)
+    cy = tables.cspa_years.set_index("report_year")["status"]
+    status = cy.get(reference_year, pd.NA)
+    view["cspa_status"] = pd.Series(status, index=idx, dtype="string")
+    m = tables.missions.assign(dist=(tables.missions["as_of"] - reference_year).abs())
+    m = m.sort_values(["iso3", "dist", "as_of"]).drop_duplicates("iso3").set_index("iso3")
+    view["mission_type"] = m["mission_type"].reindex(idx).astype("string")
+    view["mission_confidence"] = m["confidence"].reindex(idx).astype("string")
+    w = _latest(tables.wgi, "year", reference_year).reindex(idx)
+    for d in _WGI:
+        view[f"{d}_pct"] = w[f"{d}_pct"].astype("float64")
+    view["wgi_year"] = w["year"].astype("Int64")
+    mg = _latest(tables.migration, "year", reference_year).reindex(idx)
+    view["immigrant_share_pct"] = mg["immigrant_share_pct"].astype("float64")
+    view["emigrant_share_pct"] = mg["emigrant_share_pct"].astype("float64")
+    view["migrant_share_pct"] = view["immigrant_share_pct"] + view["emigrant_share_pct"]
+    view["migration_year"] = mg["year"].astype("Int64")
+    pop = tables.population
+    p = pop[pop["year"] == reference_year].set_index("iso3").reindex(idx)
+    view["population"] = p["population"].astype("Int64")
+    view["population_year"] = p["year"].astype("Int64")
+    s = tables.slavery.sort_values(["iso3", "edition"]).drop_duplicates("iso3", keep="last")
+    s = s.set_index("iso3").reindex(idx)
+    view["slavery_prevalence_per_1000"] = s["prevalence_per_1000"].astype("float64")
+    view["slavery_estimate_year"] = s["estimate_year"].astype("Int64")
+    view["people_in_modern_slavery"] = (
+        view["slavery_prevalence_per_1000"] / 1000.0 * view["population"].astype("float64")
+    )
+    view.index.name = "iso3"
+    view["name"] = view["name"].astype("string")
+    view["region"] = view["region"].astype("string")
+    return view
