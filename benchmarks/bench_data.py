@@ -26,8 +26,10 @@ def main(runs: int = 15) -> None:
         views.append(t2 - t1)
     totals = [a + b for a, b in zip(loads, views, strict=True)]
     for label, xs in (("load_tables", loads), ("country_view", views), ("total", totals)):
-        print(f"{label:13s} median {1000 * statistics.median(xs):7.1f} ms   "
-              f"min {1000 * min(xs):7.1f} ms   max {1000 * max(xs):7.1f} ms   ({runs} runs)")
+        print(
+            f"{label:13s} median {1000 * statistics.median(xs):7.1f} ms   "
+            f"min {1000 * min(xs):7.1f} ms   max {1000 * max(xs):7.1f} ms   ({runs} runs)"
+        )
 
 
 if __name__ == "__main__":

@@ -50,55 +50,89 @@ TABLES: dict[str, TableSchema] = {
     s.name: s
     for s in [
         TableSchema(
-            "countries", "countries.csv", {"iso3": "str", "name": "str", "region": "str"},
-            key=("iso3",), required=("iso3", "name", "region"), allowed={"region": REGIONS},
+            "countries",
+            "countries.csv",
+            {"iso3": "str", "name": "str", "region": "str"},
+            key=("iso3",),
+            required=("iso3", "name", "region"),
+            allowed={"region": REGIONS},
             iso_checked=False,
         ),
         TableSchema(
-            "names", "country_names.csv", {"name": "str", "iso3": "str"},
-            key=("name",), required=("name", "iso3"), iso_checked=False,
+            "names",
+            "country_names.csv",
+            {"name": "str", "iso3": "str"},
+            key=("name",),
+            required=("name", "iso3"),
+            iso_checked=False,
         ),
         TableSchema(
-            "tip_tiers", "tip_tiers.csv", {"iso3": "str", "report_year": "int", "tier": "str"},
-            key=("iso3", "report_year"), required=("iso3", "report_year", "tier"),
-            allowed={"tier": TIERS}, ranges={"report_year": (2001, 2100)},
+            "tip_tiers",
+            "tip_tiers.csv",
+            {"iso3": "str", "report_year": "int", "tier": "str"},
+            key=("iso3", "report_year"),
+            required=("iso3", "report_year", "tier"),
+            allowed={"tier": TIERS},
+            ranges={"report_year": (2001, 2100)},
             year_column="report_year",
         ),
         TableSchema(
-            "special_cases", "tip_special_cases.csv",
+            "special_cases",
+            "tip_special_cases.csv",
             {"iso3": "str", "report_year": "int", "source": "str"},
-            key=("iso3", "report_year"), required=("iso3", "report_year", "source"),
-            ranges={"report_year": (2001, 2100)}, year_column="report_year",
+            key=("iso3", "report_year"),
+            required=("iso3", "report_year", "source"),
+            ranges={"report_year": (2001, 2100)},
+            year_column="report_year",
         ),
         TableSchema(
-            "cspa", "cspa.csv",
+            "cspa",
+            "cspa.csv",
             {"report_year": "int", "iso3": "str", "status": "str", "source": "str"},
-            key=("report_year", "iso3"), required=("report_year", "iso3", "status", "source"),
+            key=("report_year", "iso3"),
+            required=("report_year", "iso3", "status", "source"),
             allowed={"status": ("confirmed", "partial", "inferred")},
-            ranges={"report_year": (2010, 2100)}, year_column="report_year",
+            ranges={"report_year": (2010, 2100)},
+            year_column="report_year",
         ),
         TableSchema(
-            "cspa_years", "cspa_years.csv", {"report_year": "int", "status": "str", "note": "str"},
-            key=("report_year",), required=("report_year", "status"),
+            "cspa_years",
+            "cspa_years.csv",
+            {"report_year": "int", "status": "str", "note": "str"},
+            key=("report_year",),
+            required=("report_year", "status"),
             allowed={"status": ("no_list", "confirmed", "partial", "unconfirmed")},
-            ranges={"report_year": (2001, 2100)}, iso_checked=False, year_column="report_year",
+            ranges={"report_year": (2001, 2100)},
+            iso_checked=False,
+            year_column="report_year",
         ),
         TableSchema(
-            "missions", "usaid_missions.csv",
-            {"iso3": "str", "as_of": "int", "mission_type": "str", "mission_name": "str",
-             "confidence": "str", "source": "str"},
-            key=("iso3", "as_of"), required=("iso3", "as_of", "mission_type", "confidence"),
+            "missions",
+            "usaid_missions.csv",
+            {
+                "iso3": "str",
+                "as_of": "int",
+                "mission_type": "str",
+                "mission_name": "str",
+                "confidence": "str",
+                "source": "str",
+            },
+            key=("iso3", "as_of"),
+            required=("iso3", "as_of", "mission_type", "confidence"),
             allowed={
                 "mission_type": ("bilateral", "regional_mission", "regional_program", "none_known"),
                 "confidence": ("verified", "verified_undated", "other_year", "unverified"),
             },
-            ranges={"as_of": _YEAR}, year_column="as_of",
+            ranges={"as_of": _YEAR},
+            year_column="as_of",
         ),
         TableSchema(
-            "wgi", "wgi.csv",
+            "wgi",
+            "wgi.csv",
             {"iso3": "str", "year": "int"}
             | {f"{d}_{s}": "float" for d in _WGI for s in ("est", "pct")},
-            key=("iso3", "year"), required=("iso3", "year"),
+            key=("iso3", "year"),
+            required=("iso3", "year"),
             ranges={"year": _YEAR}
             | {f"{d}_pct": (0.0, 100.0) for d in _WGI}
             | {f"{d}_est": (-5.0, 5.0) for d in _WGI},
@@ -106,29 +140,59 @@ TABLES: dict[str, TableSchema] = {
             year_column="year",
         ),
         TableSchema(
-            "migration", "migration.csv",
-            {"iso3": "str", "year": "int", "population": "int", "immigrant_stock": "int",
-             "emigrant_stock": "int", "immigrant_share_pct": "float",
-             "emigrant_share_pct": "float"},
-            key=("iso3", "year"), required=("iso3", "year"),
-            ranges={"year": _YEAR, "population": (0, np.inf), "immigrant_stock": (0, np.inf),
-                    "emigrant_stock": (0, np.inf), "immigrant_share_pct": (0.0, 100.0),
-                    "emigrant_share_pct": (0.0, 1000.0)},
-            decimals={"immigrant_share_pct": 4, "emigrant_share_pct": 4}, year_column="year",
+            "migration",
+            "migration.csv",
+            {
+                "iso3": "str",
+                "year": "int",
+                "population": "int",
+                "immigrant_stock": "int",
+                "emigrant_stock": "int",
+                "immigrant_share_pct": "float",
+                "emigrant_share_pct": "float",
+            },
+            key=("iso3", "year"),
+            required=("iso3", "year"),
+            ranges={
+                "year": _YEAR,
+                "population": (0, np.inf),
+                "immigrant_stock": (0, np.inf),
+                "emigrant_stock": (0, np.inf),
+                "immigrant_share_pct": (0.0, 100.0),
+                "emigrant_share_pct": (0.0, 1000.0),
+            },
+            decimals={"immigrant_share_pct": 4, "emigrant_share_pct": 4},
+            year_column="year",
         ),
         TableSchema(
-            "slavery", "slavery.csv",
-            {"iso3": "str", "edition": "int", "estimate_year": "int",
-             "prevalence_per_1000": "float", "number": "int"},
-            key=("iso3", "edition"), required=("iso3", "edition", "estimate_year"),
-            ranges={"edition": _YEAR, "estimate_year": _YEAR,
-                    "prevalence_per_1000": (0.0, 1000.0), "number": (0, np.inf)},
-            decimals={"prevalence_per_1000": 3}, year_column="estimate_year",
+            "slavery",
+            "slavery.csv",
+            {
+                "iso3": "str",
+                "edition": "int",
+                "estimate_year": "int",
+                "prevalence_per_1000": "float",
+                "number": "int",
+            },
+            key=("iso3", "edition"),
+            required=("iso3", "edition", "estimate_year"),
+            ranges={
+                "edition": _YEAR,
+                "estimate_year": _YEAR,
+                "prevalence_per_1000": (0.0, 1000.0),
+                "number": (0, np.inf),
+            },
+            decimals={"prevalence_per_1000": 3},
+            year_column="estimate_year",
         ),
         TableSchema(
-            "population", "population.csv", {"iso3": "str", "year": "int", "population": "int"},
-            key=("iso3", "year"), required=("iso3", "year", "population"),
-            ranges={"year": _YEAR, "population": (0, np.inf)}, year_column="year",
+            "population",
+            "population.csv",
+            {"iso3": "str", "year": "int", "population": "int"},
+            key=("iso3", "year"),
+            required=("iso3", "year", "population"),
+            ranges={"year": _YEAR, "population": (0, np.inf)},
+            year_column="year",
         ),
     ]
 }
@@ -158,9 +222,12 @@ def _limit(problems: list[str]) -> list[str]:
     return [*problems[:MAX_LISTED_PROBLEMS], f"... and {extra} more problems of the same kinds"]
 
 
-def read_csv(path: Path, columns: list[str] | tuple[str, ...],
-             max_bytes: int | None = MAX_TABLE_BYTES,
-             numeric: list[str] | None = None) -> pd.DataFrame:
+def read_csv(
+    path: Path,
+    columns: list[str] | tuple[str, ...],
+    max_bytes: int | None = MAX_TABLE_BYTES,
+    numeric: list[str] | None = None,
+) -> pd.DataFrame:
     """Read a CSV as text (blank = ""), accepting a BOM and CRLF; check the expected columns.
 
     With ``numeric`` (a curated table's number columns) a clean file with exactly ``columns`` is
@@ -173,12 +240,20 @@ def read_csv(path: Path, columns: list[str] | tuple[str, ...],
     if not path.is_file():
         raise DataError(where, "file not found; check the path (or run `tipfocus data check`)")
     if max_bytes is not None and path.stat().st_size > max_bytes:
-        raise DataError(where, f"file is larger than {max_bytes // (1024 * 1024)} MB; tipfocus "
-                               "tables are small, is this the right file?")
+        raise DataError(
+            where,
+            f"file is larger than {max_bytes // (1024 * 1024)} MB; tipfocus "
+            "tables are small, is this the right file?",
+        )
     if numeric:  # fast path: let the C parser read numbers; any trouble -> text path below
         try:
-            df = pd.read_csv(path, dtype=dict.fromkeys(numeric, "float64"), encoding="utf-8-sig",
-                             keep_default_na=False, na_values={c: [""] for c in numeric})
+            df = pd.read_csv(
+                path,
+                dtype=dict.fromkeys(numeric, "float64"),
+                encoding="utf-8-sig",
+                keep_default_na=False,
+                na_values={c: [""] for c in numeric},
+            )
             if list(df.columns) == list(columns):
                 return df.astype({c: "str" for c in df.columns if c not in numeric})
         except (ValueError, pd.errors.ParserError, UnicodeDecodeError):
@@ -186,19 +261,26 @@ def read_csv(path: Path, columns: list[str] | tuple[str, ...],
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
-        raise DataError(where, "file is empty; expected a header line with columns: "
-                               + ", ".join(columns)) from None
+        raise DataError(
+            where, "file is empty; expected a header line with columns: " + ", ".join(columns)
+        ) from None
     except UnicodeDecodeError as exc:
-        raise DataError(where, f"file is not UTF-8 text ({exc.reason} at byte {exc.start}); "
-                               "save it as UTF-8") from None
+        raise DataError(
+            where, f"file is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8"
+        ) from None
     except (pd.errors.ParserError, ValueError) as exc:
-        raise DataError(where, f"malformed CSV ({str(exc).strip()}); check quoting and the "
-                               "number of fields on that line") from None
+        raise DataError(
+            where,
+            f"malformed CSV ({str(exc).strip()}); check quoting and the "
+            "number of fields on that line",
+        ) from None
     df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise DataError(where, f"missing column(s) {', '.join(missing)}; expected columns: "
-                               + ", ".join(columns))
+        raise DataError(
+            where,
+            f"missing column(s) {', '.join(missing)}; expected columns: " + ", ".join(columns),
+        )
     return df
 
 
@@ -210,8 +292,9 @@ def _line(idx: pd.Index) -> list[int]:
     return [int(i) + 2 for i in idx]
 
 
-def validate_frame(raw: pd.DataFrame, schema: TableSchema, where: str,
-                   known_iso: set[str] | None = None) -> pd.DataFrame:
+def validate_frame(
+    raw: pd.DataFrame, schema: TableSchema, where: str, known_iso: set[str] | None = None
+) -> pd.DataFrame:
     """Check a text table against ``schema``; return it typed (Int64/float64/string).
 
     ``raw`` holds text cells ("" = missing) with a 0-based RangeIndex matching file rows.
@@ -227,8 +310,11 @@ def validate_frame(raw: pd.DataFrame, schema: TableSchema, where: str,
             text = num  # only shown in messages, via _num_text
         else:
             cells = raw[col].to_numpy(dtype=object)
-            text = pd.Series([c.strip() if isinstance(c, str) else "" for c in cells],
-                             index=raw.index, dtype=object)
+            text = pd.Series(
+                [c.strip() if isinstance(c, str) else "" for c in cells],
+                index=raw.index,
+                dtype=object,
+            )
             blank = text == ""
             num = None
         if col in schema.required:
@@ -239,19 +325,25 @@ def validate_frame(raw: pd.DataFrame, schema: TableSchema, where: str,
             if col in schema.allowed:
                 bad = ~blank & ~vals.isin(schema.allowed[col]).fillna(False)
                 for i in raw.index[bad]:
-                    problems.append(f"line {i + 2}: column {col} value {vals[i]!r} is not one of "
-                                    f"{', '.join(schema.allowed[col])}")
+                    problems.append(
+                        f"line {i + 2}: column {col} value {vals[i]!r} is not one of "
+                        f"{', '.join(schema.allowed[col])}"
+                    )
             if col == "iso3":
                 ok = [len(c) == 3 and c.isascii() and c.isalpha() and c.isupper() for c in text]
                 bad = ~blank & ~pd.Series(ok, index=raw.index)
                 for i in raw.index[bad]:
-                    problems.append(f"line {i + 2}: iso3 {vals[i]!r} is not a 3-letter upper-case "
-                                    "ISO 3166 alpha-3 code")
+                    problems.append(
+                        f"line {i + 2}: iso3 {vals[i]!r} is not a 3-letter upper-case "
+                        "ISO 3166 alpha-3 code"
+                    )
                 if schema.iso_checked and known_iso is not None:
                     bad = ~blank & ~vals.isin(known_iso).fillna(False)
                     for i in raw.index[bad]:
-                        problems.append(f"line {i + 2}: unknown iso3 code {vals[i]!r} (not in "
-                                        "countries.csv); fix the code or add the country")
+                        problems.append(
+                            f"line {i + 2}: unknown iso3 code {vals[i]!r} (not in "
+                            "countries.csv); fix the code or add the country"
+                        )
             out[col] = vals.astype("str")
             continue
         if num is None:
@@ -262,16 +354,19 @@ def validate_frame(raw: pd.DataFrame, schema: TableSchema, where: str,
         if kind == "int":
             frac = num.notna() & (num != np.floor(num))
             for i in raw.index[frac]:
-                problems.append(f"line {i + 2}: column {col} value {_num_text(num[i])} is not a "
-                                "whole number")
+                problems.append(
+                    f"line {i + 2}: column {col} value {_num_text(num[i])} is not a whole number"
+                )
         if col in schema.ranges:
             lo, hi = schema.ranges[col]
             out_of = num.notna() & ((num < lo) | (num > hi))
             for i in raw.index[out_of]:
                 what = "negative" if num[i] < 0 <= lo else "out of range"
-                problems.append(f"line {i + 2}: column {col} value {_num_text(num[i])} is {what}; "
-                                f"expected "
-                                f"{lo:g} to {hi:g}")
+                problems.append(
+                    f"line {i + 2}: column {col} value {_num_text(num[i])} is {what}; "
+                    f"expected "
+                    f"{lo:g} to {hi:g}"
+                )
         out[col] = num.round().astype("Int64") if kind == "int" and not frac.any() else num
     df = pd.DataFrame(out)
     key = list(schema.key)
@@ -279,12 +374,14 @@ def validate_frame(raw: pd.DataFrame, schema: TableSchema, where: str,
     dup = keycols.duplicated(keep=False) & keycols.notna().all(axis=1)
     if dup.any():
         first: dict[tuple, int] = {}
-        for i, k in zip(df.index[dup], keycols[dup].itertuples(index=False, name=None),
-                        strict=True):
+        for i, k in zip(
+            df.index[dup], keycols[dup].itertuples(index=False, name=None), strict=True
+        ):
             if k in first:
                 label = ", ".join(f"{c}={v}" for c, v in zip(key, k, strict=True))
-                problems.append(f"line {i + 2}: duplicate key ({label}) also on line {first[k]}; "
-                                "keep one row")
+                problems.append(
+                    f"line {i + 2}: duplicate key ({label}) also on line {first[k]}; keep one row"
+                )
             else:
                 first[k] = i + 2
     if problems:
@@ -292,8 +389,9 @@ def validate_frame(raw: pd.DataFrame, schema: TableSchema, where: str,
     return df
 
 
-def load_table(schema: TableSchema, data_dir: Path,
-               known_iso: set[str] | None = None) -> pd.DataFrame:
+def load_table(
+    schema: TableSchema, data_dir: Path, known_iso: set[str] | None = None
+) -> pd.DataFrame:
     """Read and validate one curated table from ``data_dir``."""
     path = Path(data_dir) / schema.filename
     numeric = [c for c, kind in schema.columns.items() if kind != "str"]
@@ -359,9 +457,11 @@ def country_view(tables: Tables, reference_year: int) -> pd.DataFrame:
     tiers = tables.tip_tiers
     lo, hi = int(tiers["report_year"].min()), int(tiers["report_year"].max())
     if not lo <= reference_year <= hi:
-        raise DataError(tiers.attrs.get("path", "tip_tiers.csv"),
-                        f"reference year {reference_year} is outside the tier data; "
-                        f"available report years are {lo}-{hi}")
+        raise DataError(
+            tiers.attrs.get("path", "tip_tiers.csv"),
+            f"reference year {reference_year} is outside the tier data; "
+            f"available report years are {lo}-{hi}",
+        )
     view = tables.countries.set_index("iso3")[["name", "region"]].sort_index()
     idx = view.index
     t = tiers[tiers["report_year"] == reference_year].set_index("iso3")["tier"]

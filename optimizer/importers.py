@@ -57,12 +57,21 @@ def _raise(where: Path, problems: list[str]) -> None:
 
 def _unknown_iso(raw: pd.DataFrame, iso: pd.Series, known: set[str], problems: list[str]) -> None:
     for i in raw.index[~iso.isin(known)]:
-        problems.append(f"line {i + 2}: unknown iso3 code {iso[i]!r} (not in countries.csv); "
-                        "add the country to data/countries.csv or fix the code")
+        problems.append(
+            f"line {i + 2}: unknown iso3 code {iso[i]!r} (not in countries.csv); "
+            "add the country to data/countries.csv or fix the code"
+        )
 
 
-TIER_LABELS = {"Tier 1": "1", "Tier 2": "2", "Watchlist": "2WL", "Tier 2 Watch List": "2WL",
-               "Tier 3": "3", "NA": "not_rated", "": "not_rated"}
+TIER_LABELS = {
+    "Tier 1": "1",
+    "Tier 2": "2",
+    "Watchlist": "2WL",
+    "Tier 2 Watch List": "2WL",
+    "Tier 3": "3",
+    "NA": "not_rated",
+    "": "not_rated",
+}
 ISO_FIXES = {"KOS": "XKX"}  # the Heiss panel codes Kosovo as KOS; World Bank and we use XKX
 
 
@@ -82,16 +91,19 @@ def parse_tip_tiers(source: Path, data_dir: Path = DATA_DIR) -> pd.DataFrame:
     label = raw["tier"].str.strip()
     tier = label.map(TIER_LABELS)
     for i in raw.index[tier.isna()]:
-        problems.append(f"line {i + 2}: tier {label[i]!r} is not one of "
-                        f"{', '.join(repr(k) for k in TIER_LABELS if k)}")
+        problems.append(
+            f"line {i + 2}: tier {label[i]!r} is not one of "
+            f"{', '.join(repr(k) for k in TIER_LABELS if k)}"
+        )
     keep = year >= 2001
     _unknown_iso(raw[keep], iso[keep], known, problems)
     _raise(source, problems)
     df = pd.DataFrame({"iso3": iso, "report_year": year.astype("Int64"), "tier": tier})[keep]
     # complete the country x year grid: a panel country missing a year was not rated that year
-    grid = pd.MultiIndex.from_product([sorted(df["iso3"].unique()),
-                                       range(2001, int(df["report_year"].max()) + 1)],
-                                      names=["iso3", "report_year"])
+    grid = pd.MultiIndex.from_product(
+        [sorted(df["iso3"].unique()), range(2001, int(df["report_year"].max()) + 1)],
+        names=["iso3", "report_year"],
+    )
     absent = grid.difference(pd.MultiIndex.from_frame(df[["iso3", "report_year"]]))
     fill = pd.DataFrame(index=absent).reset_index().assign(tier="not_rated")
     fill.index = range(-len(fill), 0)  # negative index: not a line of the source file
@@ -100,8 +112,10 @@ def parse_tip_tiers(source: Path, data_dir: Path = DATA_DIR) -> pd.DataFrame:
     is_sc = pd.MultiIndex.from_frame(df[["iso3", "report_year"]]).isin(sc)
     clash = is_sc & (df["tier"] != "not_rated").to_numpy()
     for i in df.index[clash]:
-        problems.append(f"line {i + 2}: {iso[i]} {int(year[i])} is rated {label[i]!r} but "
-                        "tip_special_cases.csv calls it a Special Case; fix one of them")
+        problems.append(
+            f"line {i + 2}: {iso[i]} {int(year[i])} is rated {label[i]!r} but "
+            "tip_special_cases.csv calls it a Special Case; fix one of them"
+        )
     _raise(source, problems)
     df.loc[is_sc, "tier"] = "special_case"
     return df
@@ -123,21 +137,39 @@ def parse_cspa(source: Path, data_dir: Path = DATA_DIR) -> pd.DataFrame:
     _unknown_iso(raw, iso, known, problems)
     ystat = year.map(years)
     for i in raw.index[ystat.isna() & year.notna()]:
-        problems.append(f"line {i + 2}: report year {int(year[i])} is not in cspa_years.csv; "
-                        "add the year and its status there")
+        problems.append(
+            f"line {i + 2}: report year {int(year[i])} is not in cspa_years.csv; "
+            "add the year and its status there"
+        )
     for i in raw.index[ystat.isin(["no_list"])]:
-        problems.append(f"line {i + 2}: cspa_years.csv says report year {int(year[i])} had no "
-                        "list; fix one of them")
+        problems.append(
+            f"line {i + 2}: cspa_years.csv says report year {int(year[i])} had no "
+            "list; fix one of them"
+        )
     _raise(source, problems)
     status = ystat.replace({"unconfirmed": "inferred"})
-    return pd.DataFrame({"report_year": year.astype("Int64"), "iso3": iso, "status": status,
-                         "source": raw["source"].str.strip()})
+    return pd.DataFrame(
+        {
+            "report_year": year.astype("Int64"),
+            "iso3": iso,
+            "status": status,
+            "source": raw["source"].str.strip(),
+        }
+    )
 
 
-MISSION_TYPES = {"bilateral": "bilateral", "covered by regional mission": "regional_mission",
-                 "covered by regional program": "regional_program", "none known": "none_known"}
-CONFIDENCE_TAGS = [(r"verified 2012-14", "verified"), (r"verified; undated", "verified_undated"),
-                   (r"other-year", "other_year"), (r"unverified", "unverified")]
+MISSION_TYPES = {
+    "bilateral": "bilateral",
+    "covered by regional mission": "regional_mission",
+    "covered by regional program": "regional_program",
+    "none known": "none_known",
+}
+CONFIDENCE_TAGS = [
+    (r"verified 2012-14", "verified"),
+    (r"verified; undated", "verified_undated"),
+    (r"other-year", "other_year"),
+    (r"unverified", "unverified"),
+]
 MISSIONS_AS_OF = 2014
 MISSION_UPDATES = "usaid_missions_updates.csv"
 
@@ -149,8 +181,9 @@ def parse_usaid_missions(source: Path, data_dir: Path = DATA_DIR) -> pd.DataFram
     replaced by ``usaid_missions_updates.csv`` in ``data_dir`` (same output columns) if present.
     Rows for real countries the TIP Report does not rate (in country_names.csv only) are dropped.
     """
-    raw = read_csv(source, ["iso3", "country", "mission_type", "mission_name", "source"],
-                   MAX_SOURCE_BYTES)
+    raw = read_csv(
+        source, ["iso3", "country", "mission_type", "mission_name", "source"], MAX_SOURCE_BYTES
+    )
     known = _countries(data_dir)
     problems: list[str] = []
     iso = raw["iso3"].str.strip()
@@ -160,35 +193,64 @@ def parse_usaid_missions(source: Path, data_dir: Path = DATA_DIR) -> pd.DataFram
     _unknown_iso(raw, iso, known, problems)
     mtype = raw["mission_type"].str.strip().str.lower().map(MISSION_TYPES)
     for i in raw.index[mtype.isna()]:
-        problems.append(f"line {i + 2}: mission_type {raw['mission_type'][i]!r} is not one of "
-                        f"{', '.join(MISSION_TYPES)}")
+        problems.append(
+            f"line {i + 2}: mission_type {raw['mission_type'][i]!r} is not one of "
+            f"{', '.join(MISSION_TYPES)}"
+        )
     parts = raw["source"].str.strip().str.extract(r"^\[([^\]]*)\]\s*(.*)$", flags=re.S)
     conf = pd.Series(pd.NA, index=raw.index, dtype="string")
     for pattern, value in reversed(CONFIDENCE_TAGS):
         hit = parts[0].str.contains(pattern, case=False, regex=False).fillna(False)
         conf = conf.mask(hit & conf.isna(), value)
     for i in raw.index[conf.isna()]:
-        problems.append(f"line {i + 2}: source must start with a confidence tag such as "
-                        "[verified 2012-14 source] or [UNVERIFIED ...]")
+        problems.append(
+            f"line {i + 2}: source must start with a confidence tag such as "
+            "[verified 2012-14 source] or [UNVERIFIED ...]"
+        )
     _raise(source, problems)
-    df = pd.DataFrame({"iso3": iso, "as_of": MISSIONS_AS_OF, "mission_type": mtype,
-                       "mission_name": raw["mission_name"].str.strip(), "confidence": conf,
-                       "source": parts[1].str.strip()})
+    df = pd.DataFrame(
+        {
+            "iso3": iso,
+            "as_of": MISSIONS_AS_OF,
+            "mission_type": mtype,
+            "mission_name": raw["mission_name"].str.strip(),
+            "confidence": conf,
+            "source": parts[1].str.strip(),
+        }
+    )
     upd_path = Path(data_dir) / MISSION_UPDATES
     if upd_path.is_file():
-        schema = TableSchema("mission_updates", MISSION_UPDATES, TABLES["missions"].columns,
-                             key=("iso3", "as_of"), required=("iso3", "as_of", "mission_type",
-                                                              "confidence", "source"),
-                             allowed=TABLES["missions"].allowed)
+        schema = TableSchema(
+            "mission_updates",
+            MISSION_UPDATES,
+            TABLES["missions"].columns,
+            key=("iso3", "as_of"),
+            required=("iso3", "as_of", "mission_type", "confidence", "source"),
+            allowed=TABLES["missions"].allowed,
+        )
         upd = validate_frame(read_csv(upd_path, list(schema.columns)), schema, str(upd_path), known)
-        df = pd.concat([df[~df.set_index(["iso3", "as_of"]).index.isin(
-            upd.set_index(["iso3", "as_of"]).index)], upd], ignore_index=True)
+        df = pd.concat(
+            [
+                df[
+                    ~df.set_index(["iso3", "as_of"]).index.isin(
+                        upd.set_index(["iso3", "as_of"]).index
+                    )
+                ],
+                upd,
+            ],
+            ignore_index=True,
+        )
     return df
 
 
-WGI_SERIES = {"RL.EST": "rule_of_law_est", "RL.PER.RNK": "rule_of_law_pct",
-              "CC.EST": "control_of_corruption_est", "CC.PER.RNK": "control_of_corruption_pct",
-              "VA.EST": "voice_accountability_est", "VA.PER.RNK": "voice_accountability_pct"}
+WGI_SERIES = {
+    "RL.EST": "rule_of_law_est",
+    "RL.PER.RNK": "rule_of_law_pct",
+    "CC.EST": "control_of_corruption_est",
+    "CC.PER.RNK": "control_of_corruption_pct",
+    "VA.EST": "voice_accountability_est",
+    "VA.PER.RNK": "voice_accountability_pct",
+}
 
 
 def parse_wgi(source: Path, data_dir: Path = DATA_DIR) -> pd.DataFrame:
@@ -201,10 +263,14 @@ def parse_wgi(source: Path, data_dir: Path = DATA_DIR) -> pd.DataFrame:
     known = _countries(data_dir)
     year_cols = [c for c in raw.columns if re.fullmatch(r"\d{4}", c)]
     if not year_cols:
-        raise DataError(str(source), "no year columns (1996, 1998, ...) found; is this the WGI "
-                                     "bulk download WGIData.csv?")
-    raw = raw[raw["Indicator Code"].str.strip().isin(list(WGI_SERIES))
-              & raw["Country Code"].str.strip().isin(known)]
+        raise DataError(
+            str(source),
+            "no year columns (1996, 1998, ...) found; is this the WGI bulk download WGIData.csv?",
+        )
+    raw = raw[
+        raw["Indicator Code"].str.strip().isin(list(WGI_SERIES))
+        & raw["Country Code"].str.strip().isin(known)
+    ]
     problems: list[str] = []
     values = pd.DataFrame({y: _numbers(raw, y, problems) for y in year_cols}, index=raw.index)
     _raise(source, problems)
@@ -212,12 +278,15 @@ def parse_wgi(source: Path, data_dir: Path = DATA_DIR) -> pd.DataFrame:
     values["series"] = raw["Indicator Code"].str.strip().map(WGI_SERIES)
     dup = values.duplicated(["iso3", "series"], keep="first")
     for i in values.index[dup]:
-        problems.append(f"line {i + 2}: duplicate series {values['series'][i]} for "
-                        f"{values['iso3'][i]}; keep one row")
+        problems.append(
+            f"line {i + 2}: duplicate series {values['series'][i]} for "
+            f"{values['iso3'][i]}; keep one row"
+        )
     _raise(source, problems)
     long = values.melt(id_vars=["iso3", "series"], var_name="year", value_name="value")
-    wide = long.pivot_table(index=["iso3", "year"], columns="series", values="value",
-                            aggfunc="first", dropna=True).reset_index()
+    wide = long.pivot_table(
+        index=["iso3", "year"], columns="series", values="value", aggfunc="first", dropna=True
+    ).reset_index()
     wide = wide.reindex(columns=["iso3", "year", *WGI_SERIES.values()])
     wide["year"] = wide["year"].astype(int)
     return wide.dropna(how="all", subset=list(WGI_SERIES.values()))
@@ -235,12 +304,17 @@ def parse_migrant_stock(source: Path, data_dir: Path = DATA_DIR) -> pd.DataFrame
     problems: list[str] = []
     num = {c: _numbers(raw, c, problems) for c in cols[1:]}
     _raise(source, problems)
-    return pd.DataFrame({
-        "iso3": raw["alpha3"].str.strip(), "year": num["year"],
-        "population": num["pop"].round(), "immigrant_stock": num["fb"].round(),
-        "emigrant_stock": num["disp"].round(), "immigrant_share_pct": num["fb_share"],
-        "emigrant_share_pct": num["disp_share"] * 100.0,
-    })
+    return pd.DataFrame(
+        {
+            "iso3": raw["alpha3"].str.strip(),
+            "year": num["year"],
+            "population": num["pop"].round(),
+            "immigrant_stock": num["fb"].round(),
+            "emigrant_stock": num["disp"].round(),
+            "immigrant_share_pct": num["fb_share"],
+            "emigrant_share_pct": num["disp_share"] * 100.0,
+        }
+    )
 
 
 GSI_PREVALENCE = "Estimated prevalence of modern slavery per 1,000 population"
@@ -252,8 +326,10 @@ def match_names(names: pd.Series, data_dir: Path, where: Path) -> pd.Series:
     table = load_table(TABLES["names"], data_dir)
     lookup = dict(zip(table["name"].str.strip().str.casefold(), table["iso3"], strict=True))
     iso = names.str.strip().str.casefold().map(lookup)
-    problems = [f"line {i + 2}: country name {names[i]!r} is not known; add it to "
-                "data/country_names.csv" for i in names.index[iso.isna()]]
+    problems = [
+        f"line {i + 2}: country name {names[i]!r} is not known; add it to data/country_names.csv"
+        for i in names.index[iso.isna()]
+    ]
     _raise(where, problems)
     return iso
 
@@ -272,8 +348,15 @@ def parse_gsi(source: Path, data_dir: Path = DATA_DIR) -> pd.DataFrame:
     number = _numbers(raw, GSI_NUMBER, problems)
     _raise(source, problems)
     number = number.mask(prev.isna() & (number == 0))
-    df = pd.DataFrame({"iso3": iso, "edition": 2023, "estimate_year": 2021,
-                       "prevalence_per_1000": prev, "number": number.round()})
+    df = pd.DataFrame(
+        {
+            "iso3": iso,
+            "edition": 2023,
+            "estimate_year": 2021,
+            "prevalence_per_1000": prev,
+            "number": number.round(),
+        }
+    )
     return df[df["iso3"].isin(known)]
 
 
@@ -292,8 +375,9 @@ def parse_population(source: Path, data_dir: Path = DATA_DIR) -> pd.DataFrame:
     year = _numbers(raw, "Year", problems)
     value = _numbers(raw, "Value", problems)
     _raise(source, problems)
-    df = pd.DataFrame({"iso3": raw["Country Code"].str.strip(), "year": year,
-                       "population": value.round()})
+    df = pd.DataFrame(
+        {"iso3": raw["Country Code"].str.strip(), "year": year, "population": value.round()}
+    )
     lo, hi = POPULATION_YEARS
     return df[(df["year"] >= lo) & (df["year"] <= hi) & df["population"].notna()]
 
@@ -305,8 +389,12 @@ IMPORTERS: dict[str, Importer] = {
         Importer("cspa", "cspa", parse_cspa, "Child Soldiers Prevention Act list by year"),
         Importer("usaid-missions", "missions", parse_usaid_missions, "USAID missions 2014"),
         Importer("wgi", "wgi", parse_wgi, "World Bank WGI bulk CSV (WGIData.csv)"),
-        Importer("migrant-stock", "migration", parse_migrant_stock,
-                 "UN DESA International Migrant Stock 2020 (stock_totals_2020.csv)"),
+        Importer(
+            "migrant-stock",
+            "migration",
+            parse_migrant_stock,
+            "UN DESA International Migrant Stock 2020 (stock_totals_2020.csv)",
+        ),
         Importer("gsi", "slavery", parse_gsi, "Walk Free Global Slavery Index 2023"),
         Importer("population", "population", parse_population, "World Bank SP.POP.TOTL"),
     ]
@@ -314,9 +402,13 @@ IMPORTERS: dict[str, Importer] = {
 
 
 def _format_float(values: pd.Series, decimals: int) -> pd.Series:
-    return values.map(lambda v: "" if pd.isna(v) else
-                      np.format_float_positional(float(v), precision=decimals, unique=True,
-                                                 trim="-"))
+    return values.map(
+        lambda v: (
+            ""
+            if pd.isna(v)
+            else np.format_float_positional(float(v), precision=decimals, unique=True, trim="-")
+        )
+    )
 
 
 def format_table(df: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
@@ -330,8 +422,7 @@ def format_table(df: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
             num = pd.to_numeric(s, errors="coerce").round()
             out[col] = num.astype("Int64").astype("string").fillna("")
         else:
-            out[col] = _format_float(pd.to_numeric(s, errors="coerce"),
-                                     schema.decimals.get(col, 6))
+            out[col] = _format_float(pd.to_numeric(s, errors="coerce"), schema.decimals.get(col, 6))
     text = pd.DataFrame(out)
     order = df[list(schema.key)].reset_index(drop=True)
     text = text.reset_index(drop=True).loc[order.sort_values(list(schema.key)).index]
@@ -354,15 +445,15 @@ def write_table(text: pd.DataFrame, path: Path) -> None:
 def run_import(kind: str, source: Path, data_dir: Path = DATA_DIR) -> Path:
     """Import ``source`` as ``kind``, validate, write ``data_dir/<table>.csv``; return its path."""
     if kind not in IMPORTERS:
-        raise DataError(str(source), f"unknown import kind {kind!r}; use one of "
-                                     + ", ".join(IMPORTERS))
+        raise DataError(
+            str(source), f"unknown import kind {kind!r}; use one of " + ", ".join(IMPORTERS)
+        )
     importer = IMPORTERS[kind]
     source, data_dir = Path(source), Path(data_dir)
     schema = TABLES[importer.table]
     df = importer.parse(source, data_dir)
     text = format_table(df, schema)
-    validate_frame(text, schema, f"{source} (imported as {schema.filename})",
-                   _countries(data_dir))
+    validate_frame(text, schema, f"{source} (imported as {schema.filename})", _countries(data_dir))
     target = data_dir / schema.filename
     write_table(text, target)
     return target

@@ -21,11 +21,26 @@ from optimizer.data import (
 from optimizer.errors import DataError
 
 VIEW_COLUMNS = [
-    "name", "region", "tier", "cspa_listed", "cspa_status", "mission_type",
-    "mission_confidence", "rule_of_law_pct", "control_of_corruption_pct",
-    "voice_accountability_pct", "wgi_year", "immigrant_share_pct", "emigrant_share_pct",
-    "migrant_share_pct", "migration_year", "population", "population_year",
-    "slavery_prevalence_per_1000", "slavery_estimate_year", "people_in_modern_slavery",
+    "name",
+    "region",
+    "tier",
+    "cspa_listed",
+    "cspa_status",
+    "mission_type",
+    "mission_confidence",
+    "rule_of_law_pct",
+    "control_of_corruption_pct",
+    "voice_accountability_pct",
+    "wgi_year",
+    "immigrant_share_pct",
+    "emigrant_share_pct",
+    "migrant_share_pct",
+    "migration_year",
+    "population",
+    "population_year",
+    "slavery_prevalence_per_1000",
+    "slavery_estimate_year",
+    "people_in_modern_slavery",
 ]
 
 
@@ -44,8 +59,10 @@ def data_copy(tmp_path: Path) -> Path:
 def test_bundled_tables_validate(tables: Tables) -> None:
     lines = check_data()
     assert len(lines) == len(TABLES)
-    assert any(line.startswith("tip_tiers.csv: 2895 rows, 193 countries, years 2001-2015")
-               for line in lines)
+    assert any(
+        line.startswith("tip_tiers.csv: 2895 rows, 193 countries, years 2001-2015")
+        for line in lines
+    )
     assert len(tables.countries) == 193
     assert set(tables.countries["region"]) == {"AF", "EAP", "EUR", "NEA", "SCA", "WHA"}
     assert data_years(tables)["tip_tiers"] == (2001, 2015)
@@ -81,9 +98,11 @@ def test_country_view_2013_known_facts(tables: Tables) -> None:
     assert v.loc["THA", "population_year"] == 2013
     tha = v.loc["THA"]
     assert tha["migrant_share_pct"] == pytest.approx(
-        tha["immigrant_share_pct"] + tha["emigrant_share_pct"])
+        tha["immigrant_share_pct"] + tha["emigrant_share_pct"]
+    )
     assert tha["people_in_modern_slavery"] == pytest.approx(
-        tha["slavery_prevalence_per_1000"] / 1000 * tha["population"])
+        tha["slavery_prevalence_per_1000"] / 1000 * tha["population"]
+    )
     assert pd.isna(v.loc["ISL", "slavery_prevalence_per_1000"])  # GSI has no estimate
     assert pd.isna(v.loc["TWN", "population"])  # World Bank has no Taiwan row
     assert pd.isna(v.loc["MNE", "mission_type"])  # not researched = unknown
@@ -131,14 +150,19 @@ def test_file_missing(data_copy: Path) -> None:
 
 def test_empty_file(data_copy: Path) -> None:
     (data_copy / "slavery.csv").write_text("", encoding="utf-8")
-    _expect(data_copy, str(data_copy / "slavery.csv"), "file is empty",
-            "iso3, edition, estimate_year")
+    _expect(
+        data_copy, str(data_copy / "slavery.csv"), "file is empty", "iso3, edition, estimate_year"
+    )
 
 
 def test_missing_column(data_copy: Path) -> None:
     _edit(data_copy / "population.csv", "iso3,year,population", "iso3,yr,population")
-    _expect(data_copy, "population.csv", "missing column(s) year",
-            "expected columns: iso3, year, population")
+    _expect(
+        data_copy,
+        "population.csv",
+        "missing column(s) year",
+        "expected columns: iso3, year, population",
+    )
 
 
 def test_malformed_csv(data_copy: Path) -> None:
@@ -158,8 +182,7 @@ def test_duplicate_key(data_copy: Path) -> None:
     path = data_copy / "tip_tiers.csv"
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     path.write_text("".join([*lines, lines[1]]), encoding="utf-8")
-    _expect(data_copy, "tip_tiers.csv", f"line {len(lines) + 1}: duplicate key",
-            "also on line 2")
+    _expect(data_copy, "tip_tiers.csv", f"line {len(lines) + 1}: duplicate key", "also on line 2")
 
 
 def test_unknown_iso3(data_copy: Path) -> None:

@@ -39,8 +39,15 @@ def _row(df: pd.DataFrame, **key: object) -> pd.Series:
 
 
 def test_registry_kinds() -> None:
-    assert set(IMPORTERS) == {"tip-tiers", "cspa", "usaid-missions", "wgi", "migrant-stock",
-                              "gsi", "population"}
+    assert set(IMPORTERS) == {
+        "tip-tiers",
+        "cspa",
+        "usaid-missions",
+        "wgi",
+        "migrant-stock",
+        "gsi",
+        "population",
+    }
 
 
 def test_tip_tiers(data_dir: Path) -> None:
@@ -64,7 +71,9 @@ def test_cspa_markers_dropped_and_status(data_dir: Path) -> None:
     assert _row(df, iso3="MMR", report_year=2011)["status"] == "inferred"
     assert _row(df, iso3="LBY", report_year=2012)["status"] == "partial"
     assert _row(df, iso3="COD", report_year=2013)["status"] == "confirmed"
-    assert _row(df, iso3="COD", report_year=2013)["source"] == "https://example.org/world-vision-2013"
+    assert (
+        _row(df, iso3="COD", report_year=2013)["source"] == "https://example.org/world-vision-2013"
+    )
 
 
 def test_usaid_missions(data_dir: Path) -> None:
@@ -87,9 +96,16 @@ def test_wgi_bom_crlf_wide(data_dir: Path) -> None:
     assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw
     df = _parse("wgi", "WGIData.csv", data_dir)
     assert set(df["iso3"]) == {"THA", "SOM"}  # USA is not TIP-rated
-    assert list(df.columns) == ["iso3", "year", "rule_of_law_est", "rule_of_law_pct",
-                                "control_of_corruption_est", "control_of_corruption_pct",
-                                "voice_accountability_est", "voice_accountability_pct"]
+    assert list(df.columns) == [
+        "iso3",
+        "year",
+        "rule_of_law_est",
+        "rule_of_law_pct",
+        "control_of_corruption_est",
+        "control_of_corruption_pct",
+        "voice_accountability_est",
+        "voice_accountability_pct",
+    ]
     r = _row(df, iso3="THA", year=2013)
     assert r["rule_of_law_pct"] == pytest.approx(52.11268)
     assert r["control_of_corruption_est"] == pytest.approx(-0.4)
@@ -124,18 +140,28 @@ def test_gsi_zero_with_blank_is_missing(data_dir: Path) -> None:
 def test_population_aggregates_dropped(data_dir: Path) -> None:
     df = _parse("population", "population.csv", data_dir)
     assert sorted(zip(df["iso3"], df["year"], strict=True)) == [
-        ("THA", 1990), ("THA", 2013), ("XKX", 2013)]
+        ("THA", 1990),
+        ("THA", 2013),
+        ("XKX", 2013),
+    ]
     assert _row(df, iso3="THA", year=2013)["population"] == 69845114
 
 
-@pytest.mark.parametrize(("kind", "filename"), [
-    ("tip-tiers", "tip_tiers_orig.csv"), ("cspa", "cspa_list.csv"),
-    ("usaid-missions", "usaid_missions_2014.csv"), ("wgi", "WGIData.csv"),
-    ("migrant-stock", "stock_totals_2020.csv"), ("gsi", "clean_data_modern_slavery.csv"),
-    ("population", "population.csv"),
-])
-def test_run_import_writes_valid_reproducible_table(kind: str, filename: str,
-                                                    data_dir: Path) -> None:
+@pytest.mark.parametrize(
+    ("kind", "filename"),
+    [
+        ("tip-tiers", "tip_tiers_orig.csv"),
+        ("cspa", "cspa_list.csv"),
+        ("usaid-missions", "usaid_missions_2014.csv"),
+        ("wgi", "WGIData.csv"),
+        ("migrant-stock", "stock_totals_2020.csv"),
+        ("gsi", "clean_data_modern_slavery.csv"),
+        ("population", "population.csv"),
+    ],
+)
+def test_run_import_writes_valid_reproducible_table(
+    kind: str, filename: str, data_dir: Path
+) -> None:
     target = run_import(kind, PUB / filename, data_dir)
     first = target.read_bytes()
     assert b"\r" not in first and first.endswith(b"\n")

@@ -1,0 +1,272 @@
+"""The `tipfocus` command line: a thin click layer over the library.
+
+Commands parse, call the library and turn domain errors into one clear message and an exit code:
+0 optimal (or done), 1 infeasible / no solution, 2 bad input. Tracebacks only with --debug.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from optimizer import __version__
+from optimizer.errors import OutputError, TipfocusError
+from optimizer.importers import IMPORTERS
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+SCENARIO_ARG = click.argument(
+    "scenario", required=False, type=click.Path(dir_okay=False, path_type=Path)
+)
+SET_OPTION = click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="SECTION.KEY=VALUE",
+    help="Override one scenario value (repeatable); beats the file and what it extends.",
+)
+
+
+class Group(click.Group):
+    """Catches tipfocus errors: one message, the right exit code, a traceback only with --debug."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except TipfocusError as exc:
+            if ctx.meta.get("debug"):
+                raise
+            click.secho(f"Error: {exc}", fg="red", err=True)
+            ctx.exit(exc.exit_code)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("Interrupted; nothing was written.", err=True)
+            ctx.exit(130)
+        except Exception as exc:
+            if ctx.meta.get("debug"):
+                raise
+            click.secho(
+                f"Internal error ({type(exc).__name__}: {exc}). Re-run with --debug for the traceback "
+                "and report it.",
+                fg="red",
+                err=True,
+            )
+            ctx.exit(3)
+
+
+@click.group(cls=Group, context_settings=CONTEXT)
+@click.version_option(__version__, "--version", prog_name="tipfocus")
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """tipfocus: where a limited multi-year anti-trafficking budget does the most good.
+
+    Screen countries for focus-country compacts, allocate the budget across countries, program
+    components and years by linear programming, and show what drives the result.
+    """
+    ctx.meta["debug"] = debug
+
+
+def _load(scenario: Path | None, overrides: tuple[str, ...]):
+    from optimizer.scenario import load_scenario
+
+    return load_scenario(scenario, list(overrides))
+
+
+def _write_text_atomic(path: Path, text: str, force: bool) -> None:
+    if path.exists() and not force:
+        raise OutputError(str(path), "already exists; use --force to replace it")
+    if path.is_dir():
+        raise OutputError(str(path), "is a folder; give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise OutputError(str(path), f"cannot write here ({exc.strerror})") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ---------------------------------------------------------------------------- screen
+
+
+@main.command(context_settings=CONTEXT)
+@SCENARIO_ARG
+@click.option("--year", type=int, help="Reference year (TIP report year); default: the scenario's.")
+@SET_OPTION
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file.")
+@click.option("--force", is_flag=True, help="Replace --out if it exists.")
+def screen(scenario, year, overrides, fmt, out, force) -> None:
+    """Screen every TIP-rated country: eligible or not, why, and readiness rank.
+
+    SCENARIO defaults to scenarios/baseline.toml.
+    """
+    from optimizer.data import load_tables
+    from optimizer.report.text import screen_table
+    from optimizer.screening import screen as run_screen
+
+    sc = _load(scenario, overrides + ((f"data.reference_year={year}",) if year else ()))
+    tables = load_tables(sc.data.dir) if sc.data.dir else load_tables()
+    result = run_screen(tables, sc.eligibility, sc.data.reference_year)
+    frame = result.frame.reset_index()
+    if fmt == "table":
+        text = screen_table(result.frame, result.reference_year) + "\n"
+    elif fmt == "csv":
+        from optimizer.result import safe_cell
+
+        text = frame.map(safe_cell).to_csv(index=False, lineterminator="\n")
+    else:
+        text = frame.to_json(orient="records", indent=2) + "\n"
+    if out:
+        _write_text_atomic(out, text, force)
+        click.echo(f"Wrote {out} ({len(frame)} countries, {int(frame['eligible'].sum())} eligible)")
+    else:
+        click.echo(text, nl=False)
+
+
+# ---------------------------------------------------------------------------- run
+
+
+@main.command(context_settings=CONTEXT)
+@SCENARIO_ARG
+@SET_OPTION
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), help="Run folder to write."
+)
+@click.option("--force", is_flag=True, help="Replace the run folder if it exists.")
+@click.option(
+    "--solver", type=click.Choice(["highs", "cbc"]), help="MIP solver (default: scenario's)."
+)
+@click.option(
+    "--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds for the solver."
+)
+@click.option("--gap", type=click.FloatRange(0, 1), help="Relative MIP gap to stop at.")
+@click.option(
+    "--write-lp",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the LP file, no solve.",
+)
+@click.option(
+    "--write-mps",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the MPS file, no solve.",
+)
+def run(scenario, overrides, out, force, solver, time_limit, gap, write_lp, write_mps) -> None:
+    """Allocate the budget across focus countries, components and years.
+
+    SCENARIO defaults to scenarios/baseline.toml. Writes allocation.csv, outcomes.csv, summary.json,
+    the resolved scenario and a manifest to --out (default runs/<scenario>-<timestamp>/).
+    Exit codes: 0 optimal or time-limited with an allocation, 1 infeasible or no solution, 2 bad input.
+    """
+    from optimizer.engine import prepare
+    from optimizer.engine import run as run_engine
+    from optimizer.report.text import run_summary
+    from optimizer.result import safe_name, write_run
+    from optimizer.scenario import DEFAULT_SCENARIO
+    from optimizer.solve import write_model
+
+    extra = []
+    if solver:
+        extra.append(f"solver.name={json.dumps(solver)}")
+    if time_limit:
+        extra.append(f"solver.time_limit_s={time_limit}")
+    if gap is not None:
+        extra.append(f"solver.mip_gap={gap}")
+    sc = _load(scenario, overrides + tuple(extra))
+    for path in (write_lp, write_mps):
+        if path and path.exists() and not force:
+            raise OutputError(str(path), "already exists; use --force to replace it")
+    if out and out.exists() and not force:
+        raise OutputError(
+            str(out), "already exists; use --force to replace it, or --out another folder"
+        )
+
+    if write_lp or write_mps:
+        prep = prepare(sc, _scenario_files(scenario or DEFAULT_SCENARIO))
+        for path, fmt in ((write_lp, "lp"), (write_mps, "mps")):
+            if path:
+                write_model(prep.model, path, fmt)
+                click.echo(
+                    f"Wrote {path} ({len(prep.model.problem.variables())} variables, "
+                    f"{len(prep.model.problem.constraints)} rows); not solved."
+                )
+        return
+    result = run_engine(sc, scenario_files=_scenario_files(scenario or DEFAULT_SCENARIO))
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = out or Path("runs") / f"{safe_name(sc.name)}-{stamp}"
+    write_run(result, folder, force=force)
+    click.echo(run_summary(result))
+    click.echo(f"\nWrote {folder}/")
+
+
+def _scenario_files(path: Path) -> list[Path]:
+    """The scenario file and every file it extends (for the manifest)."""
+    import tomllib
+
+    files, seen = [], set()
+    current = Path(path).resolve()
+    while current not in seen and current.is_file():
+        seen.add(current)
+        files.append(current)
+        try:
+            parent = tomllib.loads(current.read_text(encoding="utf-8-sig")).get("extends")
+        except (OSError, tomllib.TOMLDecodeError):
+            break
+        if not isinstance(parent, str):
+            break
+        current = (current.parent / parent).resolve()
+    return files
+
+
+# ---------------------------------------------------------------------------- data
+
+
+@main.group(context_settings=CONTEXT)
+def data() -> None:
+    """Rebuild and check the curated country tables in data/."""
+
+
+@data.command("import", context_settings=CONTEXT)
+@click.argument("kind", type=click.Choice(sorted(IMPORTERS)))
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Tables folder.")
+def data_import(kind: str, file: Path, data_dir: Path | None) -> None:
+    """Rebuild one table from the publisher's own FILE (see data/SOURCES.md for each KIND)."""
+    from optimizer.data import DATA_DIR
+    from optimizer.importers import run_import
+
+    written = run_import(kind, file, data_dir or DATA_DIR)
+    click.echo(f"Wrote {written}")
+
+
+@data.command("check", context_settings=CONTEXT)
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Tables folder.")
+def data_check(data_dir: Path | None) -> None:
+    """Validate every table: columns, types, ranges, duplicates, country codes."""
+    from optimizer.data import DATA_DIR, check_data
+
+    for line in check_data(data_dir or DATA_DIR):
+        click.echo(line)
+    click.echo("All tables valid.")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""Explaining why a scenario cannot be met: checks before solving, elastic re-solve after.
+
+``precheck`` catches what arithmetic can show (with numbers) before any solver runs.
+``explain_infeasible`` re-solves with a penalised slack on every rule row and reports which rules
+had to give, and by how much.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pulp
+
+from optimizer.catalogue import Catalogue
+from optimizer.errors import InfeasibleError, ScenarioError
+from optimizer.impact import Curves
+from optimizer.model import UNIT, AllocationModel
+from optimizer.scenario import Scenario
+
+
+def _usd(amount: float) -> str:
+    return f"${amount / 1e6:,.1f}M"
+
+
+def precheck(
+    scenario: Scenario,
+    screen: pd.DataFrame,
+    countries: list[str],
+    curves: Curves,
+    catalogue: Catalogue,
+) -> None:
+    """Raise ScenarioError (bad rule) or InfeasibleError (rules that cannot all hold), with numbers."""
+    sel, pol, bud = scenario.selection, scenario.policy, scenario.budget
+    bad: list[str] = []
+    unknown = [c for c in (*sel.lock_in, *sel.lock_out) if c not in screen.index]
+    bad += [f"selection: {c} is not a TIP-rated country in the data" for c in unknown]
+    for iso in sel.lock_in:
+        if iso in screen.index and iso not in countries:
+            bad.append(
+                f"selection.lock_in: {iso} ({screen.at[iso, 'name']}) is not eligible: "
+                f"{screen.at[iso, 'reasons']}"
+            )
+    tags = {t for c in catalogue.components.values() for t in c.tags}
+    pillars = {c.pillar for c in catalogue.components.values()}
+    bad += [
+        f"policy.earmark_share.{t}: no catalogue component carries the tag '{t}'"
+        for t, s in pol.earmark_share.items()
+        if s > 0 and t not in tags
+    ]
+    bad += [
+        f"policy.pillar_floor_share.{p}: no catalogue component is in the {p} pillar"
+        for p, s in pol.pillar_floor_share.items()
+        if s > 0 and p not in pillars
+    ]
+    if pol.me_floor_share > 0 and "me_data" not in tags:
+        bad.append("policy.me_floor_share: no catalogue component carries the tag 'me_data'")
+    if bad:
+        raise ScenarioError("scenario " + scenario.name, bad)
+
+    why: list[str] = []
+    available = [c for c in countries if c not in sel.lock_out]
+    if sel.min_countries > len(available):
+        why.append(
+            f"selection.min_countries is {sel.min_countries} but only {len(available)} countries are "
+            "eligible and not locked out; loosen [eligibility] or lower min_countries"
+        )
+    if len(sel.lock_in) > sel.max_countries:
+        why.append(
+            f"{len(sel.lock_in)} countries locked in but max_countries is {sel.max_countries}"
+        )
+    least = max(sel.min_countries, len(sel.lock_in)) * sel.min_compact_usd
+    if least > bud.total_usd:
+        why.append(
+            f"at least {max(sel.min_countries, len(sel.lock_in))} compacts of at least "
+            f"{_usd(sel.min_compact_usd)} need {_usd(least)}, above the budget {_usd(bud.total_usd)}"
+        )
+    if bud.annual_cap_usd is not None and least > bud.annual_cap_usd * bud.horizon_years:
+        why.append(
+            f"the minimum compacts need {_usd(least)} but the annual cap allows only "
+            f"{_usd(bud.annual_cap_usd * bud.horizon_years)} over {bud.horizon_years} years"
+        )
+    capacity = curves.params["x_max"].groupby(level=0).sum() * bud.horizon_years
+    for iso in sel.lock_in:
+        if iso in capacity.index and capacity[iso] < sel.min_compact_usd:
+            why.append(
+                f"{iso} is locked in but can usefully absorb only {_usd(capacity[iso])}, below the "
+                f"minimum compact {_usd(sel.min_compact_usd)}"
+            )
+    for region, limit in sel.region_max.items():
+        locked = [c for c in sel.lock_in if c in screen.index and screen.at[c, "region"] == region]
+        if len(locked) > limit:
+            why.append(
+                f"{len(locked)} locked-in countries in region {region}, above region_max {limit}"
+            )
+    if why:
+        raise InfeasibleError("\n".join(f"  - {w}" for w in why))
+
+
+def explain_infeasible(elastic: AllocationModel, solve_fn) -> str:
+    """Solve the elastic model and describe the rule rows that had to give."""
+    info = solve_fn(elastic)
+    if not info.status.has_solution:
+        return "the rules cannot all hold, and even relaxing every rule found no allocation"
+    lines = []
+    by_family: dict[str, list[tuple[str, float]]] = {}
+    row_family = {name: fam for fam, names in elastic.families.items() for name in names}
+    for key, var in sorted(elastic.slacks.items()):
+        amount = var.value() or 0.0
+        if amount > 1e-6:
+            row = key.rsplit("_", 1)[0]
+            by_family.setdefault(row_family.get(row, "?"), []).append((row, amount))
+    counts = {"country_count", "lock_in", "lock_out", "region_max"}
+    for family, rows in sorted(by_family.items()):
+        unit = "countries" if family in counts else "$M"
+        total = sum(a for _, a in rows)
+        detail = ", ".join(f"{r} by {a:,.2f}" for r, a in rows[:6])
+        more = f" (+{len(rows) - 6} more)" if len(rows) > 6 else ""
+        lines.append(f"  - {family}: must give {total:,.2f} {unit} in all: {detail}{more}")
+    if not lines:
+        return "the solver reported infeasibility but no rule had to give (numerical trouble?)"
+    return "these rules had to give to find any allocation:\n" + "\n".join(lines)
+
+
+def binding_rows(model: AllocationModel, tolerance: float = 1e-6) -> pd.DataFrame:
+    """Every rule row with its activity, right-hand side and slack; binding = slack ~ 0 and active."""
+    rows = []
+    constraints = model.problem.constraints
+    for family, names in model.families.items():
+        for name in names:
+            con = constraints[name]
+            activity = sum(v.varValue * c for v, c in con.items() if v.varValue)
+            rhs = -con.constant
+            active = any(abs(v.varValue or 0.0) > tolerance for v in con)
+            slack = rhs - activity if con.sense == pulp.LpConstraintLE else activity - rhs
+            if con.sense == pulp.LpConstraintEQ:
+                slack = abs(slack)
+            money = family not in ("country_count", "lock_in", "lock_out", "region_max")
+            scale = UNIT if money else 1.0
+            rows.append(
+                {
+                    "name": name,
+                    "family": family,
+                    "activity": activity * scale,
+                    "rhs": rhs * scale,
+                    "slack": slack * scale,
+                    "binding": bool(active and abs(slack) <= tolerance * max(1.0, abs(rhs))),
+                }
+            )
+    return pd.DataFrame(rows, columns=["name", "family", "activity", "rhs", "slack", "binding"])

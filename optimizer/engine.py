@@ -1,0 +1,170 @@
+"""The pipeline in one place: load -> screen -> curves -> build -> solve -> Result.
+
+``prepare`` does everything up to the built model, so analyses can change bounds, coefficients or
+rules on ``Prepared.model`` and re-solve cheaply; ``run`` solves and packs the plain-data Result.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from optimizer.catalogue import DEFAULT_CATALOGUE, Catalogue, load_catalogue
+from optimizer.data import DATA_DIR, TABLES, load_tables
+from optimizer.diagnose import binding_rows, explain_infeasible, precheck
+from optimizer.errors import InfeasibleError, SolverError
+from optimizer.impact import Curves, build_curves
+from optimizer.model import UNIT, AllocationModel, build_model
+from optimizer.result import ALLOCATION_COLUMNS, OUTCOME_COLUMNS, Result, Summary, manifest
+from optimizer.scenario import Scenario, resolved_toml
+from optimizer.screening import Screen, screen
+from optimizer.solve import SolveInfo, Status, solve
+
+
+@dataclass
+class Prepared:
+    scenario: Scenario
+    screen: Screen
+    catalogue: Catalogue
+    curves: Curves
+    countries: list[str]
+    model: AllocationModel
+    build_seconds: float
+    inputs: list[Path]
+
+
+def prepare(scenario: Scenario, scenario_files: list[Path] | None = None) -> Prepared:
+    """Load, screen, build curves, check and build the model (no solve)."""
+    start = time.perf_counter()
+    data_dir = scenario.data.dir or DATA_DIR
+    tables = load_tables(data_dir)
+    scr = screen(tables, scenario.eligibility, scenario.data.reference_year)
+    catalogue_path = scenario.data.catalogue or DEFAULT_CATALOGUE
+    catalogue = load_catalogue(catalogue_path)
+    countries = [c for c in scr.eligible if c not in scenario.selection.lock_out]
+    curves = build_curves(scr.frame, countries, catalogue, scenario.objective)
+    precheck(scenario, scr.frame, scr.eligible, curves, catalogue)
+    model = build_model(scenario, scr.frame, countries, curves, catalogue)
+    inputs = [*(scenario_files or []), Path(catalogue_path)]
+    inputs += [Path(data_dir) / f"{name}.csv" for name in TABLES]
+    return Prepared(
+        scenario=scenario,
+        screen=scr,
+        catalogue=catalogue,
+        curves=curves,
+        countries=countries,
+        model=model,
+        build_seconds=time.perf_counter() - start,
+        inputs=inputs,
+    )
+
+
+def run(
+    scenario: Scenario, solver: str | None = None, scenario_files: list[Path] | None = None
+) -> Result:
+    """Solve the scenario; raise InfeasibleError with an explanation when the rules cannot hold."""
+    prep = prepare(scenario, scenario_files)
+    name = solver or scenario.solver.name
+    info = solve(prep.model, scenario.solver, name)
+    if info.status == Status.INFEASIBLE:
+        elastic = build_model(
+            scenario, prep.screen.frame, prep.countries, prep.curves, prep.catalogue, elastic=True
+        )
+        raise InfeasibleError(
+            explain_infeasible(elastic, lambda m: solve(m, scenario.solver, name))
+        )
+    if not info.status.has_solution:
+        raise SolverError(
+            name,
+            f"no allocation found (status {info.status}); raise solver.time_limit_s or try --solver",
+        )
+    return collect(prep, info)
+
+
+def _spend(prep: Prepared) -> pd.DataFrame:
+    cols = prep.model.columns
+    values = np.array([v.varValue or 0.0 for v in cols["var"]]) * UNIT
+    frame = cols[["iso3", "component", "pillar", "channel", "year"]].assign(amount_usd=values)
+    return frame.groupby(
+        ["iso3", "component", "pillar", "channel", "year"], as_index=False, sort=True
+    )["amount_usd"].sum()
+
+
+def collect(prep: Prepared, info: SolveInfo) -> Result:
+    """Read the solved model into plain data."""
+    scenario, view = prep.scenario, prep.screen.frame
+    spend = _spend(prep)
+    spend["amount_usd"] = spend["amount_usd"].round(0)
+    spend = spend[spend["amount_usd"] >= 1.0].reset_index(drop=True)
+    spend.insert(1, "country", spend["iso3"].map(view["name"]))
+    allocation = spend[ALLOCATION_COLUMNS]
+
+    params = prep.curves.params
+    delta = 1.0 / (1.0 + scenario.budget.discount_rate)
+    pieces = []
+    for year, part in allocation.groupby("year", sort=True):
+        amount = part.set_index(["iso3", "component"])["amount_usd"]
+        outcome = prep.curves.outcomes(amount)
+        frame = amount.to_frame().assign(outcome=outcome.to_numpy(), year=year).reset_index()
+        pieces.append(frame)
+    outcomes = (
+        pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame(columns=OUTCOME_COLUMNS)
+    )
+    if len(outcomes):
+        key = pd.MultiIndex.from_frame(outcomes[["iso3", "component"]])
+        outcomes["metric"] = params["metric"].reindex(key).to_numpy()
+        weight = params["weight"].reindex(key).to_numpy()
+        discount = delta ** (outcomes["year"] - scenario.budget.first_year)
+        outcomes["impact"] = outcomes["outcome"] * weight * discount
+        outcomes["country"] = outcomes["iso3"].map(view["name"])
+        outcomes = outcomes.sort_values(["iso3", "component", "year"], ignore_index=True)
+    outcomes = outcomes[OUTCOME_COLUMNS]
+
+    constraints = binding_rows(prep.model)
+    binding = {
+        fam: list(group["name"])
+        for fam, group in constraints[constraints["binding"]].groupby("family", sort=False)
+    }
+    selected = sorted(iso for iso, y in prep.model.select.items() if (y.varValue or 0) > 0.5)
+    warnings = (
+        []
+        if info.status == Status.OPTIMAL
+        else [
+            f"stopped at the time limit: best allocation found, within {100 * (info.gap or 0):.2f}% of optimal"
+        ]
+    )
+    summary = Summary(
+        scenario=scenario.name,
+        status=str(info.status),
+        objective=info.objective,
+        bound=info.bound,
+        gap=info.gap,
+        solver=info.solver,
+        solver_version=info.solver_version,
+        build_seconds=round(prep.build_seconds, 4),
+        solve_seconds=round(info.solve_seconds, 4),
+        reference_year=scenario.data.reference_year,
+        years=scenario.years,
+        budget_usd=scenario.budget.total_usd,
+        budget_used_usd=float(allocation["amount_usd"].sum()),
+        eligible=prep.screen.eligible,
+        selected=selected,
+        binding=binding,
+        outcomes_by_metric={
+            m: float(v) for m, v in outcomes.groupby("metric", sort=True)["outcome"].sum().items()
+        },
+        warnings=warnings,
+    )
+    return Result(
+        summary=summary,
+        allocation=allocation,
+        outcomes=outcomes,
+        constraints=constraints,
+        screen=view,
+        scenario_toml=resolved_toml(scenario),
+        manifest=manifest(prep.inputs, info.solver, info.solver_version),
+    )

@@ -1,0 +1,1 @@
+"""Reports: read plain-data results and screens, never solve."""

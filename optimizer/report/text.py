@@ -1,0 +1,123 @@
+"""Terminal views: the screen table and the run summary (readable at 100 columns)."""
+
+from __future__ import annotations
+
+import math
+import textwrap
+
+import pandas as pd
+
+from optimizer.result import Result
+
+WIDTH = 100
+MISSION_SHORT = {
+    "bilateral": "bilat",
+    "regional_mission": "region",
+    "regional_program": "progr",
+    "none_known": "none",
+}
+
+
+def _num(value: float, fmt: str = "{:.0f}") -> str:
+    return (
+        "-"
+        if value is None or (isinstance(value, float) and math.isnan(value))
+        else fmt.format(value)
+    )
+
+
+def usd(amount: float) -> str:
+    """$12.3M style."""
+    if abs(amount) >= 1e9:
+        return f"${amount / 1e9:,.2f}B"
+    return f"${amount / 1e6:,.1f}M"
+
+
+def screen_table(frame: pd.DataFrame, year: int) -> str:
+    """Eligible countries by readiness rank, then the excluded with their reasons."""
+    eligible = frame[frame["eligible"]].sort_values(["rank", "name"])
+    excluded = frame[~frame["eligible"]].sort_values("name")
+    head = (
+        f"{'rank':>4} {'iso':3} {'country':<22} {'reg':3} {'tier':<5} {'usaid':<6} "
+        f"{'RL':>3} {'CC':>3} {'VA':>3} {'mig%':>5} {'slavery':>9} {'ready':>5}  flags"
+    )
+    lines = [
+        f"Focus-country screen, {year} TIP Report: {len(eligible)} eligible of {len(frame)}",
+        "",
+        head,
+    ]
+    lines.append("-" * len(head))
+    for iso, row in eligible.iterrows():
+        tier = "2WL" if row["tier"] == "2WL" else str(row["tier"])
+        line = (
+            f"{_num(row['rank']):>4} {iso:3} {str(row['name'])[:22]:<22} {row['region']:3} {tier:<5} "
+            f"{MISSION_SHORT.get(row['mission_type'], '?'):<6} "
+            f"{_num(row['rule_of_law_pct']):>3} {_num(row['control_of_corruption_pct']):>3} "
+            f"{_num(row['voice_accountability_pct']):>3} {_num(row['migrant_share_pct'], '{:.1f}'):>5} "
+            f"{_num(row['people_in_modern_slavery'], '{:,.0f}'):>9} {_num(row['readiness'], '{:.1f}'):>5}"
+        )
+        flags = "  " + row["flags"] if row["flags"] else ""
+        lines.append((line + flags)[:WIDTH])
+    lines += ["", f"Excluded ({len(excluded)}):"]
+    for iso, row in excluded.iterrows():
+        label = f"  {iso} {str(row['name'])[:22]:<22} "
+        wrapped = textwrap.wrap(row["reasons"], WIDTH - len(label)) or [""]
+        lines.append(label + wrapped[0])
+        lines += [" " * len(label) + w for w in wrapped[1:]]
+    lines += [
+        "",
+        "RL, CC, VA: WGI percentiles (rule of law, control of corruption, voice and "
+        "accountability); mig%: immigrant + emigrant stock share; ready: readiness 0-100.",
+    ]
+    return "\n".join(lines)
+
+
+def _table(series: pd.Series, total: float, label: str) -> list[str]:
+    lines = [label]
+    for key, amount in series.sort_values(ascending=False).items():
+        share = amount / total if total else 0.0
+        lines.append(f"  {str(key)[:40]:<40} {usd(amount):>10} {share:>6.1%}")
+    return lines
+
+
+def run_summary(result: Result) -> str:
+    """What a planner reads at a glance: status, choices, totals, outcomes, binding rules."""
+    s, alloc = result.summary, result.allocation
+    gap = "-" if s.gap is None else f"{100 * s.gap:.4f}%"
+    lines = [
+        f"Scenario {s.scenario}: {s.status} ({s.solver}, gap {gap}, "
+        f"build {s.build_seconds:.2f}s, solve {s.solve_seconds:.2f}s)",
+        f"Budget used {usd(s.budget_used_usd)} of {usd(s.budget_usd)} over {s.years[0]}-{s.years[-1]}; "
+        f"{len(s.selected)} focus countries from {len(s.eligible)} eligible",
+    ]
+    lines += [f"WARNING: {w}" for w in s.warnings]
+    total = s.budget_used_usd
+    names = alloc.drop_duplicates("iso3").set_index("iso3")["country"]
+    by_country = alloc.groupby("iso3")["amount_usd"].sum()
+    by_country.index = [f"{iso} {names.get(iso, '')}" for iso in by_country.index]
+    lines += ["", *_table(by_country, total, "By focus country")]
+    lines += ["", *_table(alloc.groupby("pillar")["amount_usd"].sum(), total, "By pillar")]
+    lines += ["", *_table(alloc.groupby("channel")["amount_usd"].sum(), total, "By channel")]
+    by_year = alloc.groupby("year")["amount_usd"].sum()
+    lines += ["", "By year"] + [f"  {y}  {usd(a):>10}" for y, a in by_year.items()]
+    out = result.outcomes
+    if len(out):
+        spend_by_metric = (
+            alloc.merge(
+                out[["iso3", "component", "year", "metric"]], on=["iso3", "component", "year"]
+            )
+            .groupby("metric")["amount_usd"]
+            .sum()
+        )
+        lines += ["", f"Projected outcomes over {len(s.years)} years (cost per outcome)"]
+        for metric, value in s.outcomes_by_metric.items():
+            cost = spend_by_metric.get(metric, 0.0) / value if value else float("nan")
+            lines.append(f"  {metric:<32} {value:>14,.0f}   ${cost:,.0f} each")
+        lines.append(f"  {'weighted impact (objective)':<32} {s.objective:>14,.0f}")
+    lines += ["", "Rules that bind (tight at the optimum)"]
+    if not s.binding:
+        lines.append("  none: the allocation is limited only by diminishing returns")
+    for family, rows in s.binding.items():
+        shown = ", ".join(rows[:5]) + (f" (+{len(rows) - 5} more)" if len(rows) > 5 else "")
+        lines.append(f"  {family:<16} {shown}"[:WIDTH])
+    return "\n".join(lines)

@@ -1,0 +1,420 @@
+"""Scenario files: TOML -> layered -> validated, frozen ``Scenario``.
+
+Precedence (highest first), written once here and in docs/scenario.md:
+``--set`` overrides > the scenario file > the file it ``extends`` (recursively) > schema defaults.
+
+Tables merge key by key; any other value (numbers, strings, lists) is replaced whole.
+Relative paths inside a scenario are resolved against the file that names them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from optimizer.errors import ScenarioError
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+SCENARIO_DIR = PROJECT_DIR / "scenarios"
+DEFAULT_SCENARIO = SCENARIO_DIR / "baseline.toml"
+
+_MONEY = re.compile(r"^\s*\$?\s*([0-9]+(?:[.,][0-9]+)*)\s*([kKmMbB]?)\s*$")
+_SCALE = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9}
+
+
+def parse_money(value: Any) -> float:
+    """US dollars from a plain number or a readable string: ``250M``, ``1.5B``, ``$40k``, ``12,000,000``."""
+    if isinstance(value, bool):
+        raise ValueError("expected an amount in US dollars, got true/false")
+    if isinstance(value, int | float):
+        amount = float(value)
+    elif isinstance(value, str):
+        match = _MONEY.match(value)
+        if not match:
+            raise ValueError(
+                f"{value!r} is not an amount; write a number of US dollars or e.g. '250M', '1.5B', '40k'"
+            )
+        digits, suffix = match.groups()
+        amount = float(digits.replace(",", "")) * _SCALE[suffix.lower()]
+    else:
+        raise ValueError(f"expected an amount in US dollars, got {type(value).__name__}")
+    if not math.isfinite(amount) or amount < 0:
+        raise ValueError(f"amount must be a finite number of dollars >= 0, got {value!r}")
+    return amount
+
+
+Money = Annotated[float, BeforeValidator(parse_money)]
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+Percentile = Annotated[float, Field(ge=0.0, le=100.0)]
+Pillar = Literal["prevention", "prosecution", "protection", "partnership"]
+Region = Literal["AF", "EAP", "EUR", "NEA", "SCA", "WHA"]
+Tier = Literal["1", "2", "2WL", "3", "special_case", "not_rated"]
+MissionType = Literal["bilateral", "regional_mission", "regional_program", "none_known"]
+Iso3 = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+ReadinessPart = Literal[
+    "rule_of_law",
+    "control_of_corruption",
+    "voice_accountability",
+    "migration",
+    "prevalence",
+    "tier_trend",
+]
+
+
+class Section(BaseModel):
+    """Every section is frozen and forbids unknown keys, so a typo fails loudly."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataSection(Section):
+    reference_year: int = Field(
+        2013, description="Year the country data describe (TIP report year)."
+    )
+    dir: Path | None = Field(
+        None, description="Folder of curated data tables; default: the bundled data/."
+    )
+    catalogue: Path | None = Field(
+        None,
+        description="Impact-model catalogue (TOML); default: the bundled models/components.toml.",
+    )
+
+
+class EligibilitySection(Section):
+    require_mission: bool = Field(
+        True, description="Require a development-agency mission (paper: USAID)."
+    )
+    mission_types: list[MissionType] = Field(
+        ["bilateral", "regional_mission"],
+        description="Mission types that count as present (data/usaid_missions.csv, as of 2014).",
+    )
+    tiers: list[Tier] = Field(["2", "2WL"], description="TIP Report tiers that are eligible.")
+    exclude_cspa: bool = Field(
+        True, description="Exclude countries on the Child Soldiers Prevention Act list."
+    )
+    min_rule_of_law_pct: Percentile | None = Field(
+        None, description="Minimum WGI rule-of-law percentile."
+    )
+    min_control_of_corruption_pct: Percentile | None = Field(
+        None, description="Minimum WGI control-of-corruption percentile."
+    )
+    min_voice_accountability_pct: Percentile | None = Field(
+        None,
+        description="Minimum WGI voice-and-accountability percentile (civil society without fear).",
+    )
+    min_migrant_share_pct: Annotated[float, Field(ge=0)] | None = Field(
+        None, description="Minimum immigrant + emigrant stock, % of population."
+    )
+    missing: Literal["exclude", "flag"] = Field(
+        "exclude",
+        description="A threshold whose indicator is missing: 'exclude' (with reason) or 'flag' (pass, flagged).",
+    )
+    readiness_weights: dict[ReadinessPart, Annotated[float, Field(ge=0)]] = Field(
+        {
+            "rule_of_law": 0.25,
+            "control_of_corruption": 0.25,
+            "voice_accountability": 0.25,
+            "tier_trend": 0.25,
+        },
+        description=(
+            "Weights of the readiness (tipping-point) index over normalised indicators: rule_of_law, "
+            "control_of_corruption, voice_accountability, migration, prevalence, tier_trend."
+        ),
+    )
+
+
+class BudgetSection(Section):
+    total_usd: Money = Field(250e6, description="Total budget over the horizon, US dollars.")
+    horizon_years: int = Field(5, description="Compact length in years: 3, 4 or 5.")
+    first_year: int = Field(2015, description="Label of year 1 (fiscal year).")
+    annual_cap_usd: Money | None = Field(
+        None, description="Most that may be spent in any one year."
+    )
+    discount_rate: Annotated[float, Field(ge=0, le=0.5)] = Field(
+        0.03, description="Yearly discount rate on projected outcomes."
+    )
+
+    @model_validator(mode="after")
+    def _horizon(self) -> BudgetSection:
+        if self.horizon_years not in (3, 4, 5):
+            raise ValueError(
+                f"horizon_years must be 3, 4 or 5 (the compact length), got {self.horizon_years}"
+            )
+        return self
+
+
+class SelectionSection(Section):
+    min_countries: Annotated[int, Field(ge=0)] = Field(3, description="Fewest focus countries.")
+    max_countries: Annotated[int, Field(ge=1)] = Field(8, description="Most focus countries.")
+    min_compact_usd: Money = Field(
+        15e6, description="Smallest compact over the horizon (tipping point): 0 or at least this."
+    )
+    max_compact_usd: Money = Field(
+        60e6, description="Largest compact over the horizon (absorptive capacity)."
+    )
+    lock_in: list[Iso3] = Field([], description="Countries that must be focus countries.")
+    lock_out: list[Iso3] = Field([], description="Countries that must not be.")
+    region_max: dict[Region, Annotated[int, Field(ge=0)]] = Field(
+        {}, description="Most focus countries per State Department regional bureau."
+    )
+
+    @model_validator(mode="after")
+    def _counts(self) -> SelectionSection:
+        if self.min_countries > self.max_countries:
+            raise ValueError(
+                f"min_countries {self.min_countries} is above max_countries {self.max_countries}"
+            )
+        if self.min_compact_usd > self.max_compact_usd:
+            raise ValueError(
+                f"min_compact_usd {self.min_compact_usd:,.0f} is above max_compact_usd "
+                f"{self.max_compact_usd:,.0f}"
+            )
+        both = sorted(set(self.lock_in) & set(self.lock_out))
+        if both:
+            raise ValueError(f"{', '.join(both)} both locked in and locked out")
+        return self
+
+
+class PolicySection(Section):
+    pillar_floor_share: dict[Pillar, Share] = Field(
+        {},
+        description="Least share of each focus country's compact per pillar (comprehensive approach).",
+    )
+    earmark_share: dict[Literal["child_protection", "labor", "migrants"], Share] = Field(
+        {}, description="Least share of the whole portfolio on components with this tag."
+    )
+    weak_corruption_pct: Percentile = Field(
+        33.0,
+        description="Control-of-corruption percentile below which the government-channel cap applies.",
+    )
+    government_cap_share: Share | None = Field(
+        None,
+        description="Most of a weak-governance country's compact through the government channel.",
+    )
+    me_floor_share: Share = Field(
+        0.0, description="Least share of each compact on baseline data, monitoring and evaluation."
+    )
+    ramp_up: Annotated[float, Field(ge=0)] | None = Field(
+        None, description="Most a country's spend may grow year on year (0.5 = +50%)."
+    )
+
+    @model_validator(mode="after")
+    def _shares(self) -> PolicySection:
+        floors = sum(self.pillar_floor_share.values()) + self.me_floor_share
+        if floors > 1.0 + 1e-9:
+            raise ValueError(
+                f"pillar floors plus the M&E floor add up to {floors:.0%} of a compact, above 100%"
+            )
+        if sum(self.earmark_share.values()) > 1.0 + 1e-9:
+            raise ValueError(
+                f"earmarks add up to {sum(self.earmark_share.values()):.0%} of the portfolio, above 100%"
+            )
+        return self
+
+
+class ObjectiveSection(Section):
+    weights: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        {},
+        description="Impact units per unit of each metric; missing metrics use the catalogue's mode.",
+    )
+    tipping_bonus: Annotated[float, Field(ge=0)] = Field(
+        0.0, description="Impact units credited for each full compact (a focus country selected)."
+    )
+    segments: Annotated[int, Field(ge=1, le=50)] = Field(
+        8, description="Pieces of each concave response curve's linear approximation."
+    )
+    cost_case: Literal["low", "mode", "high"] = Field(
+        "mode", description="Which catalogue case of cost per outcome to use."
+    )
+
+
+class SolverSection(Section):
+    name: Literal["highs", "cbc"] = Field(
+        "highs", description="MIP solver: highs (default) or cbc."
+    )
+    time_limit_s: Annotated[float, Field(gt=0)] = Field(
+        60.0, description="Solver time limit, seconds."
+    )
+    mip_gap: Annotated[float, Field(ge=0, le=1)] = Field(
+        1e-6, description="Relative MIP gap to stop at."
+    )
+    threads: Annotated[int, Field(ge=1)] = Field(
+        1, description="Solver threads (1 is deterministic)."
+    )
+
+
+class Scenario(Section):
+    name: str = Field("baseline", description="Short name; used for the run folder.")
+    description: str = Field("", description="What this what-if asks.")
+    extends: str | None = Field(
+        None, description="Scenario file this one layers on (relative path)."
+    )
+    data: DataSection = DataSection()
+    eligibility: EligibilitySection = EligibilitySection()
+    budget: BudgetSection = BudgetSection()
+    selection: SelectionSection = SelectionSection()
+    policy: PolicySection = PolicySection()
+    objective: ObjectiveSection = ObjectiveSection()
+    solver: SolverSection = SolverSection()
+
+    @property
+    def years(self) -> list[int]:
+        return [self.budget.first_year + t for t in range(self.budget.horizon_years)]
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ScenarioError(
+            str(path), "file not found; give the path of a scenario .toml"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(str(path), f"cannot read the file ({exc})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(str(path), f"not valid TOML: {exc}") from None
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _absolutise(raw: dict[str, Any], folder: Path) -> dict[str, Any]:
+    data = raw.get("data")
+    if isinstance(data, dict):
+        data = dict(data)
+        for key in ("dir", "catalogue"):
+            if isinstance(data.get(key), str):
+                data[key] = str((folder / data[key]).resolve())
+        raw = {**raw, "data": data}
+    return raw
+
+
+def _layered(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+    path = path.resolve()
+    if path in seen:
+        chain = " -> ".join(p.name for p in (*seen, path))
+        raise ScenarioError(
+            str(path), f"'extends' loops back on itself ({chain}); remove the cycle"
+        )
+    raw = _absolutise(_read_toml(path), path.parent)
+    parent = raw.get("extends")
+    if parent is None:
+        return raw
+    if not isinstance(parent, str):
+        raise ScenarioError(str(path), "'extends' must be a file name in quotes")
+    base = _layered(path.parent / parent, (*seen, path))
+    base.pop("name", None)
+    base.pop("description", None)
+    return _merge(base, raw)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``section.key=value`` -> (["section", "key"], value). The value is read as TOML, else as text."""
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not key or not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*", key):
+        raise ScenarioError(
+            "--set", f"{text!r} is not section.key=value (e.g. budget.total_usd=200M)"
+        )
+    try:
+        parsed = tomllib.loads(f"v = {value.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value.strip()
+    return key.split("."), parsed
+
+
+def _apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    for text in overrides:
+        keys, value = parse_override(text)
+        patch: dict[str, Any] = {keys[-1]: value}
+        for key in reversed(keys[:-1]):
+            patch = {key: patch}
+        raw = _merge(raw, patch)
+    return raw
+
+
+def _fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The valid keys at ``loc`` (for suggestions)."""
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        if field is None or not (
+            isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+        ):
+            return list(model.model_fields)
+        model = field.annotation
+    return list(model.model_fields)
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = tuple(error["loc"])
+    where = ".".join(str(p) for p in loc) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        valid = _fields(Scenario, loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(valid)}"
+        return f"{where}: unknown key; {hint}"
+    message = error["msg"].removeprefix("Value error, ")
+    given = error.get("input")
+    if error["type"] not in ("missing",) and not isinstance(given, dict | list):
+        message += f" (got {given!r})"
+    return f"{where}: {message}"
+
+
+def load_scenario(path: Path | str | None = None, overrides: list[str] | None = None) -> Scenario:
+    """Load a scenario file (default: the bundled baseline), apply ``extends`` and ``--set`` overrides."""
+    path = Path(path) if path is not None else DEFAULT_SCENARIO
+    raw = _layered(path, ())
+    raw = _apply_overrides(raw, list(overrides or []))
+    raw.pop("extends", None)
+    raw.setdefault("name", path.stem)
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as exc:
+        problems = [_describe(e) for e in exc.errors()]
+        raise ScenarioError(str(path), problems) from None
+
+
+def resolved_toml(scenario: Scenario) -> str:
+    """The fully resolved scenario as TOML text (stored with every run)."""
+    return dump_toml(scenario.model_dump(mode="json", exclude_none=True))
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def dump_toml(data: dict[str, Any]) -> str:
+    """Minimal TOML writer for the scenario's shape (scalars, lists, one level of tables)."""
+    lines = [f"{k} = {_toml_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    for key, table in data.items():
+        if isinstance(table, dict):
+            lines.append(f"\n[{key}]")
+            lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+    return "\n".join(lines) + "\n"

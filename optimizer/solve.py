@@ -1,0 +1,243 @@
+"""Solver adapter: HiGHS (highspy, default) or CBC through PuLP, normalised into ``SolveInfo``."""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import math
+import os
+import re
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import pulp
+
+from optimizer.errors import SolverError
+from optimizer.model import AllocationModel
+from optimizer.scenario import SolverSection
+
+SOLVERS = ("highs", "cbc")
+
+
+class Status(enum.StrEnum):
+    OPTIMAL = "optimal"  # proven optimal within the MIP gap
+    FEASIBLE = "feasible"  # stopped early (time limit) with an allocation; see the gap
+    INFEASIBLE = "infeasible"
+    UNBOUNDED = "unbounded"
+    NO_SOLUTION = "no_solution"  # stopped before any allocation was found
+    ERROR = "error"
+
+    @property
+    def has_solution(self) -> bool:
+        return self in (Status.OPTIMAL, Status.FEASIBLE)
+
+
+@dataclass(frozen=True)
+class SolveInfo:
+    status: Status
+    objective: float | None  # impact units (model objective)
+    bound: float | None  # best proven bound on the objective
+    gap: float | None  # relative gap between objective and bound
+    solve_seconds: float
+    solver: str
+    solver_version: str
+
+
+def solver_version(name: str) -> str:
+    package = {"highs": "highspy", "cbc": "pulp"}[name]
+    try:
+        tag = version(package)
+    except PackageNotFoundError:
+        return "unknown"
+    return f"highspy {tag}" if name == "highs" else f"CBC bundled with PuLP {tag}"
+
+
+@contextlib.contextmanager
+def _stdout_silenced():
+    """Silence file descriptor 1 (C-level output) for the duration."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError):  # no real stdout (embedded, captured): nothing to silence
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _highs_options(highs, settings: SolverSection) -> None:
+    highs.setOptionValue("output_flag", False)
+    highs.setOptionValue("time_limit", float(settings.time_limit_s))
+    highs.setOptionValue("mip_rel_gap", float(settings.mip_gap))
+    highs.setOptionValue("threads", int(settings.threads))
+    highs.setOptionValue("random_seed", 0)
+
+
+def _highs_lp(problem: pulp.LpProblem):
+    """The PuLP problem as one HighsLp in row-wise arrays (one bulk hand-over, not a call per row)."""
+    import highspy
+    import numpy as np
+
+    variables = problem.variables()  # sorted by name: a stable column order
+    column = {v.name: i for i, v in enumerate(variables)}
+    inf = highspy.kHighsInf
+    sign = -1.0 if problem.sense == pulp.LpMaximize else 1.0
+    lp = highspy.HighsLp()
+    lp.num_col_ = len(variables)
+    lp.col_cost_ = np.array([sign * problem.objective.get(v, 0.0) for v in variables], dtype=float)
+    lp.col_lower_ = np.array(
+        [-inf if v.lowBound is None else v.lowBound for v in variables], dtype=float
+    )
+    lp.col_upper_ = np.array(
+        [inf if v.upBound is None else v.upBound for v in variables], dtype=float
+    )
+    starts, index, value, lower, upper = [0], [], [], [], []
+    for con in problem.constraints.values():
+        index += [column[v.name] for v in con]
+        value += con.values()
+        starts.append(len(index))
+        rhs = -con.constant
+        lower.append(rhs if con.sense in (pulp.LpConstraintGE, pulp.LpConstraintEQ) else -inf)
+        upper.append(rhs if con.sense in (pulp.LpConstraintLE, pulp.LpConstraintEQ) else inf)
+    lp.num_row_ = len(lower)
+    lp.row_lower_, lp.row_upper_ = np.array(lower, dtype=float), np.array(upper, dtype=float)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = lp.num_col_, lp.num_row_
+    lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
+    lp.a_matrix_.index_ = np.array(index, dtype=np.int32)
+    lp.a_matrix_.value_ = np.array(value, dtype=float)
+    is_int = [v.cat == pulp.LpInteger for v in variables]
+    if any(is_int):
+        lp.integrality_ = [
+            highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
+            for flag in is_int
+        ]
+    lp.offset_ = sign * problem.objective.constant
+    return lp, variables, any(is_int)
+
+
+def _solve_highs(problem: pulp.LpProblem, settings: SolverSection) -> tuple[Status, float | None]:
+    """Solve with highspy directly; set PuLP variable values. Returns status and best bound."""
+    try:
+        import highspy
+    except ImportError:
+        raise SolverError(
+            "solver", "HiGHS (highspy) is not installed; pip install highspy, or use --solver cbc"
+        ) from None
+    lp, variables, is_mip = _highs_lp(problem)
+    with _stdout_silenced():  # HiGHS prints a banner from C++ when constructed
+        highs = highspy.Highs()
+    _highs_options(highs, settings)
+    highs.passModel(lp)
+    highs.run()
+    model_status = highs.getModelStatus()
+    info = highs.getInfo()
+    solution = highs.getSolution()
+    ok = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    ms = highspy.HighsModelStatus
+    if model_status == ms.kOptimal:
+        status = Status.OPTIMAL
+    elif model_status in (ms.kInfeasible, ms.kUnboundedOrInfeasible):
+        status = Status.INFEASIBLE
+    elif model_status == ms.kUnbounded:
+        status = Status.UNBOUNDED
+    elif ok:
+        status = Status.FEASIBLE
+    elif model_status in (ms.kTimeLimit, ms.kIterationLimit, ms.kInterrupt):
+        status = Status.NO_SOLUTION
+    else:
+        status = Status.ERROR
+    if status.has_solution:
+        for var, value in zip(variables, solution.col_value, strict=True):
+            var.varValue = value
+    sign = -1.0 if problem.sense == pulp.LpMaximize else 1.0
+    bound = sign * float(info.mip_dual_bound) if is_mip else None
+    return status, bound
+
+
+def _solve_cbc(problem: pulp.LpProblem, settings: SolverSection) -> tuple[Status, float | None]:
+    solver_cls = pulp.PULP_CBC_CMD
+    with tempfile.TemporaryDirectory(prefix="tipfocus-cbc-") as tmp:
+        log_path = str(Path(tmp) / "cbc.log")
+        solver = solver_cls(
+            msg=False,
+            timeLimit=settings.time_limit_s,
+            gapRel=settings.mip_gap,
+            threads=settings.threads,
+            logPath=log_path,
+        )
+        if not solver.available():
+            raise SolverError(
+                "solver", "CBC is not available in this PuLP install; use --solver highs"
+            )
+        try:
+            problem.solve(solver)
+        except pulp.PulpSolverError as exc:
+            raise SolverError("cbc", f"the solver failed: {exc}") from None
+        log_text = ""
+        with contextlib.suppress(OSError):
+            log_text = Path(log_path).read_text(errors="replace")
+    status_code, solution = problem.status, problem.sol_status
+    if status_code == pulp.LpStatusInfeasible or solution == pulp.LpSolutionInfeasible:
+        return Status.INFEASIBLE, None
+    if status_code == pulp.LpStatusUnbounded:
+        return Status.UNBOUNDED, None
+    if solution == pulp.LpSolutionOptimal:
+        return Status.OPTIMAL, None
+    if solution == pulp.LpSolutionIntegerFeasible:
+        match = re.search(r"(?:Lower bound|Best possible):\s*(-?[\d.eE+-]+)", log_text)
+        sign = -1.0 if problem.sense == pulp.LpMaximize else 1.0
+        return Status.FEASIBLE, (sign * float(match.group(1)) if match else None)
+    if status_code == pulp.LpStatusNotSolved:
+        return Status.NO_SOLUTION, None
+    return Status.ERROR, None
+
+
+def _relative_gap(objective: float | None, bound: float | None) -> float | None:
+    if objective is None or bound is None or not math.isfinite(bound):
+        return None
+    return abs(bound - objective) / max(1e-9, abs(objective))
+
+
+def solve(model: AllocationModel, settings: SolverSection, name: str | None = None) -> SolveInfo:
+    """Solve ``model`` in place (variable values are set) and say how good the answer is."""
+    name = name or settings.name
+    if name not in SOLVERS:
+        raise SolverError(
+            "--solver", f"unknown solver {name!r}; choose one of {', '.join(SOLVERS)}"
+        )
+    for var in model.problem.variables():
+        var.varValue = None
+    start = time.perf_counter()
+    status, bound = (_solve_highs if name == "highs" else _solve_cbc)(model.problem, settings)
+    seconds = time.perf_counter() - start
+    objective = float(pulp.value(model.problem.objective)) if status.has_solution else None
+    if status == Status.OPTIMAL and bound is None:
+        bound = objective
+    return SolveInfo(
+        status=status,
+        objective=objective,
+        bound=bound,
+        gap=_relative_gap(objective, bound),
+        solve_seconds=seconds,
+        solver=name,
+        solver_version=solver_version(name),
+    )
+
+
+def write_model(model: AllocationModel, path: Path, fmt: str) -> None:
+    """Write the model as LP or MPS for audit or another solver (no solve)."""
+    if fmt == "lp":
+        model.problem.writeLP(str(path))
+    else:
+        model.problem.writeMPS(str(path))

@@ -1,0 +1,193 @@
+"""A tiny synthetic world for model tests: countries, a catalogue and a scenario built in code.
+
+Everything the model needs from the data and catalogue layers, without files, so tests can pin
+optima on hand-solvable instances and generate random ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optimizer.catalogue import Catalogue, Component, ContextBounds, Metric
+from optimizer.engine import Prepared, collect
+from optimizer.impact import build_curves
+from optimizer.model import build_model
+from optimizer.result import Result
+from optimizer.scenario import Scenario
+from optimizer.solve import SolveInfo, solve
+
+
+def view(countries: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """A screening view: {iso3: {people, region, rl, cc, va, mig}} -> the columns the model reads."""
+    rows = []
+    for iso, c in countries.items():
+        rows.append(
+            {
+                "iso3": iso,
+                "name": c.get("name", f"Country {iso}"),
+                "region": c.get("region", "AF"),
+                "people_in_modern_slavery": float(c.get("people", 100_000)),
+                "rule_of_law_pct": float(c.get("rl", 50.0)),
+                "control_of_corruption_pct": float(c.get("cc", 50.0)),
+                "voice_accountability_pct": float(c.get("va", 50.0)),
+                "migrant_share_pct": float(c.get("mig", 5.0)),
+                "eligible": True,
+                "reasons": "",
+            }
+        )
+    return pd.DataFrame(rows).set_index("iso3").sort_index()
+
+
+def component(
+    pillar: str = "protection",
+    channel: str = "civil_society",
+    metric: str = "m",
+    cost: float = 1000.0,
+    saturation: float = 0.01,
+    context: str = "none",
+    elasticity: float = 0.0,
+    tags: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    return {
+        "label": "test component",
+        "description": "synthetic",
+        "pillar": pillar,
+        "channel": channel,
+        "target": "all",
+        "sector": "none",
+        "tags": list(tags),
+        "metric": metric,
+        "unit_cost_usd": {"low": cost, "mode": cost, "high": cost},
+        "cost_basis_year": 2013,
+        "cost_source": "assumption: synthetic test value",
+        "evidence": "D",
+        "saturation": {"low": saturation, "mode": saturation, "high": saturation},
+        "saturation_source": "assumption: synthetic",
+        "context": context,
+        "elasticity": {"low": elasticity, "mode": elasticity, "high": elasticity},
+        "elasticity_source": "assumption: synthetic",
+    }
+
+
+def catalogue(
+    components: dict[str, dict[str, Any]], metrics: dict[str, float] | None = None
+) -> Catalogue:
+    """A Catalogue from component dicts (see ``component``); metrics {key: weight}, default {"m": 1}."""
+    metrics = metrics or {"m": 1.0}
+    # Validate each part; skip only the catalogue-wide rule that an M&E component must exist,
+    # so hand-solvable instances can be as small as one component.
+    return Catalogue.model_construct(
+        name="test",
+        version="0",
+        description="synthetic",
+        context=ContextBounds(phi_min=0.25, phi_max=2.0, note="assumption: synthetic"),
+        metrics={
+            k: Metric(
+                label=k,
+                unit="persons",
+                description="synthetic",
+                weight={"low": w, "mode": w, "high": w},
+                weight_source="assumption: synthetic",
+            )
+            for k, w in metrics.items()
+        },
+        components={k: Component.model_validate(c) for k, c in components.items()},
+    )
+
+
+def scenario(**sections: dict[str, Any]) -> Scenario:
+    """A Scenario with permissive defaults (no rules on) overridden by ``sections``."""
+    base: dict[str, dict[str, Any]] = {
+        "budget": {
+            "total_usd": 10e6,
+            "horizon_years": 3,
+            "annual_cap_usd": None,
+            "discount_rate": 0.0,
+        },
+        "selection": {
+            "min_countries": 0,
+            "max_countries": 50,
+            "min_compact_usd": 0,
+            "max_compact_usd": 1e12,
+            "region_max": {},
+        },
+        "policy": {
+            "pillar_floor_share": {},
+            "earmark_share": {},
+            "government_cap_share": None,
+            "me_floor_share": 0.0,
+            "ramp_up": None,
+        },
+        "objective": {"segments": 8},
+        "solver": {"mip_gap": 1e-9},
+    }
+    for name, values in sections.items():
+        base[name] = {**base.get(name, {}), **values}
+    return Scenario.model_validate({"name": "test", **base})
+
+
+@dataclass
+class World:
+    scenario: Scenario
+    view: pd.DataFrame
+    catalogue: Catalogue
+    countries: list[str] = field(default_factory=list)
+
+    def prepare(self) -> Prepared:
+        countries = self.countries or list(self.view.index)
+        curves = build_curves(self.view, countries, self.catalogue, self.scenario.objective)
+        model = build_model(self.scenario, self.view, countries, curves, self.catalogue)
+        from optimizer.screening import Screen
+
+        return Prepared(
+            scenario=self.scenario,
+            screen=Screen(reference_year=2013, frame=self.view),
+            catalogue=self.catalogue,
+            curves=curves,
+            countries=countries,
+            model=model,
+            build_seconds=0.0,
+            inputs=[],
+        )
+
+    def solve(self, solver: str = "highs") -> tuple[Prepared, SolveInfo]:
+        prep = self.prepare()
+        return prep, solve(prep.model, self.scenario.solver, solver)
+
+    def result(self, solver: str = "highs") -> Result:
+        prep, info = self.solve(solver)
+        return collect(prep, info)
+
+
+def random_world(rng: np.random.Generator, n_countries: int = 4, n_components: int = 3) -> World:
+    """A random small world (for oracle and property tests)."""
+    isos = [f"C{chr(65 + i)}{chr(65 + i)}"[:3] for i in range(n_countries)]
+    countries = {
+        iso: {
+            "people": float(rng.integers(5_000, 500_000)),
+            "region": str(rng.choice(["AF", "EAP", "WHA"])),
+            "rl": float(rng.uniform(5, 95)),
+            "cc": float(rng.uniform(5, 95)),
+            "va": float(rng.uniform(5, 95)),
+            "mig": float(rng.uniform(0.5, 30)),
+        }
+        for iso in isos
+    }
+    pillars = ["prevention", "prosecution", "protection", "partnership"]
+    comps = {
+        f"k{j}": component(
+            pillar=pillars[j % 4],
+            channel=["government", "civil_society"][j % 2],
+            cost=float(rng.uniform(200, 5000)),
+            saturation=float(rng.uniform(0.002, 0.05)),
+            context=str(rng.choice(["none", "governance", "voice", "migration"])),
+            elasticity=float(rng.uniform(0, 1)),
+            tags=("child_protection",) if j == 0 else (),
+        )
+        for j in range(n_components)
+    }
+    return World(scenario=scenario(), view=view(countries), catalogue=catalogue(comps))
