@@ -6,6 +6,7 @@ Commands parse, call the library and turn domain errors into one clear message a
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -71,12 +72,39 @@ def main(ctx: click.Context, debug: bool) -> None:
     components and years by linear programming, and show what drives the result.
     """
     ctx.meta["debug"] = debug
+    _sigterm_unwinds(ctx)
+
+
+def _sigterm_unwinds(ctx: click.Context) -> None:
+    """SIGTERM unwinds like Ctrl-C (exit 130), so a half-written run folder is removed."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    restore = signal.SIG_DFL if previous is None else previous
+    ctx.call_on_close(lambda: signal.signal(signal.SIGTERM, restore))
 
 
 def _load(scenario: Path | None, overrides: tuple[str, ...]):
     from optimizer.scenario import load_scenario
 
     return load_scenario(scenario, list(overrides))
+
+
+@contextlib.contextmanager
+def _naming_file(scenario: Path | None):
+    """Rules checked after loading (precheck) name the scenario file, like load-time errors."""
+    from optimizer.errors import ScenarioError
+    from optimizer.scenario import DEFAULT_SCENARIO
+
+    try:
+        yield
+    except ScenarioError as exc:
+        if not exc.where.startswith("scenario "):
+            raise
+        raise ScenarioError(str(scenario or DEFAULT_SCENARIO), exc.problems) from None
 
 
 def _write_text_atomic(path: Path, text: str, force: bool) -> None:
@@ -88,7 +116,9 @@ def _write_text_atomic(path: Path, text: str, force: bool) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     except OSError as exc:
-        raise OutputError(str(path), f"cannot write here ({exc.strerror})") from None
+        blocker = next((p for p in path.parents if p.is_file()), None)
+        why = f"{blocker} is a file, not a folder" if blocker else exc.strerror
+        raise OutputError(str(path), f"cannot write here ({why}); choose another --out") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
@@ -200,16 +230,18 @@ def run(scenario, overrides, out, force, solver, time_limit, gap, write_lp, writ
         )
 
     if write_lp or write_mps:
-        prep = prepare(sc, _scenario_files(scenario or DEFAULT_SCENARIO))
+        with _naming_file(scenario):
+            prep = prepare(sc, _scenario_files(scenario or DEFAULT_SCENARIO))
         for path, fmt in ((write_lp, "lp"), (write_mps, "mps")):
             if path:
                 write_model(prep.model, path, fmt)
                 click.echo(
                     f"Wrote {path} ({len(prep.model.problem.variables())} variables, "
-                    f"{len(prep.model.problem.constraints)} rows); not solved."
+                    f"{len(prep.model.problem.constraints())} rows); not solved."
                 )
         return
-    result = run_engine(sc, scenario_files=_scenario_files(scenario or DEFAULT_SCENARIO))
+    with _naming_file(scenario):
+        result = run_engine(sc, scenario_files=_scenario_files(scenario or DEFAULT_SCENARIO))
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = out or Path("runs") / f"{safe_name(sc.name)}-{stamp}"
     write_run(result, folder, force=force)

@@ -31,8 +31,13 @@ def precheck(
     """Raise ScenarioError (bad rule) or InfeasibleError (rules that cannot all hold), with numbers."""
     sel, pol, bud = scenario.selection, scenario.policy, scenario.budget
     bad: list[str] = []
-    unknown = [c for c in (*sel.lock_in, *sel.lock_out) if c not in screen.index]
-    bad += [f"selection: {c} is not a TIP-rated country in the data" for c in unknown]
+    for key in ("lock_in", "lock_out"):
+        bad += [
+            f"selection.{key}: {c} is not a TIP-rated country in the data (countries.csv); "
+            "fix the ISO 3166 alpha-3 code"
+            for c in getattr(sel, key)
+            if c not in screen.index
+        ]
     for iso in sel.lock_in:
         if iso in screen.index and iso not in countries:
             bad.append(
@@ -92,7 +97,9 @@ def precheck(
                 f"{len(locked)} locked-in countries in region {region}, above region_max {limit}"
             )
     if why:
-        raise InfeasibleError("\n".join(f"  - {w}" for w in why))
+        raise InfeasibleError(
+            f"scenario {scenario.name} cannot be met:\n" + "\n".join(f"  - {w}" for w in why)
+        )
 
 
 def explain_infeasible(elastic: AllocationModel, solve_fn) -> str:
@@ -123,10 +130,10 @@ def explain_infeasible(elastic: AllocationModel, solve_fn) -> str:
 def binding_rows(model: AllocationModel, tolerance: float = 1e-6) -> pd.DataFrame:
     """Every rule row with its activity, right-hand side and slack; binding = slack ~ 0 and active."""
     rows = []
-    constraints = model.problem.constraints
+    problem = model.problem
     for family, names in model.families.items():
         for name in names:
-            con = constraints[name]
+            con = problem.get_constraint_by_name(name)
             activity = sum(v.varValue * c for v, c in con.items() if v.varValue)
             rhs = -con.constant
             active = any(abs(v.varValue or 0.0) > tolerance for v in con)

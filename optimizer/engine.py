@@ -50,7 +50,7 @@ def prepare(scenario: Scenario, scenario_files: list[Path] | None = None) -> Pre
     precheck(scenario, scr.frame, scr.eligible, curves, catalogue)
     model = build_model(scenario, scr.frame, countries, curves, catalogue)
     inputs = [*(scenario_files or []), Path(catalogue_path)]
-    inputs += [Path(data_dir) / f"{name}.csv" for name in TABLES]
+    inputs += [Path(data_dir) / schema.filename for schema in TABLES.values()]
     return Prepared(
         scenario=scenario,
         screen=scr,
@@ -80,7 +80,9 @@ def run(
     if not info.status.has_solution:
         raise SolverError(
             name,
-            f"no allocation found (status {info.status}); raise solver.time_limit_s or try --solver",
+            f"no allocation found (status {info.status}, time limit "
+            f"{scenario.solver.time_limit_s:g} s); raise solver.time_limit_s (--time-limit) "
+            f"or try --solver {'cbc' if name == 'highs' else 'highs'}",
         )
     return collect(prep, info)
 

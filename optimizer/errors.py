@@ -13,6 +13,12 @@ class TipfocusError(Exception):
 
     exit_code = 2
 
+    def __str__(self) -> str:
+        # raised as (where, problem) by OutputError and SolverError: show "where: problem"
+        if len(self.args) == 2 and all(isinstance(a, str) for a in self.args):
+            return f"{self.args[0]}: {self.args[1]}"
+        return super().__str__()
+
 
 class InputError(TipfocusError):
     """Bad input: a file, section, key, row or command-line value is wrong (exit code 2).

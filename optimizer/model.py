@@ -214,7 +214,7 @@ def define_me_floor(m: AllocationModel) -> None:
 
 
 def define_ramp_up(m: AllocationModel) -> None:
-    """spend(c, t) <= (1 + g) * spend(c, t - 1) after year 1."""
+    """spend(c, t) <= (1 + g) * spend(c, t - 1) after year 1: compacts build up capacity."""
     growth = m.scenario.policy.ramp_up
     if growth is None:
         return
@@ -223,6 +223,18 @@ def define_ramp_up(m: AllocationModel) -> None:
         for prev, year in itertools.pairwise(years):
             terms = {m.year_spend[(iso, year)]: 1.0, m.year_spend[(iso, prev)]: -(1.0 + growth)}
             m.add("ramp_up", f"ramp_up_{iso}_{year}", terms, LE, 0.0)
+
+
+def define_ramp_down(m: AllocationModel) -> None:
+    """spend(c, t) >= (1 - d) * spend(c, t - 1): a compact is not dropped midway."""
+    cut = m.scenario.policy.ramp_down
+    if cut is None:
+        return
+    years = m.scenario.years
+    for iso in m.countries:
+        for prev, year in itertools.pairwise(years):
+            terms = {m.year_spend[(iso, year)]: 1.0, m.year_spend[(iso, prev)]: -(1.0 - cut)}
+            m.add("ramp_down", f"ramp_down_{iso}_{year}", terms, GE, 0.0)
 
 
 FAMILIES = [
@@ -238,6 +250,7 @@ FAMILIES = [
     define_government_cap,
     define_me_floor,
     define_ramp_up,
+    define_ramp_down,
 ]
 
 

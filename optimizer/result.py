@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -76,7 +77,8 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     for col in safe.columns:
         if safe[col].dtype == object or pd.api.types.is_string_dtype(safe[col]):
             safe[col] = safe[col].map(safe_cell)
-    safe.to_csv(path, index=False, lineterminator="\n", float_format="%.6g")
+    # 12 significant digits: whole dollars stay exact up to $1e12 (6 digits lost up to $50k)
+    safe.to_csv(path, index=False, lineterminator="\n", float_format="%.12g")
 
 
 def safe_name(text: str) -> str:
@@ -119,6 +121,42 @@ def manifest(inputs: list[Path], solver: str, solver_version: str) -> dict[str, 
 # ---------------------------------------------------------------------------- run folders
 
 
+_STALE = re.compile(r"^\.(?P<name>.+)\.(?P<kind>tmp|old)-(?P<pid>\d+)(-[^/]*)?$")
+
+
+def _pid_alive(pid: int) -> bool:
+    if os.name != "posix":  # no cheap, safe liveness test: assume alive, keep the folder
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _clean_stale(parent: Path) -> None:
+    """Remove the hidden temporary folders of runs that were killed (SIGKILL, power loss).
+
+    ``.<name>.tmp-<pid>-*`` of a dead process is a half-written run: removed. ``.<name>.old-<pid>``
+    is an earlier run moved aside while being replaced: put back if ``<name>`` is missing, else
+    removed.
+    """
+    with contextlib.suppress(OSError):
+        for entry in os.listdir(parent):
+            match = _STALE.match(entry)
+            path = parent / entry
+            if not match or not path.is_dir() or _pid_alive(int(match["pid"])):
+                continue
+            target = parent / match["name"]
+            if match["kind"] == "old" and not target.exists():
+                with contextlib.suppress(OSError):
+                    os.rename(path, target)
+            else:
+                shutil.rmtree(path, ignore_errors=True)
+
+
 def write_run(result: Result, folder: Path, force: bool = False) -> Path:
     """Write the run folder atomically: a temporary sibling renamed into place.
 
@@ -133,9 +171,14 @@ def write_run(result: Result, folder: Path, force: bool = False) -> Path:
     parent = folder.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=parent))
+        _clean_stale(parent)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-{os.getpid()}-", dir=parent))
     except OSError as exc:
-        raise OutputError(str(folder), f"cannot create the folder ({exc.strerror})") from None
+        blocker = next((p for p in folder.parents if p.is_file()), None)
+        why = f"{blocker} is a file, not a folder" if blocker else exc.strerror
+        raise OutputError(
+            str(folder), f"cannot create the folder ({why}); choose another --out"
+        ) from None
     try:
         write_csv(result.allocation, tmp / "allocation.csv")
         write_csv(result.outcomes, tmp / "outcomes.csv")

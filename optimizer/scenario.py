@@ -16,7 +16,15 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from optimizer.errors import ScenarioError
 
@@ -74,6 +82,8 @@ class Section(BaseModel):
 
 
 class DataSection(Section):
+    """Which data the run reads: the reference year, the tables folder and the impact catalogue."""
+
     reference_year: int = Field(
         2013, description="Year the country data describe (TIP report year)."
     )
@@ -87,6 +97,8 @@ class DataSection(Section):
 
 
 class EligibilitySection(Section):
+    """Screening rules (the ATEST paper's indicators) and the readiness index weights."""
+
     require_mission: bool = Field(
         True, description="Require a development-agency mission (paper: USAID)."
     )
@@ -130,6 +142,8 @@ class EligibilitySection(Section):
 
 
 class BudgetSection(Section):
+    """The money: total, compact length, yearly cap and the discount on later outcomes."""
+
     total_usd: Money = Field(250e6, description="Total budget over the horizon, US dollars.")
     horizon_years: int = Field(5, description="Compact length in years: 3, 4 or 5.")
     first_year: int = Field(2015, description="Label of year 1 (fiscal year).")
@@ -140,16 +154,17 @@ class BudgetSection(Section):
         0.03, description="Yearly discount rate on projected outcomes."
     )
 
-    @model_validator(mode="after")
-    def _horizon(self) -> BudgetSection:
-        if self.horizon_years not in (3, 4, 5):
-            raise ValueError(
-                f"horizon_years must be 3, 4 or 5 (the compact length), got {self.horizon_years}"
-            )
-        return self
+    @field_validator("horizon_years")
+    @classmethod
+    def _horizon(cls, years: int) -> int:
+        if years not in (3, 4, 5):
+            raise ValueError("horizon_years must be 3, 4 or 5 (the compact length)")
+        return years
 
 
 class SelectionSection(Section):
+    """Which focus countries and how many: compact sizes, counts, locks and regional limits."""
+
     min_countries: Annotated[int, Field(ge=0)] = Field(3, description="Fewest focus countries.")
     max_countries: Annotated[int, Field(ge=1)] = Field(8, description="Most focus countries.")
     min_compact_usd: Money = Field(
@@ -175,6 +190,11 @@ class SelectionSection(Section):
                 f"min_compact_usd {self.min_compact_usd:,.0f} is above max_compact_usd "
                 f"{self.max_compact_usd:,.0f}"
             )
+        for key in ("lock_in", "lock_out"):
+            codes = getattr(self, key)
+            twice = sorted({c for c in codes if codes.count(c) > 1})
+            if twice:
+                raise ValueError(f"{key} lists {', '.join(twice)} more than once; list each once")
         both = sorted(set(self.lock_in) & set(self.lock_out))
         if both:
             raise ValueError(f"{', '.join(both)} both locked in and locked out")
@@ -182,6 +202,8 @@ class SelectionSection(Section):
 
 
 class PolicySection(Section):
+    """How each compact is shaped: pillar floors, earmarks, channel cap, M&E floor, ramps."""
+
     pillar_floor_share: dict[Pillar, Share] = Field(
         {},
         description="Least share of each focus country's compact per pillar (comprehensive approach).",
@@ -203,6 +225,9 @@ class PolicySection(Section):
     ramp_up: Annotated[float, Field(ge=0)] | None = Field(
         None, description="Most a country's spend may grow year on year (0.5 = +50%)."
     )
+    ramp_down: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        None, description="Most a country's spend may fall year on year (0.25 = -25%)."
+    )
 
     @model_validator(mode="after")
     def _shares(self) -> PolicySection:
@@ -219,6 +244,8 @@ class PolicySection(Section):
 
 
 class ObjectiveSection(Section):
+    """What counts as impact: metric weights, the tipping-point bonus and the curve approximation."""
+
     weights: dict[str, Annotated[float, Field(ge=0)]] = Field(
         {},
         description="Impact units per unit of each metric; missing metrics use the catalogue's mode.",
@@ -235,6 +262,8 @@ class ObjectiveSection(Section):
 
 
 class SolverSection(Section):
+    """The MIP solver and its limits."""
+
     name: Literal["highs", "cbc"] = Field(
         "highs", description="MIP solver: highs (default) or cbc."
     )
@@ -373,7 +402,8 @@ def _describe(error: dict[str, Any]) -> str:
         return f"{where}: unknown key; {hint}"
     message = error["msg"].removeprefix("Value error, ")
     given = error.get("input")
-    if error["type"] not in ("missing",) and not isinstance(given, dict | list):
+    shown = "got " in message or isinstance(given, dict | list | BaseModel)
+    if error["type"] not in ("missing",) and not shown:
         message += f" (got {given!r})"
     return f"{where}: {message}"
 
@@ -388,7 +418,12 @@ def load_scenario(path: Path | str | None = None, overrides: list[str] | None = 
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
-        problems = [_describe(e) for e in exc.errors()]
+        sets = [(text, parse_override(text)[0]) for text in overrides or []]
+        problems = []
+        for e in exc.errors():
+            loc = [str(p) for p in e["loc"]]
+            src = [t for t, k in sets if loc and (loc[: len(k)] == k or k[: len(loc)] == loc)]
+            problems.append(_describe(e) + (f" [with --set {src[-1]}]" if src else ""))
         raise ScenarioError(str(path), problems) from None
 
 

@@ -10,13 +10,14 @@ import re
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import pulp
 
-from optimizer.errors import SolverError
+from optimizer.errors import OutputError, SolverError
 from optimizer.model import AllocationModel
 from optimizer.scenario import SolverSection
 
@@ -102,7 +103,7 @@ def _highs_lp(problem: pulp.LpProblem):
         [inf if v.upBound is None else v.upBound for v in variables], dtype=float
     )
     starts, index, value, lower, upper = [0], [], [], [], []
-    for con in problem.constraints.values():
+    for con in problem.constraints():
         index += [column[v.name] for v in con]
         value += con.values()
         starts.append(len(index))
@@ -166,10 +167,12 @@ def _solve_highs(problem: pulp.LpProblem, settings: SolverSection) -> tuple[Stat
 
 
 def _solve_cbc(problem: pulp.LpProblem, settings: SolverSection) -> tuple[Status, float | None]:
-    solver_cls = pulp.PULP_CBC_CMD
-    with tempfile.TemporaryDirectory(prefix="tipfocus-cbc-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="tipfocus-cbc-") as tmp, warnings.catch_warnings():
+        # PULP_CBC_CMD (the CBC binary bundled with PuLP 3) is deprecated for PuLP 4; pyproject
+        # pins pulp<4, so the bundled binary is the dependable CBC here.
+        warnings.simplefilter("ignore", DeprecationWarning)
         log_path = str(Path(tmp) / "cbc.log")
-        solver = solver_cls(
+        solver = pulp.PULP_CBC_CMD(
             msg=False,
             timeLimit=settings.time_limit_s,
             gapRel=settings.mip_gap,
@@ -236,8 +239,21 @@ def solve(model: AllocationModel, settings: SolverSection, name: str | None = No
 
 
 def write_model(model: AllocationModel, path: Path, fmt: str) -> None:
-    """Write the model as LP or MPS for audit or another solver (no solve)."""
-    if fmt == "lp":
-        model.problem.writeLP(str(path))
-    else:
-        model.problem.writeMPS(str(path))
+    """Write the model as LP or MPS for audit or another solver (no solve), atomically."""
+    path = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{fmt}", dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise OutputError(
+            str(path), f"cannot write here ({exc.strerror}); give a path in an existing folder"
+        ) from None
+    try:
+        if fmt == "lp":
+            model.problem.writeLP(tmp)
+        else:
+            model.problem.writeMPS(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

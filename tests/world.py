@@ -17,7 +17,7 @@ from optimizer.engine import Prepared, collect
 from optimizer.impact import build_curves
 from optimizer.model import build_model
 from optimizer.result import Result
-from optimizer.scenario import Scenario
+from optimizer.scenario import PolicySection, Scenario
 from optimizer.solve import SolveInfo, solve
 
 
@@ -191,3 +191,114 @@ def random_world(rng: np.random.Generator, n_countries: int = 4, n_components: i
         for j in range(n_components)
     }
     return World(scenario=scenario(), view=view(countries), catalogue=catalogue(comps))
+
+
+# ---------------------------------------------------------------------------- random rule sets
+
+PILLARS = ("prevention", "prosecution", "protection", "partnership")
+RULE_TAGS = ("child_protection", "labor", "me_data")
+
+
+def random_instance(
+    rng: np.random.Generator,
+    max_countries: int = 6,
+    max_components: int = 4,
+    horizon: int = 3,
+    rule_probability: float = 0.4,
+) -> World:
+    """A random small world with every kind of rule switched on at random (oracle and properties).
+
+    Money rules are sized against the world's own curves (their useful spend ``x_max``), so most
+    instances are feasible and most rules can bind. Earmarks, pillar floors and the M&E floor only
+    name tags and pillars some component carries (as ``diagnose.precheck`` demands).
+    """
+    n = int(rng.integers(2, max_countries + 1))
+    k = int(rng.integers(1, max_components + 1))
+    isos = [f"C{chr(65 + i)}{chr(90 - i)}" for i in range(n)]
+    countries = {
+        iso: {
+            "people": float(rng.integers(5_000, 500_000)),
+            "region": str(rng.choice(["AF", "EAP", "WHA"])),
+            "rl": float(rng.uniform(5, 95)),
+            "cc": float(rng.uniform(5, 95)),
+            "va": float(rng.uniform(5, 95)),
+            "mig": float(rng.uniform(0.5, 30)),
+        }
+        for iso in isos
+    }
+    comps = {
+        f"k{j}": component(
+            pillar=str(rng.choice(PILLARS)),
+            channel=str(rng.choice(["government", "civil_society"])),
+            metric=str(rng.choice(["m", "n"])),
+            cost=float(rng.uniform(200, 5000)),
+            saturation=float(rng.uniform(0.002, 0.05)),
+            context=str(rng.choice(["none", "governance", "voice", "migration"])),
+            elasticity=float(rng.uniform(0, 1)),
+            tags=tuple(t for t in RULE_TAGS if rng.random() < 0.35),
+        )
+        for j in range(k)
+    }
+    cat = catalogue(comps, {"m": 1.0, "n": float(rng.uniform(0.2, 3.0))})
+    v = view(countries)
+    segments = int(rng.integers(2, 7))
+    probe = scenario(objective={"segments": segments})
+    curves = build_curves(v, isos, cat, probe.objective)
+    per_country = curves.params["x_max"].groupby(level=0).sum().to_numpy() * horizon
+    capacity = float(per_country.sum())
+
+    def on() -> bool:
+        return bool(rng.random() < rule_probability)
+
+    budget: dict[str, Any] = {
+        "total_usd": round(float(rng.uniform(0.05, 0.9)) * capacity),
+        "horizon_years": horizon,
+        "discount_rate": float(rng.uniform(0, 0.1)) if on() else 0.0,
+    }
+    if on():
+        budget["annual_cap_usd"] = round(budget["total_usd"] * float(rng.uniform(0.2, 0.6)))
+    selection: dict[str, Any] = {"min_countries": 0, "max_countries": 50}
+    if on():
+        selection["max_countries"] = int(rng.integers(1, n + 1))
+    if on():
+        selection["min_countries"] = int(rng.integers(0, min(2, selection["max_countries"]) + 1))
+    typical = float(np.median(per_country))
+    if on():
+        selection["min_compact_usd"] = round(typical * float(rng.uniform(0.05, 0.6)))
+    if on():
+        low = selection.get("min_compact_usd", 0)
+        selection["max_compact_usd"] = round(max(low, typical * float(rng.uniform(0.1, 1.0))))
+    if on():
+        selection["region_max"] = {str(rng.choice(["AF", "EAP", "WHA"])): int(rng.integers(0, 3))}
+    if rng.random() < 0.15:
+        selection["lock_in"] = [isos[int(rng.integers(n))]]
+    if rng.random() < 0.15:
+        out = isos[int(rng.integers(n))]
+        if out not in selection.get("lock_in", []):
+            selection["lock_out"] = [out]
+    pillars = sorted({c["pillar"] for c in comps.values()})
+    tags = sorted({t for c in comps.values() for t in c["tags"]})
+    policy: dict[str, Any] = {}
+    if on():
+        chosen = [p for p in pillars if rng.random() < 0.6]
+        policy["pillar_floor_share"] = {
+            p: float(rng.uniform(0.05, 0.6 / len(pillars))) for p in chosen
+        }
+    if on():
+        policy["earmark_share"] = {
+            t: float(rng.uniform(0.05, 0.45)) for t in tags if t != "me_data" and rng.random() < 0.7
+        }
+    if on():
+        policy["government_cap_share"] = float(rng.uniform(0.1, 0.9))
+        policy["weak_corruption_pct"] = float(rng.uniform(20, 70))
+    if "me_data" in tags and on():
+        policy["me_floor_share"] = float(rng.uniform(0.05, 0.35))
+    if on():
+        policy["ramp_up"] = float(rng.uniform(0, 1.0))
+    if on() and "ramp_down" in PolicySection.model_fields:
+        policy["ramp_down"] = float(rng.uniform(0, 0.6))
+    objective: dict[str, Any] = {"segments": segments}
+    if rng.random() < 0.2:
+        objective["tipping_bonus"] = float(rng.uniform(0, 50))
+    sc = scenario(budget=budget, selection=selection, policy=policy, objective=objective)
+    return World(scenario=sc, view=v, catalogue=cat)

@@ -26,6 +26,11 @@ def _num(value: float, fmt: str = "{:.0f}") -> str:
     )
 
 
+def _one_line(text: object) -> str:
+    """Free text for a terminal line: control characters (newlines, escapes) become spaces."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in str(text)).split())
+
+
 def usd(amount: float) -> str:
     """$12.3M style."""
     if abs(amount) >= 1e9:
@@ -50,7 +55,7 @@ def screen_table(frame: pd.DataFrame, year: int) -> str:
     for iso, row in eligible.iterrows():
         tier = "2WL" if row["tier"] == "2WL" else str(row["tier"])
         line = (
-            f"{_num(row['rank']):>4} {iso:3} {str(row['name'])[:22]:<22} {row['region']:3} {tier:<5} "
+            f"{_num(row['rank']):>4} {iso:3} {_one_line(row['name'])[:22]:<22} {row['region']:3} {tier:<5} "
             f"{MISSION_SHORT.get(row['mission_type'], '?'):<6} "
             f"{_num(row['rule_of_law_pct']):>3} {_num(row['control_of_corruption_pct']):>3} "
             f"{_num(row['voice_accountability_pct']):>3} {_num(row['migrant_share_pct'], '{:.1f}'):>5} "
@@ -60,7 +65,7 @@ def screen_table(frame: pd.DataFrame, year: int) -> str:
         lines.append((line + flags)[:WIDTH])
     lines += ["", f"Excluded ({len(excluded)}):"]
     for iso, row in excluded.iterrows():
-        label = f"  {iso} {str(row['name'])[:22]:<22} "
+        label = f"  {iso} {_one_line(row['name'])[:22]:<22} "
         wrapped = textwrap.wrap(row["reasons"], WIDTH - len(label)) or [""]
         lines.append(label + wrapped[0])
         lines += [" " * len(label) + w for w in wrapped[1:]]
@@ -94,7 +99,7 @@ def run_summary(result: Result) -> str:
     total = s.budget_used_usd
     names = alloc.drop_duplicates("iso3").set_index("iso3")["country"]
     by_country = alloc.groupby("iso3")["amount_usd"].sum()
-    by_country.index = [f"{iso} {names.get(iso, '')}" for iso in by_country.index]
+    by_country.index = [f"{iso} {_one_line(names.get(iso, ''))}" for iso in by_country.index]
     lines += ["", *_table(by_country, total, "By focus country")]
     lines += ["", *_table(alloc.groupby("pillar")["amount_usd"].sum(), total, "By pillar")]
     lines += ["", *_table(alloc.groupby("channel")["amount_usd"].sum(), total, "By channel")]

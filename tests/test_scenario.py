@@ -1,0 +1,127 @@
+"""Scenario loading: layering, overrides, money, validation messages."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+
+from optimizer.errors import ScenarioError
+from optimizer.scenario import DEFAULT_SCENARIO, load_scenario, parse_money, resolved_toml
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("given", "dollars"),
+    [
+        (250e6, 250e6),
+        ("250M", 250e6),
+        ("1.5B", 1.5e9),
+        ("$40k", 40e3),
+        ("12,000,000", 12e6),
+        (0, 0.0),
+    ],
+)
+def test_money_accepts_numbers_and_readable_strings(given, dollars):
+    assert parse_money(given) == dollars
+
+
+@pytest.mark.parametrize(
+    "given", ["five million", "-3M", float("nan"), float("inf"), True, "12MM", -1]
+)
+def test_money_rejects_nonsense(given):
+    with pytest.raises(ValueError):
+        parse_money(given)
+
+
+def test_baseline_loads_with_its_values():
+    s = load_scenario()
+    assert s.name == "baseline"
+    assert s.data.reference_year == 2013
+    assert s.budget.total_usd == 250e6
+    assert s.years == [2015, 2016, 2017, 2018, 2019]
+
+
+def test_precedence_set_over_file_over_extended_over_defaults(tmp_path):
+    write(tmp_path, "base.toml", '[budget]\ntotal_usd = "100M"\nhorizon_years = 4\n')
+    child = write(tmp_path, "child.toml", 'extends = "base.toml"\n[budget]\ntotal_usd = "200M"\n')
+    s = load_scenario(child)
+    assert s.budget.total_usd == 200e6  # the file beats what it extends
+    assert s.budget.horizon_years == 4  # tables merge key by key
+    assert s.budget.discount_rate == 0.03  # defaults fill the rest
+    s = load_scenario(child, ["budget.total_usd=300M", "selection.max_countries=5"])
+    assert s.budget.total_usd == 300e6  # --set beats the file
+    assert s.selection.max_countries == 5
+    assert s.name == "child"
+
+
+def test_unknown_key_suggests_the_closest(tmp_path):
+    path = write(tmp_path, "typo.toml", "[budget]\ntotal_usdd = 5\n")
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path)
+    message = str(err.value)
+    assert "typo.toml" in message and "budget.total_usdd" in message
+    assert "did you mean 'total_usd'" in message
+
+
+def test_all_problems_are_reported_at_once(tmp_path):
+    path = write(
+        tmp_path,
+        "many.toml",
+        '[budget]\nhorizon_years = 7\ntotal_usd = "lots"\n[selection]\nmax_countries = 0\n',
+    )
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path)
+    assert len(err.value.problems) == 3
+
+
+def test_extends_cycle_is_named(tmp_path):
+    write(tmp_path, "a.toml", 'extends = "b.toml"\n')
+    write(tmp_path, "b.toml", 'extends = "a.toml"\n')
+    with pytest.raises(ScenarioError, match="loops back"):
+        load_scenario(tmp_path / "a.toml")
+
+
+def test_malformed_toml_names_the_line(tmp_path):
+    path = write(tmp_path, "bad.toml", "[budget\ntotal_usd = 1\n")
+    with pytest.raises(ScenarioError, match=r"bad.toml.*line 1"):
+        load_scenario(path)
+
+
+@pytest.mark.parametrize(
+    ("override", "fragment"),
+    [
+        ("budget.total", "unknown key"),
+        ("nonsense", "section.key=value"),
+        ("budget.horizon_years=7", "3, 4 or 5"),
+        ("policy.me_floor_share=1.5", "less than or equal to 1"),
+    ],
+)
+def test_bad_overrides(override, fragment):
+    with pytest.raises(ScenarioError, match=fragment):
+        load_scenario(
+            None, [override if "=" in override or override == "nonsense" else override + "=1"]
+        )
+
+
+def test_shares_above_one_in_total_are_refused(tmp_path):
+    path = write(
+        tmp_path,
+        "floors.toml",
+        "[policy]\npillar_floor_share = { prevention = 0.6, protection = 0.5 }\n",
+    )
+    with pytest.raises(ScenarioError, match="above 100%"):
+        load_scenario(path)
+
+
+def test_resolved_scenario_round_trips():
+    s = load_scenario(DEFAULT_SCENARIO, ["budget.total_usd=123M"])
+    text = resolved_toml(s)
+    again = tomllib.loads(text)
+    assert again["budget"]["total_usd"] == 123e6
+    assert again["selection"]["region_max"]["AF"] == 3
