@@ -141,6 +141,7 @@ def _write_text_atomic(path: Path, text: str, force: bool) -> None:
     type=click.Choice(["table", "csv", "json"]),
     default="table",
     show_default=True,
+    help="Terminal table, or every column as CSV (spreadsheet-safe) or JSON.",
 )
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file.")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
@@ -227,6 +228,12 @@ def run(scenario, overrides, out, force, solver, time_limit, gap, write_lp, writ
     if out and out.exists() and not force:
         raise OutputError(
             str(out), "already exists; use --force to replace it, or --out another folder"
+        )
+    blocker = next((p for p in out.parents if p.is_file()), None) if out else None
+    if blocker:  # fail before solving, not after
+        raise OutputError(
+            str(out),
+            f"cannot create the folder ({blocker} is a file, not a folder); choose another --out",
         )
 
     if write_lp or write_mps:

@@ -459,7 +459,7 @@ def country_view(tables: Tables, reference_year: int) -> pd.DataFrame:
     if not lo <= reference_year <= hi:
         raise DataError(
             tiers.attrs.get("path", "tip_tiers.csv"),
-            f"reference year {reference_year} is outside the tier data; "
+            f"reference year {reference_year} (data.reference_year, --year) is outside the tier data; "
             f"available report years are {lo}-{hi}",
         )
     view = tables.countries.set_index("iso3")[["name", "region"]].sort_index()

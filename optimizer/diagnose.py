@@ -13,12 +13,17 @@ import pulp
 from optimizer.catalogue import Catalogue
 from optimizer.errors import InfeasibleError, ScenarioError
 from optimizer.impact import Curves
-from optimizer.model import UNIT, AllocationModel
+from optimizer.model import COUNT_FAMILIES, UNIT, AllocationModel
 from optimizer.scenario import Scenario
 
 
 def _usd(amount: float) -> str:
     return f"${amount / 1e6:,.1f}M"
+
+
+def _usd_m(amount: float) -> str:
+    """A model amount (US$ million) in words."""
+    return f"${amount:,.2f}M"
 
 
 def precheck(
@@ -97,16 +102,14 @@ def precheck(
                 f"{len(locked)} locked-in countries in region {region}, above region_max {limit}"
             )
     if why:
-        raise InfeasibleError(
-            f"scenario {scenario.name} cannot be met:\n" + "\n".join(f"  - {w}" for w in why)
-        )
+        raise InfeasibleError(f"scenario {scenario.name} cannot be met", why)
 
 
-def explain_infeasible(elastic: AllocationModel, solve_fn) -> str:
-    """Solve the elastic model and describe the rule rows that had to give."""
+def explain_infeasible(elastic: AllocationModel, solve_fn) -> list[str]:
+    """Solve the elastic model and describe, one line a rule family, the rows that had to give."""
     info = solve_fn(elastic)
     if not info.status.has_solution:
-        return "the rules cannot all hold, and even relaxing every rule found no allocation"
+        return ["the rules cannot all hold, and even relaxing every rule found no allocation"]
     lines = []
     by_family: dict[str, list[tuple[str, float]]] = {}
     row_family = {name: fam for fam, names in elastic.families.items() for name in names}
@@ -115,16 +118,15 @@ def explain_infeasible(elastic: AllocationModel, solve_fn) -> str:
         if amount > 1e-6:
             row = key.rsplit("_", 1)[0]
             by_family.setdefault(row_family.get(row, "?"), []).append((row, amount))
-    counts = {"country_count", "lock_in", "lock_out", "region_max"}
     for family, rows in sorted(by_family.items()):
-        unit = "countries" if family in counts else "$M"
-        total = sum(a for _, a in rows)
-        detail = ", ".join(f"{r} by {a:,.2f}" for r, a in rows[:6])
-        more = f" (+{len(rows) - 6} more)" if len(rows) > 6 else ""
-        lines.append(f"  - {family}: must give {total:,.2f} {unit} in all: {detail}{more}")
+        size = (lambda a: f"{a:g} countries") if family in COUNT_FAMILIES else _usd_m
+        detail = ", ".join(f"{r} by {size(a)}" for r, a in rows[:6])
+        more = f" (+{len(rows) - 6} more rows)" if len(rows) > 6 else ""
+        total = f", {size(sum(a for _, a in rows))} in all" if len(rows) > 1 else ""
+        lines.append(f"{family}: {detail}{more}{total}")
     if not lines:
-        return "the solver reported infeasibility but no rule had to give (numerical trouble?)"
-    return "these rules had to give to find any allocation:\n" + "\n".join(lines)
+        return ["the solver reported infeasibility but no rule had to give (numerical trouble?)"]
+    return lines
 
 
 def binding_rows(model: AllocationModel, tolerance: float = 1e-6) -> pd.DataFrame:
@@ -140,7 +142,7 @@ def binding_rows(model: AllocationModel, tolerance: float = 1e-6) -> pd.DataFram
             slack = rhs - activity if con.sense == pulp.LpConstraintLE else activity - rhs
             if con.sense == pulp.LpConstraintEQ:
                 slack = abs(slack)
-            money = family not in ("country_count", "lock_in", "lock_out", "region_max")
+            money = family not in COUNT_FAMILIES
             scale = UNIT if money else 1.0
             rows.append(
                 {

@@ -75,7 +75,8 @@ def run(
             scenario, prep.screen.frame, prep.countries, prep.curves, prep.catalogue, elastic=True
         )
         raise InfeasibleError(
-            explain_infeasible(elastic, lambda m: solve(m, scenario.solver, name))
+            f"scenario {scenario.name} is infeasible; these rules had to give to find an allocation",
+            explain_infeasible(elastic, lambda m: solve(m, scenario.solver, name)),
         )
     if not info.status.has_solution:
         raise SolverError(

@@ -9,22 +9,12 @@ from collections.abc import Iterable
 
 
 class TipfocusError(Exception):
-    """Base class. ``exit_code`` is what the CLI returns."""
+    """Base class: ``where`` (a file, key, solver or folder) and one line per problem.
+
+    Each problem names where it is and what to do; ``exit_code`` is what the CLI returns.
+    """
 
     exit_code = 2
-
-    def __str__(self) -> str:
-        # raised as (where, problem) by OutputError and SolverError: show "where: problem"
-        if len(self.args) == 2 and all(isinstance(a, str) for a in self.args):
-            return f"{self.args[0]}: {self.args[1]}"
-        return super().__str__()
-
-
-class InputError(TipfocusError):
-    """Bad input: a file, section, key, row or command-line value is wrong (exit code 2).
-
-    ``problems`` holds one line per problem, each naming where it is and what to do.
-    """
 
     def __init__(self, where: str, problems: str | Iterable[str]):
         self.where = where
@@ -36,6 +26,10 @@ class InputError(TipfocusError):
             return f"{self.where}: {self.problems[0]}"
         lines = "\n".join(f"  - {p}" for p in self.problems)
         return f"{self.where}: {len(self.problems)} problems\n{lines}"
+
+
+class InputError(TipfocusError):
+    """Bad input: a file, section, key, row or command-line value is wrong (exit code 2)."""
 
 
 class ScenarioError(InputError):
@@ -51,7 +45,7 @@ class CatalogueError(InputError):
 
 
 class InfeasibleError(TipfocusError):
-    """The rules cannot all hold at once (exit code 1). ``explanation`` says which and by how much."""
+    """The rules cannot all hold at once (exit code 1); the problems say which and by how much."""
 
     exit_code = 1
 

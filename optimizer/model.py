@@ -312,10 +312,23 @@ def build_model(
     )
     for define in FAMILIES:
         define(m)
-    problem.setObjective(
-        pulp.LpAffineExpression(_ones(list(m.slacks.values()))) if elastic else impact_objective(m)
-    )
+    problem.setObjective(elastic_objective(m) if elastic else impact_objective(m))
     return m
+
+
+COUNT_FAMILIES = frozenset({"country_count", "lock_in", "lock_out", "region_max"})
+
+
+def elastic_objective(m: AllocationModel) -> pulp.LpAffineExpression:
+    """Total rule violation: US$ million for money rules; for count rules a country weighs as much
+    as the largest compact, so the explanation does not just drop every compact."""
+    per_country = max(1.0, m.scenario.selection.max_compact_usd / UNIT)
+    family = {name: fam for fam, names in m.families.items() for name in names}
+    terms = {}
+    for key, var in m.slacks.items():
+        row = key.rsplit("_", 1)[0]
+        terms[var] = per_country if family.get(row) in COUNT_FAMILIES else 1.0
+    return pulp.LpAffineExpression(terms)
 
 
 def impact_objective(m: AllocationModel) -> pulp.LpAffineExpression:

@@ -10,6 +10,7 @@ Relative paths inside a scenario are resolved against the file that names them.
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import re
 import tomllib
@@ -310,9 +311,23 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(str(path), f"cannot read the file ({exc})") from None
     try:
-        return tomllib.loads(text)
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(str(path), f"not valid TOML: {exc}") from None
+    if _has_nul(raw):
+        raise ScenarioError(str(path), "a key or text value contains \\u0000 (NUL); remove it")
+    return raw
+
+
+def _has_nul(value: Any) -> bool:
+    """True if a NUL character hides in any key or text (it breaks file paths)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
@@ -347,8 +362,14 @@ def _layered(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
     parent = raw.get("extends")
     if parent is None:
         return raw
-    if not isinstance(parent, str):
+    if not isinstance(parent, str) or not parent.strip():
         raise ScenarioError(str(path), "'extends' must be a file name in quotes")
+    if not (path.parent / parent).is_file():
+        raise ScenarioError(
+            str(path),
+            f"'extends' names {parent!r}, which is not a file ({path.parent / parent}); "
+            "give the path of a scenario .toml relative to this file",
+        )
     base = _layered(path.parent / parent, (*seen, path))
     base.pop("name", None)
     base.pop("description", None)
@@ -367,6 +388,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         parsed = tomllib.loads(f"v = {value.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         parsed = value.strip()
+    if _has_nul(parsed):
+        raise ScenarioError("--set", f"{text!r}: the value contains \\u0000 (NUL); remove it")
     return key.split("."), parsed
 
 
@@ -440,9 +463,15 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
-    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
+        return (
+            "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+        )
+    # a JSON string is a valid TOML basic string once DEL is escaped too (control chars are)
+    return json.dumps(str(value), ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _toml_key(key: Any) -> str:
+    return str(key) if re.fullmatch(r"[A-Za-z0-9_-]+", str(key)) else _toml_value(str(key))
 
 
 def dump_toml(data: dict[str, Any]) -> str:

@@ -84,13 +84,14 @@ def _highs_options(highs, settings: SolverSection) -> None:
     highs.setOptionValue("random_seed", 0)
 
 
-def _highs_lp(problem: pulp.LpProblem):
-    """The PuLP problem as one HighsLp in row-wise arrays (one bulk hand-over, not a call per row)."""
+def _highs_lp(problem: pulp.LpProblem, relax: bool = False):
+    """The PuLP problem as one HighsLp in row-wise arrays (one bulk hand-over, not a call per row);
+    ``relax`` drops integrality (an LP, with row duals)."""
     import highspy
     import numpy as np
 
     variables = problem.variables()  # sorted by name: a stable column order
-    column = {v.name: i for i, v in enumerate(variables)}
+    column = {v.hash: i for i, v in enumerate(variables)}  # PuLP's per-variable id
     inf = highspy.kHighsInf
     sign = -1.0 if problem.sense == pulp.LpMaximize else 1.0
     lp = highspy.HighsLp()
@@ -104,7 +105,7 @@ def _highs_lp(problem: pulp.LpProblem):
     )
     starts, index, value, lower, upper = [0], [], [], [], []
     for con in problem.constraints():
-        index += [column[v.name] for v in con]
+        index += [column[v.hash] for v in con]
         value += con.values()
         starts.append(len(index))
         rhs = -con.constant
@@ -117,7 +118,7 @@ def _highs_lp(problem: pulp.LpProblem):
     lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
     lp.a_matrix_.index_ = np.array(index, dtype=np.int32)
     lp.a_matrix_.value_ = np.array(value, dtype=float)
-    is_int = [v.cat == pulp.LpInteger for v in variables]
+    is_int = [v.cat == pulp.LpInteger and not relax for v in variables]
     if any(is_int):
         lp.integrality_ = [
             highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
@@ -127,15 +128,18 @@ def _highs_lp(problem: pulp.LpProblem):
     return lp, variables, any(is_int)
 
 
-def _solve_highs(problem: pulp.LpProblem, settings: SolverSection) -> tuple[Status, float | None]:
-    """Solve with highspy directly; set PuLP variable values. Returns status and best bound."""
+def _solve_highs(
+    problem: pulp.LpProblem, settings: SolverSection, relax: bool = False
+) -> tuple[Status, float | None]:
+    """Solve with highspy directly; set PuLP variable values (and, for an LP, row duals as each
+    constraint's ``pi``, in the objective's sense). Returns status and best bound."""
     try:
         import highspy
     except ImportError:
         raise SolverError(
             "solver", "HiGHS (highspy) is not installed; pip install highspy, or use --solver cbc"
         ) from None
-    lp, variables, is_mip = _highs_lp(problem)
+    lp, variables, is_mip = _highs_lp(problem, relax)
     with _stdout_silenced():  # HiGHS prints a banner from C++ when constructed
         highs = highspy.Highs()
     _highs_options(highs, settings)
@@ -158,10 +162,13 @@ def _solve_highs(problem: pulp.LpProblem, settings: SolverSection) -> tuple[Stat
         status = Status.NO_SOLUTION
     else:
         status = Status.ERROR
+    sign = -1.0 if problem.sense == pulp.LpMaximize else 1.0
     if status.has_solution:
         for var, value in zip(variables, solution.col_value, strict=True):
             var.varValue = value
-    sign = -1.0 if problem.sense == pulp.LpMaximize else 1.0
+        if not is_mip and solution.dual_valid:
+            for con, dual in zip(problem.constraints(), solution.row_dual, strict=True):
+                con.pi = sign * dual
     bound = sign * float(info.mip_dual_bound) if is_mip else None
     return status, bound
 
@@ -212,6 +219,35 @@ def _relative_gap(objective: float | None, bound: float | None) -> float | None:
     return abs(bound - objective) / max(1e-9, abs(objective))
 
 
+def polish(model: AllocationModel, settings: SolverSection) -> bool:
+    """Fix the focus-country selection and re-solve the LP with HiGHS in full precision.
+
+    Whatever solver chose the countries, the amounts then come from one LP, solved one way: CBC
+    reports values to 8 significant digits ($10 on $100M), and two solvers that choose the same
+    countries give byte-identical allocations. The LP's row duals (``constraint.pi``) are the
+    prices of the rules for that selection. Returns False (values untouched) if HiGHS is missing
+    or the LP fails.
+    """
+    try:
+        import highspy  # noqa: F401
+    except ImportError:
+        return False
+    saved = {v: (v.lowBound, v.upBound, v.varValue) for v in model.select.values()}
+    values = {v: v.varValue for v in model.problem.variables()}
+    for var, (_, _, value) in saved.items():
+        var.lowBound = var.upBound = float(round(value or 0.0))
+    try:
+        status, _ = _solve_highs(model.problem, settings, relax=True)
+    finally:
+        for var, (low, up, _) in saved.items():
+            var.lowBound, var.upBound = low, up
+    if status != Status.OPTIMAL:
+        for var, value in values.items():
+            var.varValue = value
+        return False
+    return True
+
+
 def solve(model: AllocationModel, settings: SolverSection, name: str | None = None) -> SolveInfo:
     """Solve ``model`` in place (variable values are set) and say how good the answer is."""
     name = name or settings.name
@@ -223,6 +259,8 @@ def solve(model: AllocationModel, settings: SolverSection, name: str | None = No
         var.varValue = None
     start = time.perf_counter()
     status, bound = (_solve_highs if name == "highs" else _solve_cbc)(model.problem, settings)
+    if status.has_solution and model.select:
+        polish(model, settings)
     seconds = time.perf_counter() - start
     objective = float(pulp.value(model.problem.objective)) if status.has_solution else None
     if status == Status.OPTIMAL and bound is None:
@@ -252,7 +290,7 @@ def write_model(model: AllocationModel, path: Path, fmt: str) -> None:
         if fmt == "lp":
             model.problem.writeLP(tmp)
         else:
-            model.problem.writeMPS(tmp)
+            model.problem.writeMPS(tmp, with_objsense=True)  # keep "maximise" in the file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -71,8 +71,11 @@ def screen_table(frame: pd.DataFrame, year: int) -> str:
         lines += [" " * len(label) + w for w in wrapped[1:]]
     lines += [
         "",
-        "RL, CC, VA: WGI percentiles (rule of law, control of corruption, voice and "
-        "accountability); mig%: immigrant + emigrant stock share; ready: readiness 0-100.",
+        *textwrap.wrap(
+            "RL, CC, VA: WGI percentiles (rule of law, control of corruption, voice and "
+            "accountability); mig%: immigrant + emigrant stock share; ready: readiness 0-100.",
+            WIDTH,
+        ),
     ]
     return "\n".join(lines)
 
@@ -90,7 +93,7 @@ def run_summary(result: Result) -> str:
     s, alloc = result.summary, result.allocation
     gap = "-" if s.gap is None else f"{100 * s.gap:.4f}%"
     lines = [
-        f"Scenario {s.scenario}: {s.status} ({s.solver}, gap {gap}, "
+        f"Scenario {_one_line(s.scenario)}: {s.status} ({s.solver}, gap {gap}, "
         f"build {s.build_seconds:.2f}s, solve {s.solve_seconds:.2f}s)",
         f"Budget used {usd(s.budget_used_usd)} of {usd(s.budget_usd)} over {s.years[0]}-{s.years[-1]}; "
         f"{len(s.selected)} focus countries from {len(s.eligible)} eligible",
