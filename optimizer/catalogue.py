@@ -7,6 +7,7 @@ every problem at once, each naming its table and key.
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 import typing
 from pathlib import Path
@@ -47,6 +48,7 @@ VOCABULARIES: dict[str, tuple[str, ...]] = {
     "context": typing.get_args(ContextKind),
 }
 ASSUMPTION_PREFIX = "assumption:"
+KEY_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 
 
 class _Frozen(BaseModel):
@@ -189,7 +191,13 @@ class Catalogue(_Frozen):
 def _cross_problems(metrics: typing.Iterable[str], comps: dict[str, tuple[Any, Any]]) -> list[str]:
     """Problems that span tables: unknown metric keys, no me_data component."""
     metric_keys = list(metrics)
-    problems = []
+    problems = [
+        f"{table}.{key}: keys are lower-case letters, digits and _ (they name model variables); "
+        "rename it"
+        for table, keys in (("metrics", metric_keys), ("components", list(comps)))
+        for key in keys
+        if not KEY_PATTERN.fullmatch(str(key))
+    ]
     for key, (metric, _tags) in comps.items():
         if isinstance(metric, str) and metric and metric not in metric_keys:
             problems.append(

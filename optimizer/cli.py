@@ -9,15 +9,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
 
 from optimizer import __version__
-from optimizer.errors import OutputError, TipfocusError
+from optimizer.errors import TipfocusError
+from optimizer.files import check_target, write_text
 from optimizer.importers import IMPORTERS
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -107,27 +106,6 @@ def _naming_file(scenario: Path | None):
         raise ScenarioError(str(scenario or DEFAULT_SCENARIO), exc.problems) from None
 
 
-def _write_text_atomic(path: Path, text: str, force: bool) -> None:
-    if path.exists() and not force:
-        raise OutputError(str(path), "already exists; use --force to replace it")
-    if path.is_dir():
-        raise OutputError(str(path), "is a folder; give a file name")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as exc:
-        blocker = next((p for p in path.parents if p.is_file()), None)
-        why = f"{blocker} is a file, not a folder" if blocker else exc.strerror
-        raise OutputError(str(path), f"cannot write here ({why}); choose another --out") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 # ---------------------------------------------------------------------------- screen
 
 
@@ -167,7 +145,7 @@ def screen(scenario, year, overrides, fmt, out, force) -> None:
     else:
         text = frame.to_json(orient="records", indent=2) + "\n"
     if out:
-        _write_text_atomic(out, text, force)
+        write_text(out, text, force)
         click.echo(f"Wrote {out} ({len(frame)} countries, {int(frame['eligible'].sum())} eligible)")
     else:
         click.echo(text, nl=False)
@@ -222,19 +200,9 @@ def run(scenario, overrides, out, force, solver, time_limit, gap, write_lp, writ
     if gap is not None:
         extra.append(f"solver.mip_gap={gap}")
     sc = _load(scenario, overrides + tuple(extra))
-    for path in (write_lp, write_mps):
-        if path and path.exists() and not force:
-            raise OutputError(str(path), "already exists; use --force to replace it")
-    if out and out.exists() and not force:
-        raise OutputError(
-            str(out), "already exists; use --force to replace it, or --out another folder"
-        )
-    blocker = next((p for p in out.parents if p.is_file()), None) if out else None
-    if blocker:  # fail before solving, not after
-        raise OutputError(
-            str(out),
-            f"cannot create the folder ({blocker} is a file, not a folder); choose another --out",
-        )
+    for path, what in ((write_lp, "--write-lp"), (write_mps, "--write-mps"), (out, "--out")):
+        if path:
+            check_target(path, force, what)  # fail before solving, not after
 
     if write_lp or write_mps:
         with _naming_file(scenario):

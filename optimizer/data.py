@@ -389,6 +389,9 @@ def validate_frame(
     return df
 
 
+MAY_BE_EMPTY = frozenset({"tip_special_cases.csv"})  # a year range may have no Special Case
+
+
 def load_table(
     schema: TableSchema, data_dir: Path, known_iso: set[str] | None = None
 ) -> pd.DataFrame:
@@ -396,6 +399,8 @@ def load_table(
     path = Path(data_dir) / schema.filename
     numeric = [c for c, kind in schema.columns.items() if kind != "str"]
     raw = read_csv(path, list(schema.columns), numeric=numeric)
+    if raw.empty and schema.filename not in MAY_BE_EMPTY:
+        raise DataError(str(path), "has a header but no rows; restore the table or re-import it")
     df = validate_frame(raw, schema, str(path), known_iso)
     df.attrs["path"] = str(path)
     return df

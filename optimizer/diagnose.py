@@ -149,8 +149,8 @@ def binding_rows(model: AllocationModel, tolerance: float = 1e-6) -> pd.DataFram
                     "name": name,
                     "family": family,
                     "activity": activity * scale,
-                    "rhs": rhs * scale,
-                    "slack": slack * scale,
+                    "rhs": rhs * scale + 0.0,
+                    "slack": slack * scale + 0.0,  # + 0.0: no "-0" in constraints.csv
                     "binding": bool(active and abs(slack) <= tolerance * max(1.0, abs(rhs))),
                 }
             )

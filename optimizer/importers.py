@@ -7,9 +7,7 @@ tidy table. ``run_import`` validates it with the same checks as ``optimizer.data
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ import pandas as pd
 
 from optimizer.data import DATA_DIR, TABLES, TableSchema, load_table, read_csv, validate_frame
 from optimizer.errors import DataError
+from optimizer.files import atomic_path
 
 MAX_SOURCE_BYTES = 200 * 1024 * 1024
 MISSING_TOKENS = ("", "NA", "N/A", "#N/A", "..", "~")
@@ -430,16 +429,9 @@ def format_table(df: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
 
 
 def write_table(text: pd.DataFrame, path: Path) -> None:
-    """Write a text table atomically: temp file in the same folder, then ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            text.to_csv(fh, index=False, lineterminator="\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write a text table atomically (``optimizer.files.atomic_path``)."""
+    with atomic_path(path) as tmp:
+        text.to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
 
 
 def run_import(kind: str, source: Path, data_dir: Path = DATA_DIR) -> Path:

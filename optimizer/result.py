@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from optimizer.errors import OutputError
+from optimizer.files import blocked_because, check_target
 
 ALLOCATION_COLUMNS = ["iso3", "country", "component", "pillar", "channel", "year", "amount_usd"]
 OUTCOME_COLUMNS = ["iso3", "country", "component", "metric", "year", "outcome", "impact"]
@@ -164,18 +165,14 @@ def write_run(result: Result, folder: Path, force: bool = False) -> Path:
     earlier folder untouched.
     """
     folder = Path(folder)
-    if folder.exists() and not force:
-        raise OutputError(
-            str(folder), "already exists; use --force to replace it, or --out another folder"
-        )
+    check_target(folder, force)
     parent = folder.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
         _clean_stale(parent)
         tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-{os.getpid()}-", dir=parent))
     except OSError as exc:
-        blocker = next((p for p in folder.parents if p.is_file()), None)
-        why = f"{blocker} is a file, not a folder" if blocker else exc.strerror
+        why = blocked_because(folder, exc)
         raise OutputError(
             str(folder), f"cannot create the folder ({why}); choose another --out"
         ) from None

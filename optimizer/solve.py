@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pulp
 
-from optimizer.errors import OutputError, SolverError
+from optimizer.errors import SolverError
+from optimizer.files import atomic_path
 from optimizer.model import AllocationModel
 from optimizer.scenario import SolverSection
 
@@ -276,22 +277,11 @@ def solve(model: AllocationModel, settings: SolverSection, name: str | None = No
     )
 
 
-def write_model(model: AllocationModel, path: Path, fmt: str) -> None:
+def write_model(model: AllocationModel, path: Path, fmt: str, force: bool = True) -> None:
     """Write the model as LP or MPS for audit or another solver (no solve), atomically."""
-    path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{fmt}", dir=path.parent)
-        os.close(fd)
-    except OSError as exc:
-        raise OutputError(
-            str(path), f"cannot write here ({exc.strerror}); give a path in an existing folder"
-        ) from None
-    try:
+    option = "--write-lp" if fmt == "lp" else "--write-mps"
+    with atomic_path(Path(path), force, option) as tmp:
         if fmt == "lp":
-            model.problem.writeLP(tmp)
+            model.problem.writeLP(str(tmp))
         else:
-            model.problem.writeMPS(tmp, with_objsense=True)  # keep "maximise" in the file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+            model.problem.writeMPS(str(tmp), with_objsense=True)  # keep "maximise" in the file

@@ -1,7 +1,8 @@
 """Hostile text in the data and catalogue flows through every output safely.
 
-Country names and a component label/key carry HTML, spreadsheet formulas, line breaks and a
-path; the scenario name tries to escape the runs/ folder. CSV cells must be neutralised (leading
+Country names and a component label carry HTML, spreadsheet formulas, line breaks and a path;
+the scenario name tries to escape the runs/ folder. A hostile component key (it would name model
+variables) is refused at load with a clear error. CSV cells must be neutralised (leading
 apostrophe) with line breaks folded, JSON must stay valid (and keep the text exactly), the
 terminal table must stay one line per country, and the run folder must stay inside runs/.
 """
@@ -65,9 +66,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Path:
     start = catalogue.index(header)
     label_at = catalogue.index("\nlabel = ", start)
     end = catalogue.index("\n", label_at + 1)
-    catalogue = (
-        catalogue[:label_at] + f"\nlabel = {json.dumps(HOSTILE_LABEL)}" + catalogue[end:]
-    ).replace(header, f"[components.{json.dumps(HOSTILE_KEY)}]\n")
+    catalogue = catalogue[:label_at] + f"\nlabel = {json.dumps(HOSTILE_LABEL)}" + catalogue[end:]
     # a second label, on a component that keeps its key
     catalogue = catalogue.replace(
         'label = "Victim identification', 'label = "@SUM(1+1) Victim identification', 1
@@ -190,7 +189,7 @@ def test_run_csv_files_are_neutralised(run_folder: Path) -> None:
     assert set(countries) == {"BRA", "IND", "THA", "ZAF"}
     for iso, name in countries.items():
         assert name == _neutral(HOSTILE_NAMES[iso])
-    assert "'" + HOSTILE_KEY in {row["component"] for row in allocation}
+    assert RENAMED_COMPONENT in {row["component"] for row in allocation}
     outcomes = _check_csv((run_folder / "outcomes.csv").read_text(encoding="utf-8"))
     assert {row["country"] for row in outcomes} == set(countries.values())
     screen = _check_csv((run_folder / "screen.csv").read_text(encoding="utf-8"), 193)
@@ -212,8 +211,28 @@ def test_run_json_and_toml_stay_valid(run_folder: Path) -> None:
 def test_write_lp_with_hostile_names(
     hostile: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Hostile names and component keys still give a model file, and only where asked."""
+    """Hostile names still give a model file, and only where asked."""
     monkeypatch.chdir(tmp_path)
     invoke(["run", str(hostile / "scenario.toml"), "--write-lp", "model.lp"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.lp"]
     assert "Maximize" in (tmp_path / "model.lp").read_text(encoding="utf-8")[:2000]
+
+
+def test_hostile_component_key_is_refused(hostile: Path, tmp_path: Path) -> None:
+    """Component keys name model variables and rows: only a-z, 0-9 and _ are accepted."""
+    text = (hostile / "catalogue.toml").read_text(encoding="utf-8")
+    header = f"[components.{RENAMED_COMPONENT}]\n"
+    bad = tmp_path / "catalogue.toml"
+    bad.write_text(text.replace(header, f"[components.{json.dumps(HOSTILE_KEY)}]\n"), "utf-8")
+    scenario = tmp_path / "scenario.toml"
+    scenario.write_text(
+        (hostile / "scenario.toml")
+        .read_text(encoding="utf-8")
+        .replace('dir = "data"', f"dir = {json.dumps((hostile / 'data').as_posix())}"),
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["run", str(scenario), "--write-lp", str(tmp_path / "m.lp")])
+    assert result.exit_code == 2, result.output
+    assert "catalogue.toml" in result.stderr and "lower-case letters" in result.stderr
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "m.lp").exists()
