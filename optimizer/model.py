@@ -23,7 +23,7 @@ from optimizer.impact import Curves
 from optimizer.scenario import Scenario
 
 UNIT = 1e6  # model money unit: US$ million
-TIE_BREAK = 1e-7  # relative preference for earlier (country, component) pairs; see docs/model.md
+TIE_BREAK = 1e-7  # relative preference for earlier (country, component, year); docs/model.md
 
 LE, GE, EQ = pulp.LpConstraintLE, pulp.LpConstraintGE, pulp.LpConstraintEQ
 
@@ -336,7 +336,7 @@ def impact_objective(m: AllocationModel) -> pulp.LpAffineExpression:
     cols = m.columns
     delta = 1.0 / (1.0 + m.scenario.budget.discount_rate)
     t = cols["year"] - m.scenario.budget.first_year
-    pair = cols.groupby(["iso3", "component"], sort=True).ngroup()
+    pair = cols.groupby(["iso3", "component", "year"], sort=True).ngroup()
     tie = 1.0 - TIE_BREAK * pair / max(1, pair.max())
     coef = cols["value_slope"] * UNIT * delta**t * tie
     terms = dict(zip(cols["var"], coef, strict=True))

@@ -129,11 +129,8 @@ def _highs_lp(problem: pulp.LpProblem, relax: bool = False):
     return lp, variables, any(is_int)
 
 
-def _solve_highs(
-    problem: pulp.LpProblem, settings: SolverSection, relax: bool = False
-) -> tuple[Status, float | None]:
-    """Solve with highspy directly; set PuLP variable values (and, for an LP, row duals as each
-    constraint's ``pi``, in the objective's sense). Returns status and best bound."""
+def _highs(problem: pulp.LpProblem, settings: SolverSection, relax: bool = False):
+    """A configured Highs holding the problem; with the PuLP variables in column order."""
     try:
         import highspy
     except ImportError:
@@ -145,6 +142,14 @@ def _solve_highs(
         highs = highspy.Highs()
     _highs_options(highs, settings)
     highs.passModel(lp)
+    return highs, variables, is_mip
+
+
+def _run_highs(highs, problem: pulp.LpProblem, variables: list, is_mip: bool):
+    """Run, then set PuLP variable values (and, for an LP, row duals as each constraint's ``pi``,
+    in the objective's sense). Returns status and best bound."""
+    import highspy
+
     highs.run()
     model_status = highs.getModelStatus()
     info = highs.getInfo()
@@ -220,28 +225,43 @@ def _relative_gap(objective: float | None, bound: float | None) -> float | None:
     return abs(bound - objective) / max(1e-9, abs(objective))
 
 
-def polish(model: AllocationModel, settings: SolverSection) -> bool:
+def polish(model: AllocationModel, settings: SolverSection, loaded=None) -> bool:
     """Fix the focus-country selection and re-solve the LP with HiGHS in full precision.
 
     Whatever solver chose the countries, the amounts then come from one LP, solved one way: CBC
     reports values to 8 significant digits ($10 on $100M), and two solvers that choose the same
     countries give byte-identical allocations. The LP's row duals (``constraint.pi``) are the
-    prices of the rules for that selection. Returns False (values untouched) if HiGHS is missing
-    or the LP fails.
+    prices of the rules for that selection. ``loaded`` is the (highs, variables) of the MIP just
+    solved, changed in place rather than handed over again. Returns False (values untouched) if
+    HiGHS is missing or the LP fails.
     """
     try:
-        import highspy  # noqa: F401
+        import highspy
+        import numpy as np
     except ImportError:
         return False
-    saved = {v: (v.lowBound, v.upBound, v.varValue) for v in model.select.values()}
     values = {v: v.varValue for v in model.problem.variables()}
-    for var, (_, _, value) in saved.items():
-        var.lowBound = var.upBound = float(round(value or 0.0))
-    try:
-        status, _ = _solve_highs(model.problem, settings, relax=True)
-    finally:
-        for var, (low, up, _) in saved.items():
-            var.lowBound, var.upBound = low, up
+    if loaded is None:
+        saved = {v: (v.lowBound, v.upBound) for v in model.select.values()}
+        for var in saved:
+            var.lowBound = var.upBound = float(round(var.varValue or 0.0))
+        try:
+            highs, variables, _ = _highs(model.problem, settings, relax=True)
+        finally:
+            for var, (low, up) in saved.items():
+                var.lowBound, var.upBound = low, up
+    else:
+        highs, variables = loaded
+        chosen = {v.hash for v in model.select.values()}
+        index = np.array([i for i, v in enumerate(variables) if v.hash in chosen], dtype=np.int32)
+        fixed = np.array([round(variables[i].varValue or 0.0) for i in index], dtype=float)
+        kinds = np.array([highspy.HighsVarType.kContinuous] * len(index))
+        highs.changeColsIntegrality(len(index), index, kinds)
+        highs.changeColsBounds(len(index), index, fixed, fixed)
+    # Tight optimality tolerance: the tie-break perturbation (model.TIE_BREAK) must decide
+    # between otherwise equal allocations, however the LP was started.
+    highs.setOptionValue("dual_feasibility_tolerance", 1e-10)
+    status, _ = _run_highs(highs, model.problem, variables, is_mip=False)
     if status != Status.OPTIMAL:
         for var, value in values.items():
             var.varValue = value
@@ -259,9 +279,15 @@ def solve(model: AllocationModel, settings: SolverSection, name: str | None = No
     for var in model.problem.variables():
         var.varValue = None
     start = time.perf_counter()
-    status, bound = (_solve_highs if name == "highs" else _solve_cbc)(model.problem, settings)
+    loaded = None
+    if name == "highs":
+        highs, variables, is_mip = _highs(model.problem, settings)
+        status, bound = _run_highs(highs, model.problem, variables, is_mip)
+        loaded = (highs, variables)
+    else:
+        status, bound = _solve_cbc(model.problem, settings)
     if status.has_solution and model.select:
-        polish(model, settings)
+        polish(model, settings, loaded)
     seconds = time.perf_counter() - start
     objective = float(pulp.value(model.problem.objective)) if status.has_solution else None
     if status == Status.OPTIMAL and bound is None:

@@ -236,11 +236,11 @@ def test_tiny_time_limit_on_the_stress_scenario(tmp_path: Path) -> None:
 
 
 def _stopped_early(status: Status, bound_factor: float | None):
-    original = solve_module._solve_highs
+    original = solve_module._run_highs
 
-    def fake(problem: pulp.LpProblem, settings, *args, **kwargs):
-        real = original(problem, settings, *args, **kwargs)
-        if args or kwargs.get("relax"):  # an LP re-solve (e.g. for duals): leave it alone
+    def fake(highs, problem: pulp.LpProblem, variables, is_mip):
+        real = original(highs, problem, variables, is_mip)
+        if not is_mip:  # the LP re-solve with the selection fixed: leave it alone
             return real
         if status == Status.NO_SOLUTION:
             for var in problem.variables():
@@ -255,7 +255,7 @@ def test_time_limit_with_an_allocation_is_marked_feasible(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """HiGHS stopped at the limit with an incumbent: exit 0, status feasible, gap warned."""
-    monkeypatch.setattr(solve_module, "_solve_highs", _stopped_early(Status.FEASIBLE, 1.02))
+    monkeypatch.setattr(solve_module, "_run_highs", _stopped_early(Status.FEASIBLE, 1.02))
     out = tmp_path / "run"
     result = CliRunner().invoke(main, ["run", *SMALL, "--time-limit", "5", "--out", str(out)])
     assert result.exit_code == 0, result.output
@@ -272,7 +272,7 @@ def test_time_limit_with_an_allocation_is_marked_feasible(
 def test_time_limit_without_an_allocation_exits_1(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(solve_module, "_solve_highs", _stopped_early(Status.NO_SOLUTION, None))
+    monkeypatch.setattr(solve_module, "_run_highs", _stopped_early(Status.NO_SOLUTION, None))
     out = tmp_path / "run"
     result = CliRunner().invoke(main, ["run", *SMALL, "--time-limit", "5", "--out", str(out)])
     assert result.exit_code == 1, result.output

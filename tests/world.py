@@ -163,36 +163,6 @@ class World:
         return collect(prep, info)
 
 
-def random_world(rng: np.random.Generator, n_countries: int = 4, n_components: int = 3) -> World:
-    """A random small world (for oracle and property tests)."""
-    isos = [f"C{chr(65 + i)}{chr(65 + i)}"[:3] for i in range(n_countries)]
-    countries = {
-        iso: {
-            "people": float(rng.integers(5_000, 500_000)),
-            "region": str(rng.choice(["AF", "EAP", "WHA"])),
-            "rl": float(rng.uniform(5, 95)),
-            "cc": float(rng.uniform(5, 95)),
-            "va": float(rng.uniform(5, 95)),
-            "mig": float(rng.uniform(0.5, 30)),
-        }
-        for iso in isos
-    }
-    pillars = ["prevention", "prosecution", "protection", "partnership"]
-    comps = {
-        f"k{j}": component(
-            pillar=pillars[j % 4],
-            channel=["government", "civil_society"][j % 2],
-            cost=float(rng.uniform(200, 5000)),
-            saturation=float(rng.uniform(0.002, 0.05)),
-            context=str(rng.choice(["none", "governance", "voice", "migration"])),
-            elasticity=float(rng.uniform(0, 1)),
-            tags=("child_protection",) if j == 0 else (),
-        )
-        for j in range(n_components)
-    }
-    return World(scenario=scenario(), view=view(countries), catalogue=catalogue(comps))
-
-
 # ---------------------------------------------------------------------------- random rule sets
 
 PILLARS = ("prevention", "prosecution", "protection", "partnership")
