@@ -117,11 +117,24 @@ def run_summary(result: Result) -> str:
             .groupby("metric")["amount_usd"]
             .sum()
         )
-        lines += ["", f"Projected outcomes over {len(s.years)} years (cost per outcome)"]
+        impact = out.groupby("metric")["impact"].sum()
+        total_impact = impact.sum()
+        lines += [
+            "",
+            f"Projected outcomes over {len(s.years)} years",
+            f"  {'metric':<26} {'outcomes':>12} {'cost each':>11} {'share of impact':>16}",
+        ]
         for metric, value in s.outcomes_by_metric.items():
             cost = spend_by_metric.get(metric, 0.0) / value if value else float("nan")
-            lines.append(f"  {metric:<32} {value:>14,.0f}   ${cost:,.0f} each")
-        lines.append(f"  {'weighted impact (objective)':<32} {s.objective:>14,.0f}")
+            share = impact.get(metric, 0.0) / total_impact if total_impact else 0.0
+            lines.append(
+                f"  {metric[:26]:<26} {value:>12,.0f} {f'${cost:,.0f}':>11} {share:>16.1%}"
+            )
+        lines.append(f"  {'weighted impact (objective, impact units)':<51} {s.objective:>14,.0f}")
+        lines.append(
+            "  Impact units weigh each metric by a value judgment (docs/model.md, section 5);"
+        )
+        lines.append("  the share column shows which metrics drive this allocation.")
     lines += ["", "Rules that bind (tight at the optimum)"]
     if not s.binding:
         lines.append("  none: the allocation is limited only by diminishing returns")
