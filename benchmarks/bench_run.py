@@ -88,12 +88,23 @@ def stages(scenario_path: Path, solver: str = "highs") -> dict[str, float]:
     return out
 
 
+def machine_reference() -> float:
+    """Seconds for a fixed pure-Python loop: this VM's speed varies by 2x from hour to hour, so
+    every report carries it (about 0.5 s on a quiet machine)."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(5_000_000):
+        total += i
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-cbc", action="store_true")
     args = parser.parse_args()
 
+    print(f"machine reference (5M-step Python loop): {machine_reference():.2f} s")
     e2e = end_to_end(DEFAULT_SCENARIO, args.repeat)
     print(
         f"baseline end to end (tipfocus run, fresh process): median {statistics.median(e2e):.2f} s "
