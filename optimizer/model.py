@@ -213,28 +213,24 @@ def define_me_floor(m: AllocationModel) -> None:
         m.add("me_floor", f"me_floor_{iso}", {part: 1.0, m.total[iso]: -share}, GE, 0.0)
 
 
+def _year_on_year(m: AllocationModel, family: str, factor: float, sense: int) -> None:
+    """spend(c, t) - factor * spend(c, t - 1)  (<= or >=)  0, for every country after year 1."""
+    for iso in m.countries:
+        for prev, year in itertools.pairwise(m.scenario.years):
+            terms = {m.year_spend[(iso, year)]: 1.0, m.year_spend[(iso, prev)]: -factor}
+            m.add(family, f"{family}_{iso}_{year}", terms, sense, 0.0)
+
+
 def define_ramp_up(m: AllocationModel) -> None:
     """spend(c, t) <= (1 + g) * spend(c, t - 1) after year 1: compacts build up capacity."""
-    growth = m.scenario.policy.ramp_up
-    if growth is None:
-        return
-    years = m.scenario.years
-    for iso in m.countries:
-        for prev, year in itertools.pairwise(years):
-            terms = {m.year_spend[(iso, year)]: 1.0, m.year_spend[(iso, prev)]: -(1.0 + growth)}
-            m.add("ramp_up", f"ramp_up_{iso}_{year}", terms, LE, 0.0)
+    if m.scenario.policy.ramp_up is not None:
+        _year_on_year(m, "ramp_up", 1.0 + m.scenario.policy.ramp_up, LE)
 
 
 def define_ramp_down(m: AllocationModel) -> None:
     """spend(c, t) >= (1 - d) * spend(c, t - 1): a compact is not dropped midway."""
-    cut = m.scenario.policy.ramp_down
-    if cut is None:
-        return
-    years = m.scenario.years
-    for iso in m.countries:
-        for prev, year in itertools.pairwise(years):
-            terms = {m.year_spend[(iso, year)]: 1.0, m.year_spend[(iso, prev)]: -(1.0 - cut)}
-            m.add("ramp_down", f"ramp_down_{iso}_{year}", terms, GE, 0.0)
+    if m.scenario.policy.ramp_down is not None:
+        _year_on_year(m, "ramp_down", 1.0 - m.scenario.policy.ramp_down, GE)
 
 
 FAMILIES = [
