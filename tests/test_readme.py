@@ -1,0 +1,23 @@
+"""The README's Quick start shows what `tipfocus run` really prints on the baseline."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from optimizer.cli import main
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+TIMINGS = re.compile(r"build [\d.]+s, solve [\d.]+s")
+
+
+def test_quick_start_summary_matches_a_real_run(tmp_path):
+    block = README.read_text().split("```text\n", 1)[1].split("```", 1)[0]
+    shown = [line for line in block.splitlines() if line.strip() not in ("...", "")]
+    result = CliRunner().invoke(main, ["run", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    printed = {TIMINGS.sub("", line) for line in result.stdout.splitlines()}
+    missing = [line for line in shown if TIMINGS.sub("", line) not in printed]
+    assert not missing, f"README lines not in the real summary: {missing}"
