@@ -112,7 +112,8 @@ def define_selection_link(m: AllocationModel) -> None:
     compact). Measured on the stress scenario: 5 s to optimal with it, 34 s with the link on the
     first segment only, 37 s with one link per (country, component, segment) summed over years."""
     cols = m.columns
-    for var, iso, width in zip(cols["var"], cols["iso3"], cols["width_usd"], strict=True):
+    columns = (cols[c].tolist() for c in ("var", "iso3", "width_usd"))
+    for var, iso, width in zip(*columns, strict=True):
         m.define(f"link_{var.name}", {var: 1.0, m.select[iso]: -width / UNIT}, LE)
 
 
@@ -283,11 +284,7 @@ def build_model(
     cols["var"] = [
         problem.add_variable(f"x_{i}_{k}_{t}_s{s}", lowBound=0, upBound=w / UNIT)
         for i, k, t, s, w in zip(
-            cols["iso3"],
-            cols["component"],
-            cols["year"],
-            cols["segment"],
-            cols["width_usd"],
+            *(cols[c].tolist() for c in ("iso3", "component", "year", "segment", "width_usd")),
             strict=True,
         )
     ]
@@ -335,7 +332,7 @@ def impact_objective(m: AllocationModel) -> pulp.LpAffineExpression:
     pair = cols.groupby(["iso3", "component", "year"], sort=True).ngroup()
     tie = 1.0 - TIE_BREAK * pair / max(1, pair.max())
     coef = cols["value_slope"] * UNIT * delta**t * tie
-    terms = dict(zip(cols["var"], coef, strict=True))
+    terms = dict(zip(cols["var"].tolist(), coef.tolist(), strict=True))
     bonus = m.scenario.objective.tipping_bonus
     if bonus > 0:
         terms.update(_ones(list(m.select.values()), bonus))
