@@ -235,6 +235,11 @@ def test_tiny_time_limit_on_the_stress_scenario(tmp_path: Path) -> None:
         assert list(tmp_path.iterdir()) == []
 
 
+def _no_shortcut(*_args):
+    """Skip the integral-relaxation shortcut, so the (faked) MIP run decides."""
+    return None, None
+
+
 def _stopped_early(status: Status, bound_factor: float | None):
     original = solve_module._run_highs
 
@@ -255,6 +260,7 @@ def test_time_limit_with_an_allocation_is_marked_feasible(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """HiGHS stopped at the limit with an incumbent: exit 0, status feasible, gap warned."""
+    monkeypatch.setattr(solve_module, "_integral_relaxation", _no_shortcut)
     monkeypatch.setattr(solve_module, "_run_highs", _stopped_early(Status.FEASIBLE, 1.02))
     out = tmp_path / "run"
     result = CliRunner().invoke(main, ["run", *SMALL, "--time-limit", "5", "--out", str(out)])
@@ -272,6 +278,7 @@ def test_time_limit_with_an_allocation_is_marked_feasible(
 def test_time_limit_without_an_allocation_exits_1(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(solve_module, "_integral_relaxation", _no_shortcut)
     monkeypatch.setattr(solve_module, "_run_highs", _stopped_early(Status.NO_SOLUTION, None))
     out = tmp_path / "run"
     result = CliRunner().invoke(main, ["run", *SMALL, "--time-limit", "5", "--out", str(out)])

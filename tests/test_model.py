@@ -235,3 +235,19 @@ def test_outcomes_score_the_allocation_on_the_model_curve():
     """The outcomes table (from Curves.outcomes) reproduces the objective the solver reports."""
     result, _ = solved(three_countries(selection={"min_compact_usd": 3e6}))
     assert result.outcomes["impact"].sum() == pytest.approx(result.summary.objective, rel=1e-6)
+
+
+def test_both_solve_paths_are_exercised():
+    """HiGHS first solves the linear relaxation; when its selection is integral that is the proven
+    optimum, otherwise the MIP runs. The pinned instances above cover both paths."""
+    from optimizer import solve as solve_module
+
+    for selection, shortcut in (
+        ({"max_countries": 2}, True),  # relaxation integral: no branch and bound needed
+        ({"min_compact_usd": 3e6}, False),  # threshold: the relaxation splits a compact
+    ):
+        world = three_countries(selection=selection)
+        prep = world.prepare()
+        highs, variables, _ = solve_module._highs(prep.model.problem, world.scenario.solver)
+        status, _ = solve_module._integral_relaxation(highs, prep.model, variables)
+        assert (status == Status.OPTIMAL) is shortcut
