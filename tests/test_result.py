@@ -1,0 +1,67 @@
+"""A run folder reads back as the same plain data, so reports never need to solve again."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from test_model import three_countries
+
+from optimizer.errors import OutputError
+from optimizer.result import read_run, safe_cell, safe_name, write_run
+
+
+@pytest.fixture(scope="module")
+def result():
+    return three_countries(selection={"min_compact_usd": 3e6}).result()
+
+
+def test_round_trip(result, tmp_path):
+    folder = write_run(result, tmp_path / "run")
+    back = read_run(folder)
+    assert back.summary == result.summary
+    pd.testing.assert_frame_equal(back.allocation, result.allocation, check_dtype=False)
+    pd.testing.assert_frame_equal(
+        back.outcomes.reset_index(drop=True),
+        result.outcomes.reset_index(drop=True),
+        check_dtype=False,
+        rtol=1e-11,
+    )
+    assert back.totals("iso3").to_dict() == result.totals("iso3").to_dict()
+    assert back.scenario_toml == result.scenario_toml
+
+
+def test_existing_folder_needs_force(result, tmp_path):
+    folder = write_run(result, tmp_path / "run")
+    with pytest.raises(OutputError, match="--force"):
+        write_run(result, folder)
+    write_run(result, folder, force=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_not_a_run_folder(tmp_path):
+    with pytest.raises(OutputError, match="not a tipfocus run folder"):
+        read_run(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("given", "safe"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+SUM(A1)", "'+SUM(A1)"),
+        ("-2", "'-2"),
+        ("@cmd", "'@cmd"),
+        ("two\nlines", "two lines"),
+        ("plain", "plain"),
+        (3.5, 3.5),
+    ],
+)
+def test_safe_cell(given, safe):
+    assert safe_cell(given) == safe
+
+
+@pytest.mark.parametrize(
+    ("given", "safe"),
+    [("../../etc", "etc"), ("baseline", "baseline"), ("a b/c", "a-b-c"), ("...", "run")],
+)
+def test_safe_name(given, safe):
+    assert safe_name(given) == safe
