@@ -1,4 +1,4 @@
-"""Curated data tables: schemas, loading, validation and the reference-year country view.
+"""Curated data tables: loading, validation and the reference-year country view.
 
 Every table is a tidy UTF-8 CSV in ``data/`` keyed by ISO 3166 alpha-3 codes. Blank cells are
 missing values (never zero). Problems are collected per file and raised once as a ``DataError``
@@ -7,195 +7,18 @@ whose lines name the row (1-based line number, the header is line 1) or the colu
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from optimizer.errors import DataError
+from optimizer.tables import TABLES, WGI_DIMENSIONS, TableSchema
 
 DATA_DIR: Path = Path(__file__).resolve().parent.parent / "data"
 MAX_TABLE_BYTES = 20 * 1024 * 1024
 MAX_LISTED_PROBLEMS = 40
-
-TIERS = ("1", "2", "2WL", "3", "special_case", "not_rated")
-REGIONS = ("AF", "EAP", "EUR", "NEA", "SCA", "WHA")
-
-
-@dataclass(frozen=True)
-class TableSchema:
-    """Layout of one curated table.
-
-    ``columns`` maps column name to kind: ``str``, ``int`` (whole number) or ``float``.
-    ``decimals`` fixes how many decimals a float column is written with.
-    """
-
-    name: str
-    filename: str
-    columns: dict[str, str]
-    key: tuple[str, ...]
-    required: tuple[str, ...] = ()
-    allowed: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
-    decimals: dict[str, int] = field(default_factory=dict)
-    iso_checked: bool = True  # iso3 must be a TIP-rated country (in countries.csv)
-    year_column: str | None = None
-
-
-_WGI = ("rule_of_law", "control_of_corruption", "voice_accountability")
-_YEAR = (1900.0, 2100.0)
-
-TABLES: dict[str, TableSchema] = {
-    s.name: s
-    for s in [
-        TableSchema(
-            "countries",
-            "countries.csv",
-            {"iso3": "str", "name": "str", "region": "str"},
-            key=("iso3",),
-            required=("iso3", "name", "region"),
-            allowed={"region": REGIONS},
-            iso_checked=False,
-        ),
-        TableSchema(
-            "names",
-            "country_names.csv",
-            {"name": "str", "iso3": "str"},
-            key=("name",),
-            required=("name", "iso3"),
-            iso_checked=False,
-        ),
-        TableSchema(
-            "tip_tiers",
-            "tip_tiers.csv",
-            {"iso3": "str", "report_year": "int", "tier": "str"},
-            key=("iso3", "report_year"),
-            required=("iso3", "report_year", "tier"),
-            allowed={"tier": TIERS},
-            ranges={"report_year": (2001, 2100)},
-            year_column="report_year",
-        ),
-        TableSchema(
-            "special_cases",
-            "tip_special_cases.csv",
-            {"iso3": "str", "report_year": "int", "source": "str"},
-            key=("iso3", "report_year"),
-            required=("iso3", "report_year", "source"),
-            ranges={"report_year": (2001, 2100)},
-            year_column="report_year",
-        ),
-        TableSchema(
-            "cspa",
-            "cspa.csv",
-            {"report_year": "int", "iso3": "str", "status": "str", "source": "str"},
-            key=("report_year", "iso3"),
-            required=("report_year", "iso3", "status", "source"),
-            allowed={"status": ("confirmed", "partial", "inferred")},
-            ranges={"report_year": (2010, 2100)},
-            year_column="report_year",
-        ),
-        TableSchema(
-            "cspa_years",
-            "cspa_years.csv",
-            {"report_year": "int", "status": "str", "note": "str"},
-            key=("report_year",),
-            required=("report_year", "status"),
-            allowed={"status": ("no_list", "confirmed", "partial", "unconfirmed")},
-            ranges={"report_year": (2001, 2100)},
-            iso_checked=False,
-            year_column="report_year",
-        ),
-        TableSchema(
-            "missions",
-            "usaid_missions.csv",
-            {
-                "iso3": "str",
-                "as_of": "int",
-                "mission_type": "str",
-                "mission_name": "str",
-                "confidence": "str",
-                "source": "str",
-            },
-            key=("iso3", "as_of"),
-            required=("iso3", "as_of", "mission_type", "confidence"),
-            allowed={
-                "mission_type": ("bilateral", "regional_mission", "regional_program", "none_known"),
-                "confidence": ("verified", "verified_undated", "other_year", "unverified"),
-            },
-            ranges={"as_of": _YEAR},
-            year_column="as_of",
-        ),
-        TableSchema(
-            "wgi",
-            "wgi.csv",
-            {"iso3": "str", "year": "int"}
-            | {f"{d}_{s}": "float" for d in _WGI for s in ("est", "pct")},
-            key=("iso3", "year"),
-            required=("iso3", "year"),
-            ranges={"year": _YEAR}
-            | {f"{d}_pct": (0.0, 100.0) for d in _WGI}
-            | {f"{d}_est": (-5.0, 5.0) for d in _WGI},
-            decimals={f"{d}_{s}": 4 for d in _WGI for s in ("est", "pct")},
-            year_column="year",
-        ),
-        TableSchema(
-            "migration",
-            "migration.csv",
-            {
-                "iso3": "str",
-                "year": "int",
-                "population": "int",
-                "immigrant_stock": "int",
-                "emigrant_stock": "int",
-                "immigrant_share_pct": "float",
-                "emigrant_share_pct": "float",
-            },
-            key=("iso3", "year"),
-            required=("iso3", "year"),
-            ranges={
-                "year": _YEAR,
-                "population": (0, np.inf),
-                "immigrant_stock": (0, np.inf),
-                "emigrant_stock": (0, np.inf),
-                "immigrant_share_pct": (0.0, 100.0),
-                "emigrant_share_pct": (0.0, 1000.0),
-            },
-            decimals={"immigrant_share_pct": 4, "emigrant_share_pct": 4},
-            year_column="year",
-        ),
-        TableSchema(
-            "slavery",
-            "slavery.csv",
-            {
-                "iso3": "str",
-                "edition": "int",
-                "estimate_year": "int",
-                "prevalence_per_1000": "float",
-                "number": "int",
-            },
-            key=("iso3", "edition"),
-            required=("iso3", "edition", "estimate_year"),
-            ranges={
-                "edition": _YEAR,
-                "estimate_year": _YEAR,
-                "prevalence_per_1000": (0.0, 1000.0),
-                "number": (0, np.inf),
-            },
-            decimals={"prevalence_per_1000": 3},
-            year_column="estimate_year",
-        ),
-        TableSchema(
-            "population",
-            "population.csv",
-            {"iso3": "str", "year": "int", "population": "int"},
-            key=("iso3", "year"),
-            required=("iso3", "year", "population"),
-            ranges={"year": _YEAR, "population": (0, np.inf)},
-            year_column="year",
-        ),
-    ]
-}
 
 
 @dataclass(frozen=True)
@@ -481,7 +304,7 @@ def country_view(tables: Tables, reference_year: int) -> pd.DataFrame:
     view["mission_type"] = m["mission_type"].reindex(idx).astype("string")
     view["mission_confidence"] = m["confidence"].reindex(idx).astype("string")
     w = _latest(tables.wgi, "year", reference_year).reindex(idx)
-    for d in _WGI:
+    for d in WGI_DIMENSIONS:
         view[f"{d}_pct"] = w[f"{d}_pct"].astype("float64")
     view["wgi_year"] = w["year"].astype("Int64")
     mg = _latest(tables.migration, "year", reference_year).reindex(idx)

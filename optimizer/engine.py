@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.catalogue import DEFAULT_CATALOGUE, Catalogue, load_catalogue
-from optimizer.data import DATA_DIR, TABLES, load_tables
+from optimizer.data import DATA_DIR, load_tables
 from optimizer.diagnose import binding_rows, explain_infeasible, precheck
 from optimizer.errors import InfeasibleError, SolverError
 from optimizer.impact import Curves, build_curves
@@ -23,6 +23,7 @@ from optimizer.result import ALLOCATION_COLUMNS, OUTCOME_COLUMNS, Result, Summar
 from optimizer.scenario import Scenario, resolved_toml
 from optimizer.screening import Screen, screen
 from optimizer.solve import SolveInfo, Status, solve
+from optimizer.tables import TABLES
 
 
 @dataclass

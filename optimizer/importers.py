@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from optimizer.data import DATA_DIR, TABLES, TableSchema, load_table, read_csv, validate_frame
+from optimizer.data import DATA_DIR, load_table, read_csv, validate_frame
 from optimizer.errors import DataError
 from optimizer.files import atomic_path
+from optimizer.tables import TABLES, TableSchema
 
 MAX_SOURCE_BYTES = 200 * 1024 * 1024
 MISSING_TOKENS = ("", "NA", "N/A", "#N/A", "..", "~")

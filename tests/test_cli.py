@@ -16,10 +16,11 @@ from click.testing import CliRunner
 import optimizer.engine as engine_module
 from optimizer import __version__
 from optimizer.cli import main
-from optimizer.data import DATA_DIR, TABLES, load_tables
+from optimizer.data import DATA_DIR, load_tables
 from optimizer.result import ALLOCATION_COLUMNS, OUTCOME_COLUMNS, Summary, file_sha256
 from optimizer.scenario import DEFAULT_SCENARIO, load_scenario
 from optimizer.screening import screen
+from optimizer.tables import TABLES
 
 SMALL = ["--set", "selection.max_countries=3", "--set", "eligibility.min_rule_of_law_pct=50"]
 

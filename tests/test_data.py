@@ -11,7 +11,6 @@ import pytest
 
 from optimizer.data import (
     DATA_DIR,
-    TABLES,
     Tables,
     check_data,
     country_view,
@@ -19,6 +18,7 @@ from optimizer.data import (
     load_tables,
 )
 from optimizer.errors import DataError
+from optimizer.tables import TABLES
 
 VIEW_COLUMNS = [
     "name",

@@ -8,9 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from optimizer.data import DATA_DIR, TABLES, load_table
+from optimizer.data import DATA_DIR, load_table
 from optimizer.errors import DataError
 from optimizer.importers import IMPORTERS, run_import
+from optimizer.tables import TABLES
 
 PUB = Path(__file__).parent / "fixtures" / "publishers"
 HAND_TABLES = ["countries.csv", "country_names.csv", "tip_special_cases.csv", "cspa_years.csv"]
