@@ -14,16 +14,12 @@ from optimizer.catalogue import Catalogue
 from optimizer.errors import InfeasibleError, ScenarioError
 from optimizer.impact import Curves
 from optimizer.model import COUNT_FAMILIES, UNIT, AllocationModel
-from optimizer.scenario import Scenario
-
-
-def _usd(amount: float) -> str:
-    return f"${amount / 1e6:,.1f}M"
+from optimizer.scenario import Scenario, usd
 
 
 def _usd_m(amount: float) -> str:
     """A model amount (US$ million) in words."""
-    return f"${amount:,.2f}M"
+    return usd(amount * UNIT)
 
 
 def precheck(
@@ -67,11 +63,19 @@ def precheck(
         raise ScenarioError("scenario " + scenario.name, bad)
 
     why: list[str] = []
+    capacity = curves.capacity(bud.horizon_years)
     available = [c for c in countries if c not in sel.lock_out]
+    able = [c for c in available if capacity.get(c, 0.0) >= sel.min_compact_usd]
     if sel.min_countries > len(available):
         why.append(
             f"selection.min_countries is {sel.min_countries} but only {len(available)} countries are "
             "eligible and not locked out; loosen [eligibility] or lower min_countries"
+        )
+    elif sel.min_countries > len(able):
+        why.append(
+            f"selection.min_countries is {sel.min_countries} but only {len(able)} eligible countries "
+            f"can usefully absorb the minimum compact of {usd(sel.min_compact_usd)}; lower "
+            "min_compact_usd or min_countries"
         )
     if len(sel.lock_in) > sel.max_countries:
         why.append(
@@ -81,19 +85,18 @@ def precheck(
     if least > bud.total_usd:
         why.append(
             f"at least {max(sel.min_countries, len(sel.lock_in))} compacts of at least "
-            f"{_usd(sel.min_compact_usd)} need {_usd(least)}, above the budget {_usd(bud.total_usd)}"
+            f"{usd(sel.min_compact_usd)} need {usd(least)}, above the budget {usd(bud.total_usd)}"
         )
     if bud.annual_cap_usd is not None and least > bud.annual_cap_usd * bud.horizon_years:
         why.append(
-            f"the minimum compacts need {_usd(least)} but the annual cap allows only "
-            f"{_usd(bud.annual_cap_usd * bud.horizon_years)} over {bud.horizon_years} years"
+            f"the minimum compacts need {usd(least)} but the annual cap allows only "
+            f"{usd(bud.annual_cap_usd * bud.horizon_years)} over {bud.horizon_years} years"
         )
-    capacity = curves.params["x_max"].groupby(level=0).sum() * bud.horizon_years
     for iso in sel.lock_in:
         if iso in capacity.index and capacity[iso] < sel.min_compact_usd:
             why.append(
-                f"{iso} is locked in but can usefully absorb only {_usd(capacity[iso])}, below the "
-                f"minimum compact {_usd(sel.min_compact_usd)}"
+                f"{iso} is locked in but can usefully absorb only {usd(capacity[iso])}, below the "
+                f"minimum compact {usd(sel.min_compact_usd)}"
             )
     for region, limit in sel.region_max.items():
         locked = [c for c in sel.lock_in if c in screen.index and screen.at[c, "region"] == region]
@@ -127,6 +130,15 @@ def explain_infeasible(elastic: AllocationModel, solve_fn) -> list[str]:
     if not lines:
         return ["the solver reported infeasibility but no rule had to give (numerical trouble?)"]
     return lines
+
+
+def too_small(scenario: Scenario, countries: list[str], curves: Curves) -> list[str]:
+    """Countries that can never be focus countries: all they can usefully absorb over the horizon
+    is below the minimum compact, so ``compact_min`` forces their selection to 0. Leaving them out
+    of the model changes no answer and makes the model smaller."""
+    capacity = curves.capacity(scenario.budget.horizon_years)
+    floor = scenario.selection.min_compact_usd
+    return [c for c in countries if capacity.get(c, 0.0) < floor]
 
 
 def binding_rows(model: AllocationModel, tolerance: float = 1e-6) -> pd.DataFrame:

@@ -7,7 +7,7 @@ rules on ``Prepared.model`` and re-solve cheaply; ``run`` solves and packs the p
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -15,12 +15,12 @@ import pandas as pd
 
 from optimizer.catalogue import DEFAULT_CATALOGUE, Catalogue, load_catalogue
 from optimizer.data import DATA_DIR, load_tables
-from optimizer.diagnose import binding_rows, explain_infeasible, precheck
+from optimizer.diagnose import binding_rows, explain_infeasible, precheck, too_small
 from optimizer.errors import InfeasibleError, SolverError
 from optimizer.impact import Curves, build_curves
 from optimizer.model import UNIT, AllocationModel, build_model
 from optimizer.result import ALLOCATION_COLUMNS, OUTCOME_COLUMNS, Result, Summary, manifest
-from optimizer.scenario import Scenario, resolved_toml
+from optimizer.scenario import Scenario, resolved_toml, usd
 from optimizer.screening import Screen, screen
 from optimizer.solve import SolveInfo, Status, solve
 from optimizer.tables import TABLES
@@ -36,6 +36,7 @@ class Prepared:
     model: AllocationModel
     build_seconds: float
     inputs: list[Path]
+    notes: list[str] = field(default_factory=list)
 
 
 def prepare(scenario: Scenario, scenario_files: list[Path] | None = None) -> Prepared:
@@ -49,6 +50,17 @@ def prepare(scenario: Scenario, scenario_files: list[Path] | None = None) -> Pre
     countries = [c for c in scr.eligible if c not in scenario.selection.lock_out]
     curves = build_curves(scr.frame, countries, catalogue, scenario.objective)
     precheck(scenario, scr.frame, scr.eligible, curves, catalogue)
+    notes = []
+    small = too_small(scenario, countries, curves)
+    if small:
+        capacity = curves.capacity(scenario.budget.horizon_years)
+        listed = ", ".join(f"{c} {usd(capacity[c])}" for c in small)
+        notes.append(
+            f"{len(small)} eligible countries can usefully absorb less than the minimum compact "
+            f"({usd(scenario.selection.min_compact_usd)}) and cannot be focus countries: {listed}"
+        )
+        countries = [c for c in countries if c not in small]
+        curves = curves.only(countries)
     model = build_model(scenario, scr.frame, countries, curves, catalogue)
     inputs = [*(scenario_files or []), Path(catalogue_path)]
     inputs += [Path(data_dir) / schema.filename for schema in TABLES.values()]
@@ -61,6 +73,7 @@ def prepare(scenario: Scenario, scenario_files: list[Path] | None = None) -> Pre
         model=model,
         build_seconds=time.perf_counter() - start,
         inputs=inputs,
+        notes=notes,
     )
 
 
@@ -162,6 +175,7 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
             m: float(v) for m, v in outcomes.groupby("metric", sort=True)["outcome"].sum().items()
         },
         warnings=warnings,
+        notes=prep.notes,
     )
     return Result(
         summary=summary,

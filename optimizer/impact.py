@@ -70,6 +70,18 @@ class Curves:
     #                       weight, x_max
     segments: pd.DataFrame  # columns iso3, component, segment, width_usd, slope, value_slope
 
+    def capacity(self, years: int) -> pd.Series:
+        """Most each country can usefully spend over ``years``: spend past a curve's last
+        breakpoint buys nothing, and the model's variables stop there."""
+        return self.params["x_max"].groupby(level=0, sort=True).sum() * years
+
+    def only(self, countries: list[str]) -> Curves:
+        """The curves of ``countries`` alone."""
+        keep = set(countries)
+        params = self.params[self.params.index.get_level_values(0).isin(keep)]
+        segments = self.segments[self.segments["iso3"].isin(keep)].reset_index(drop=True)
+        return Curves(params=params, segments=segments)
+
     def outcomes(self, spend: pd.Series) -> pd.Series:
         """Annual outcomes (metric units) for annual spend indexed by (iso3, component), on the
         piecewise-linear curve the optimiser uses."""

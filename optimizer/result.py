@@ -45,6 +45,7 @@ class Summary:
     binding: dict[str, list[str]] = field(default_factory=dict)  # family -> binding row names
     outcomes_by_metric: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the run left out or assumed, and why
 
 
 @dataclass(frozen=True)

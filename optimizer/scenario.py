@@ -58,6 +58,18 @@ def parse_money(value: Any) -> float:
     return amount
 
 
+def usd(amount: float) -> str:
+    """Dollars for people: $1.25B, $60.0M, $6.75M, $40k."""
+    size = abs(amount)
+    if size >= 1e9:
+        return f"${amount / 1e9:,.2f}B"
+    if size >= 1e7:
+        return f"${amount / 1e6:,.1f}M"
+    if size >= 1e6:
+        return f"${amount / 1e6:,.2f}M"
+    return f"${amount / 1e3:,.0f}k"
+
+
 Money = Annotated[float, BeforeValidator(parse_money)]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Percentile = Annotated[float, Field(ge=0.0, le=100.0)]

@@ -251,3 +251,23 @@ def test_both_solve_paths_are_exercised():
         highs, variables, _ = solve_module._highs(prep.model.problem, world.scenario.solver)
         status, _ = solve_module._integral_relaxation(highs, prep.model, variables)
         assert (status == Status.OPTIMAL) is shortcut
+
+
+def test_countries_too_small_for_a_compact_are_left_out_exactly():
+    """A country that can usefully absorb less than the minimum compact is never selected, so
+    leaving it out of the model (engine.prepare does) changes nothing."""
+    from optimizer.diagnose import too_small
+
+    countries = {"AAA": {"people": 100_000}, "TNY": {"people": 50}}
+    comps = {"k": component(cost=COST, saturation=0.01)}
+    world = World(
+        scenario=scenario(budget={"total_usd": 10e6}, selection={"min_compact_usd": 1e6}),
+        view=view(countries),
+        catalogue=catalogue(comps),
+    )
+    prep, info = world.solve()
+    # TNY: saturation 0.5 outcomes a year, useful spend about $1,500 a year: far below $1M
+    assert too_small(world.scenario, prep.countries, prep.curves) == ["TNY"]
+    assert prep.model.select["TNY"].varValue == pytest.approx(0.0)
+    without = World(world.scenario, world.view, world.catalogue, countries=["AAA"]).solve()[1]
+    assert without.objective == pytest.approx(info.objective, rel=1e-7)

@@ -8,6 +8,7 @@ import textwrap
 import pandas as pd
 
 from optimizer.result import Result
+from optimizer.scenario import usd
 
 WIDTH = 100
 MISSION_SHORT = {
@@ -29,13 +30,6 @@ def _num(value: float, fmt: str = "{:.0f}") -> str:
 def _one_line(text: object) -> str:
     """Free text for a terminal line: control characters (newlines, escapes) become spaces."""
     return " ".join("".join(ch if ch.isprintable() else " " for ch in str(text)).split())
-
-
-def usd(amount: float) -> str:
-    """$12.3M style."""
-    if abs(amount) >= 1e9:
-        return f"${amount / 1e9:,.2f}B"
-    return f"${amount / 1e6:,.1f}M"
 
 
 def screen_table(frame: pd.DataFrame, year: int) -> str:
@@ -99,6 +93,7 @@ def run_summary(result: Result) -> str:
         f"{len(s.selected)} focus countries from {len(s.eligible)} eligible",
     ]
     lines += [f"WARNING: {w}" for w in s.warnings]
+    lines += [line for note in s.notes for line in textwrap.wrap(f"Note: {note}", WIDTH)]
     total = s.budget_used_usd
     names = alloc.drop_duplicates("iso3").set_index("iso3")["country"]
     by_country = alloc.groupby("iso3")["amount_usd"].sum()
