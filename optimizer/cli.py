@@ -189,7 +189,6 @@ def run(scenario, overrides, out, force, solver, time_limit, gap, write_lp, writ
     from optimizer.engine import run as run_engine
     from optimizer.report.text import run_summary
     from optimizer.result import safe_name, write_run
-    from optimizer.scenario import DEFAULT_SCENARIO
     from optimizer.solve import write_model
 
     extra = []
@@ -206,7 +205,7 @@ def run(scenario, overrides, out, force, solver, time_limit, gap, write_lp, writ
 
     if write_lp or write_mps:
         with _naming_file(scenario):
-            prep = prepare(sc, _scenario_files(scenario or DEFAULT_SCENARIO))
+            prep = prepare(sc)
         for path, fmt in ((write_lp, "lp"), (write_mps, "mps")):
             if path:
                 write_model(prep.model, path, fmt)
@@ -216,31 +215,12 @@ def run(scenario, overrides, out, force, solver, time_limit, gap, write_lp, writ
                 )
         return
     with _naming_file(scenario):
-        result = run_engine(sc, scenario_files=_scenario_files(scenario or DEFAULT_SCENARIO))
+        result = run_engine(sc)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = out or Path("runs") / f"{safe_name(sc.name)}-{stamp}"
     write_run(result, folder, force=force)
     click.echo(run_summary(result))
     click.echo(f"\nWrote {folder}/")
-
-
-def _scenario_files(path: Path) -> list[Path]:
-    """The scenario file and every file it extends (for the manifest)."""
-    import tomllib
-
-    files, seen = [], set()
-    current = Path(path).resolve()
-    while current not in seen and current.is_file():
-        seen.add(current)
-        files.append(current)
-        try:
-            parent = tomllib.loads(current.read_text(encoding="utf-8-sig")).get("extends")
-        except (OSError, tomllib.TOMLDecodeError):
-            break
-        if not isinstance(parent, str):
-            break
-        current = (current.parent / parent).resolve()
-    return files
 
 
 # ---------------------------------------------------------------------------- data

@@ -132,13 +132,13 @@ def explain_infeasible(elastic: AllocationModel, solve_fn) -> list[str]:
     return lines
 
 
-def too_small(scenario: Scenario, countries: list[str], curves: Curves) -> list[str]:
-    """Countries that can never be focus countries: all they can usefully absorb over the horizon
-    is below the minimum compact, so ``compact_min`` forces their selection to 0. Leaving them out
-    of the model changes no answer and makes the model smaller."""
+def too_small(scenario: Scenario, countries: list[str], curves: Curves) -> dict[str, float]:
+    """Countries that can never be focus countries, with all they can usefully absorb over the
+    horizon: less than the minimum compact, so ``compact_min`` forces their selection to 0.
+    Leaving them out of the model changes no answer and makes the model smaller."""
     capacity = curves.capacity(scenario.budget.horizon_years)
     floor = scenario.selection.min_compact_usd
-    return [c for c in countries if capacity.get(c, 0.0) < floor]
+    return {c: float(capacity.get(c, 0.0)) for c in countries if capacity.get(c, 0.0) < floor}
 
 
 def binding_rows(model: AllocationModel, tolerance: float = 1e-6) -> pd.DataFrame:

@@ -39,7 +39,7 @@ class Prepared:
     notes: list[str] = field(default_factory=list)
 
 
-def prepare(scenario: Scenario, scenario_files: list[Path] | None = None) -> Prepared:
+def prepare(scenario: Scenario) -> Prepared:
     """Load, screen, build curves, check and build the model (no solve)."""
     start = time.perf_counter()
     data_dir = scenario.data.dir or DATA_DIR
@@ -53,8 +53,7 @@ def prepare(scenario: Scenario, scenario_files: list[Path] | None = None) -> Pre
     notes = []
     small = too_small(scenario, countries, curves)
     if small:
-        capacity = curves.capacity(scenario.budget.horizon_years)
-        listed = ", ".join(f"{c} {usd(capacity[c])}" for c in small)
+        listed = ", ".join(f"{c} {usd(v)}" for c, v in small.items())
         notes.append(
             f"{len(small)} eligible countries can usefully absorb less than the minimum compact "
             f"({usd(scenario.selection.min_compact_usd)}) and cannot be focus countries: {listed}"
@@ -62,7 +61,7 @@ def prepare(scenario: Scenario, scenario_files: list[Path] | None = None) -> Pre
         countries = [c for c in countries if c not in small]
         curves = curves.only(countries)
     model = build_model(scenario, scr.frame, countries, curves, catalogue)
-    inputs = [*(scenario_files or []), Path(catalogue_path)]
+    inputs = [*scenario.files, Path(catalogue_path)]
     inputs += [Path(data_dir) / schema.filename for schema in TABLES.values()]
     return Prepared(
         scenario=scenario,
@@ -77,11 +76,9 @@ def prepare(scenario: Scenario, scenario_files: list[Path] | None = None) -> Pre
     )
 
 
-def run(
-    scenario: Scenario, solver: str | None = None, scenario_files: list[Path] | None = None
-) -> Result:
+def run(scenario: Scenario, solver: str | None = None) -> Result:
     """Solve the scenario; raise InfeasibleError with an explanation when the rules cannot hold."""
-    prep = prepare(scenario, scenario_files)
+    prep = prepare(scenario)
     name = solver or scenario.solver.name
     info = solve(prep.model, scenario.solver, name)
     if info.status == Status.INFEASIBLE:

@@ -22,6 +22,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -305,6 +306,13 @@ class Scenario(Section):
     objective: ObjectiveSection = ObjectiveSection()
     solver: SolverSection = SolverSection()
 
+    _files: tuple[Path, ...] = PrivateAttr(default=())
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """The scenario file and every file it extends (empty if built in code)."""
+        return self._files
+
     @property
     def years(self) -> list[int]:
         return [self.budget.first_year + t for t in range(self.budget.horizon_years)]
@@ -363,7 +371,8 @@ def _absolutise(raw: dict[str, Any], folder: Path) -> dict[str, Any]:
     return raw
 
 
-def _layered(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+def _layered(path: Path, seen: tuple[Path, ...], files: list[Path]) -> dict[str, Any]:
+    """The file merged over the chain it extends; ``files`` collects the chain, file first."""
     path = path.resolve()
     if path in seen:
         chain = " -> ".join(p.name for p in (*seen, path))
@@ -371,6 +380,7 @@ def _layered(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
             str(path), f"'extends' loops back on itself ({chain}); remove the cycle"
         )
     raw = _absolutise(_read_toml(path), path.parent)
+    files.append(path)
     parent = raw.get("extends")
     if parent is None:
         return raw
@@ -382,7 +392,7 @@ def _layered(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
             f"'extends' names {parent!r}, which is not a file ({path.parent / parent}); "
             "give the path of a scenario .toml relative to this file",
         )
-    base = _layered(path.parent / parent, (*seen, path))
+    base = _layered(path.parent / parent, (*seen, path), files)
     base.pop("name", None)
     base.pop("description", None)
     return _merge(base, raw)
@@ -446,12 +456,13 @@ def _describe(error: dict[str, Any]) -> str:
 def load_scenario(path: Path | str | None = None, overrides: list[str] | None = None) -> Scenario:
     """Load a scenario file (default: the bundled baseline), apply ``extends`` and ``--set`` overrides."""
     path = Path(path) if path is not None else DEFAULT_SCENARIO
-    raw = _layered(path, ())
+    files: list[Path] = []
+    raw = _layered(path, (), files)
     raw = _apply_overrides(raw, list(overrides or []))
     raw.pop("extends", None)
     raw.setdefault("name", path.stem)
     try:
-        return Scenario.model_validate(raw)
+        scenario = Scenario.model_validate(raw)
     except ValidationError as exc:
         sets = [(text, parse_override(text)[0]) for text in overrides or []]
         problems = []
@@ -460,6 +471,8 @@ def load_scenario(path: Path | str | None = None, overrides: list[str] | None = 
             src = [t for t, k in sets if loc and (loc[: len(k)] == k or k[: len(loc)] == loc)]
             problems.append(_describe(e) + (f" [with --set {src[-1]}]" if src else ""))
         raise ScenarioError(str(path), problems) from None
+    scenario._files = tuple(files)
+    return scenario
 
 
 def resolved_toml(scenario: Scenario) -> str:

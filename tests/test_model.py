@@ -267,7 +267,7 @@ def test_countries_too_small_for_a_compact_are_left_out_exactly():
     )
     prep, info = world.solve()
     # TNY: saturation 0.5 outcomes a year, useful spend about $1,500 a year: far below $1M
-    assert too_small(world.scenario, prep.countries, prep.curves) == ["TNY"]
+    assert list(too_small(world.scenario, prep.countries, prep.curves)) == ["TNY"]
     assert prep.model.select["TNY"].varValue == pytest.approx(0.0)
     without = World(world.scenario, world.view, world.catalogue, countries=["AAA"]).solve()[1]
     assert without.objective == pytest.approx(info.objective, rel=1e-7)
