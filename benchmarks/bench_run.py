@@ -73,7 +73,7 @@ def stages(scenario_path: Path, solver: str = "highs") -> dict[str, float]:
     model = build_model(scenario, scr.frame, countries, curves, catalogue)
     out["build (PuLP)"] = time.perf_counter() - t
     t = time.perf_counter()
-    lp, _, _ = _highs_lp(model.problem)
+    lp, _, _ = _highs_lp(model)
     with _stdout_silenced():
         highs = highspy.Highs()
     _highs_options(highs, scenario.solver)
@@ -89,7 +89,7 @@ def stages(scenario_path: Path, solver: str = "highs") -> dict[str, float]:
     t = time.perf_counter()
     collect(prep, info)
     out["collect results"] = time.perf_counter() - t
-    out["columns"] = float(len(model.problem.variables()))
+    out["columns"] = float(len(model.variables))
     out["rows"] = float(len(model.problem.constraints()))
     out["countries in the model"] = float(len(countries))
     out["objective"] = info.objective or float("nan")

@@ -210,7 +210,7 @@ def run(scenario, overrides, out, force, solver, time_limit, gap, write_lp, writ
             if path:
                 write_model(prep.model, path, fmt)
                 click.echo(
-                    f"Wrote {path} ({len(prep.model.problem.variables())} variables, "
+                    f"Wrote {path} ({len(prep.model.variables)} variables, "
                     f"{len(prep.model.problem.constraints())} rows); not solved."
                 )
         return

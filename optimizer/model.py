@@ -46,6 +46,14 @@ class AllocationModel:
     elastic: bool = False
     total: dict[str, pulp.LpVariable] = field(default_factory=dict)
     year_spend: dict[tuple[str, int], pulp.LpVariable] = field(default_factory=dict)
+    variables: list[pulp.LpVariable] = field(default_factory=list)  # every column, as created
+
+    def new_var(self, name: str) -> pulp.LpVariable:
+        """A non-negative continuous column, recorded in ``variables`` (PuLP would otherwise
+        have to find it by walking every row)."""
+        var = self.problem.add_variable(name, lowBound=0)
+        self.variables.append(var)
+        return var
 
     # ------------------------------------------------------------------ groups of spend variables
     def groups(self, by: list[str]) -> dict[tuple, list[pulp.LpVariable]]:
@@ -65,11 +73,11 @@ class AllocationModel:
         expr = pulp.LpAffineExpression(terms)
         if self.elastic:
             if sense in (LE, EQ):
-                s = self.problem.add_variable(f"slack_{name}_down", lowBound=0)
+                s = self.new_var(f"slack_{name}_down")
                 expr -= s  # expr - s <= rhs: the row may be exceeded by s
                 self.slacks[f"{name}_down"] = s
             if sense in (GE, EQ):
-                s = self.problem.add_variable(f"slack_{name}_up", lowBound=0)
+                s = self.new_var(f"slack_{name}_up")
                 expr += s
                 self.slacks[f"{name}_up"] = s
         self.problem.addConstraint(pulp.LpConstraint(expr, sense, name, rhs))
@@ -88,9 +96,9 @@ def _ones(variables: list[pulp.LpVariable], coef: float = 1.0) -> dict:
 
 def define_aggregates(m: AllocationModel) -> None:
     """Definition rows (structural: never relaxed) for the aggregate spend variables."""
-    m.total = {c: m.problem.add_variable(f"total_{c}", lowBound=0) for c in m.countries}
+    m.total = {c: m.new_var(f"total_{c}") for c in m.countries}
     for (iso, year), group in m.groups(["iso3", "year"]).items():
-        m.year_spend[(iso, year)] = v = m.problem.add_variable(f"year_{iso}_{year}", lowBound=0)
+        m.year_spend[(iso, year)] = v = m.new_var(f"year_{iso}_{year}")
         m.define(f"def_year_{iso}_{year}", {**_ones(group), v: -1.0})
     by_country: dict[str, list] = defaultdict(list)
     for (iso, _year), v in m.year_spend.items():
@@ -100,7 +108,7 @@ def define_aggregates(m: AllocationModel) -> None:
 
 
 def _aggregate(m: AllocationModel, name: str, variables: list) -> pulp.LpVariable:
-    v = m.problem.add_variable(name, lowBound=0)
+    v = m.new_var(name)
     m.define(f"def_{name}", {**_ones(variables), v: -1.0})
     return v
 
@@ -302,6 +310,7 @@ def build_model(
         columns=cols,
         select=select,
         elastic=elastic,
+        variables=[*cols["var"], *select.values()],
     )
     for define in FAMILIES:
         define(m)

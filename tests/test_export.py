@@ -86,7 +86,7 @@ def test_mps_read_back_by_pulp_and_solved_by_cbc(seed, tmp_path):
     path = tmp_path / "model.mps"
     write_model(prep.model, path, "mps")
     variables, problem = pulp.LpProblem.fromMPS(str(path), sense=pulp.LpMaximize)
-    assert len(variables) == len(prep.model.problem.variables())
+    assert len(variables) == len(prep.model.problem.variables()) == len(prep.model.variables)
     assert {v.name for v in variables.values() if v.cat == pulp.LpInteger} == {
         y.name for y in prep.model.select.values()
     }

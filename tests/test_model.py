@@ -248,7 +248,7 @@ def test_both_solve_paths_are_exercised():
     ):
         world = three_countries(selection=selection)
         prep = world.prepare()
-        highs, variables, _ = solve_module._highs(prep.model.problem, world.scenario.solver)
+        highs, variables, _ = solve_module._highs(prep.model, world.scenario.solver)
         status, _ = solve_module._integral_relaxation(highs, prep.model, variables)
         assert (status == Status.OPTIMAL) is shortcut
 
