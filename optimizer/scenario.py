@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -371,8 +372,19 @@ def _absolutise(raw: dict[str, Any], folder: Path) -> dict[str, Any]:
     return raw
 
 
-def _layered(path: Path, seen: tuple[Path, ...], files: list[Path]) -> dict[str, Any]:
-    """The file merged over the chain it extends; ``files`` collects the chain, file first."""
+def _record_origin(raw: dict[str, Any], path: Path, origin: dict, prefix: tuple = ()) -> None:
+    """Note ``path`` as the origin of every key (and table) in ``raw``."""
+    for key, value in raw.items():
+        origin[(*prefix, str(key))] = path
+        if isinstance(value, dict):
+            _record_origin(value, path, origin, (*prefix, str(key)))
+
+
+def _layered(
+    path: Path, seen: tuple[Path, ...], files: list[Path], origin: dict[tuple[str, ...], Path]
+) -> dict[str, Any]:
+    """The file merged over the chain it extends; ``files`` collects the chain, file first, and
+    ``origin`` the file each key's value comes from (the file beats what it extends)."""
     path = path.resolve()
     if path in seen:
         chain = " -> ".join(p.name for p in (*seen, path))
@@ -383,6 +395,7 @@ def _layered(path: Path, seen: tuple[Path, ...], files: list[Path]) -> dict[str,
     files.append(path)
     parent = raw.get("extends")
     if parent is None:
+        _record_origin(raw, path, origin)
         return raw
     if not isinstance(parent, str) or not parent.strip():
         raise ScenarioError(str(path), "'extends' must be a file name in quotes")
@@ -392,9 +405,10 @@ def _layered(path: Path, seen: tuple[Path, ...], files: list[Path]) -> dict[str,
             f"'extends' names {parent!r}, which is not a file ({path.parent / parent}); "
             "give the path of a scenario .toml relative to this file",
         )
-    base = _layered(path.parent / parent, (*seen, path), files)
+    base = _layered(path.parent / parent, (*seen, path), files, origin)
     base.pop("name", None)
     base.pop("description", None)
+    _record_origin(raw, path, origin)
     return _merge(base, raw)
 
 
@@ -453,11 +467,25 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{where}: {message}"
 
 
+def _inherited_from(loc: list[str], origin: dict[tuple[str, ...], Path], given: Path) -> str | None:
+    """The extended file a bad value comes from, named as seen from the file ``given`` (None
+    when the value is in that file)."""
+    top = given.resolve()
+    for end in range(len(loc), 0, -1):
+        source = origin.get(tuple(loc[:end]))
+        if source is not None:
+            return (
+                None if source == top else str(given.parent / os.path.relpath(source, top.parent))
+            )
+    return None
+
+
 def load_scenario(path: Path | str | None = None, overrides: list[str] | None = None) -> Scenario:
     """Load a scenario file (default: the bundled baseline), apply ``extends`` and ``--set`` overrides."""
     path = Path(path) if path is not None else DEFAULT_SCENARIO
     files: list[Path] = []
-    raw = _layered(path, (), files)
+    origin: dict[tuple[str, ...], Path] = {}
+    raw = _layered(path, (), files, origin)
     raw = _apply_overrides(raw, list(overrides or []))
     raw.pop("extends", None)
     raw.setdefault("name", path.stem)
@@ -469,7 +497,11 @@ def load_scenario(path: Path | str | None = None, overrides: list[str] | None = 
         for e in exc.errors():
             loc = [str(p) for p in e["loc"]]
             src = [t for t, k in sets if loc and (loc[: len(k)] == k or k[: len(loc)] == loc)]
-            problems.append(_describe(e) + (f" [with --set {src[-1]}]" if src else ""))
+            if src:
+                problems.append(f"{_describe(e)} [with --set {src[-1]}]")
+                continue
+            inherited = _inherited_from(loc, origin, path)
+            problems.append(_describe(e) + (f" [set in {inherited}]" if inherited else ""))
         raise ScenarioError(str(path), problems) from None
     scenario._files = tuple(files)
     return scenario

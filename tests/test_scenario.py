@@ -80,6 +80,27 @@ def test_all_problems_are_reported_at_once(tmp_path):
     assert len(err.value.problems) == 3
 
 
+def test_an_error_in_an_extended_file_names_that_file(tmp_path):
+    (tmp_path / "shared").mkdir()
+    write(tmp_path / "shared", "base.toml", '[budget]\ntotal_usd = "lots"\nhorizon_years = 7\n')
+    child = write(
+        tmp_path,
+        "child.toml",
+        'extends = "shared/base.toml"\n[budget]\nhorizon_years = 4\n[selection]\nmax_countries = 0\n',
+    )
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(child)
+    problems = info.value.problems
+    assert len(problems) == 2  # horizon 7 is overridden by the child: not a problem
+    inherited = next(p for p in problems if p.startswith("budget.total_usd"))
+    assert inherited.endswith(f"[set in {tmp_path / 'shared' / 'base.toml'}]")
+    own = next(p for p in problems if p.startswith("selection.max_countries"))
+    assert "[set in" not in own
+    with pytest.raises(ScenarioError) as info:  # --set names itself, not a file
+        load_scenario(child, ["budget.total_usd=cheap"])
+    assert info.value.problems[0].endswith("[with --set budget.total_usd=cheap]")
+
+
 def test_extends_cycle_is_named(tmp_path):
     write(tmp_path, "a.toml", 'extends = "b.toml"\n')
     write(tmp_path, "b.toml", 'extends = "a.toml"\n')
