@@ -1,20 +1,14 @@
-"""Scenario files: TOML -> layered -> validated, frozen ``Scenario``.
+"""The scenario schema: TOML (layered by ``optimizer.layering``) -> validated, frozen ``Scenario``.
 
 Precedence (highest first), written once here and in docs/scenario.md:
 ``--set`` overrides > the scenario file > the file it ``extends`` (recursively) > schema defaults.
-
-Tables merge key by key; any other value (numbers, strings, lists) is replaced whole.
-Relative paths inside a scenario are resolved against the file that names them.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 import math
-import os
 import re
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -30,6 +24,7 @@ from pydantic import (
 )
 
 from optimizer.errors import ScenarioError
+from optimizer.layering import apply_overrides, dump_toml, inherited_from, layered, parse_override
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SCENARIO_DIR = PROJECT_DIR / "scenarios"
@@ -322,123 +317,6 @@ class Scenario(Section):
 # ----------------------------------------------------------------------------- loading
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ScenarioError(
-            str(path), "file not found; give the path of a scenario .toml"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(str(path), f"cannot read the file ({exc})") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(str(path), f"not valid TOML: {exc}") from None
-    if _has_nul(raw):
-        raise ScenarioError(str(path), "a key or text value contains \\u0000 (NUL); remove it")
-    return raw
-
-
-def _has_nul(value: Any) -> bool:
-    """True if a NUL character hides in any key or text (it breaks file paths)."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
-def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def _absolutise(raw: dict[str, Any], folder: Path) -> dict[str, Any]:
-    data = raw.get("data")
-    if isinstance(data, dict):
-        data = dict(data)
-        for key in ("dir", "catalogue"):
-            if isinstance(data.get(key), str):
-                data[key] = str((folder / data[key]).resolve())
-        raw = {**raw, "data": data}
-    return raw
-
-
-def _record_origin(raw: dict[str, Any], path: Path, origin: dict, prefix: tuple = ()) -> None:
-    """Note ``path`` as the origin of every key (and table) in ``raw``."""
-    for key, value in raw.items():
-        origin[(*prefix, str(key))] = path
-        if isinstance(value, dict):
-            _record_origin(value, path, origin, (*prefix, str(key)))
-
-
-def _layered(
-    path: Path, seen: tuple[Path, ...], files: list[Path], origin: dict[tuple[str, ...], Path]
-) -> dict[str, Any]:
-    """The file merged over the chain it extends; ``files`` collects the chain, file first, and
-    ``origin`` the file each key's value comes from (the file beats what it extends)."""
-    path = path.resolve()
-    if path in seen:
-        chain = " -> ".join(p.name for p in (*seen, path))
-        raise ScenarioError(
-            str(path), f"'extends' loops back on itself ({chain}); remove the cycle"
-        )
-    raw = _absolutise(_read_toml(path), path.parent)
-    files.append(path)
-    parent = raw.get("extends")
-    if parent is None:
-        _record_origin(raw, path, origin)
-        return raw
-    if not isinstance(parent, str) or not parent.strip():
-        raise ScenarioError(str(path), "'extends' must be a file name in quotes")
-    if not (path.parent / parent).is_file():
-        raise ScenarioError(
-            str(path),
-            f"'extends' names {parent!r}, which is not a file ({path.parent / parent}); "
-            "give the path of a scenario .toml relative to this file",
-        )
-    base = _layered(path.parent / parent, (*seen, path), files, origin)
-    base.pop("name", None)
-    base.pop("description", None)
-    _record_origin(raw, path, origin)
-    return _merge(base, raw)
-
-
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """``section.key=value`` -> (["section", "key"], value). The value is read as TOML, else as text."""
-    key, sep, value = text.partition("=")
-    key = key.strip()
-    if not sep or not key or not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*", key):
-        raise ScenarioError(
-            "--set", f"{text!r} is not section.key=value (e.g. budget.total_usd=200M)"
-        )
-    try:
-        parsed = tomllib.loads(f"v = {value.strip()}")["v"]
-    except tomllib.TOMLDecodeError:
-        parsed = value.strip()
-    if _has_nul(parsed):
-        raise ScenarioError("--set", f"{text!r}: the value contains \\u0000 (NUL); remove it")
-    return key.split("."), parsed
-
-
-def _apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    for text in overrides:
-        keys, value = parse_override(text)
-        patch: dict[str, Any] = {keys[-1]: value}
-        for key in reversed(keys[:-1]):
-            patch = {key: patch}
-        raw = _merge(raw, patch)
-    return raw
-
-
 def _fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     """The valid keys at ``loc`` (for suggestions)."""
     for part in loc:
@@ -467,26 +345,11 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{where}: {message}"
 
 
-def _inherited_from(loc: list[str], origin: dict[tuple[str, ...], Path], given: Path) -> str | None:
-    """The extended file a bad value comes from, named as seen from the file ``given`` (None
-    when the value is in that file)."""
-    top = given.resolve()
-    for end in range(len(loc), 0, -1):
-        source = origin.get(tuple(loc[:end]))
-        if source is not None:
-            return (
-                None if source == top else str(given.parent / os.path.relpath(source, top.parent))
-            )
-    return None
-
-
 def load_scenario(path: Path | str | None = None, overrides: list[str] | None = None) -> Scenario:
     """Load a scenario file (default: the bundled baseline), apply ``extends`` and ``--set`` overrides."""
     path = Path(path) if path is not None else DEFAULT_SCENARIO
-    files: list[Path] = []
-    origin: dict[tuple[str, ...], Path] = {}
-    raw = _layered(path, (), files, origin)
-    raw = _apply_overrides(raw, list(overrides or []))
+    layers = layered(path)
+    raw = apply_overrides(layers.raw, list(overrides or []))
     raw.pop("extends", None)
     raw.setdefault("name", path.stem)
     try:
@@ -500,42 +363,13 @@ def load_scenario(path: Path | str | None = None, overrides: list[str] | None = 
             if src:
                 problems.append(f"{_describe(e)} [with --set {src[-1]}]")
                 continue
-            inherited = _inherited_from(loc, origin, path)
+            inherited = inherited_from(loc, layers.origin, path)
             problems.append(_describe(e) + (f" [set in {inherited}]" if inherited else ""))
         raise ScenarioError(str(path), problems) from None
-    scenario._files = tuple(files)
+    scenario._files = tuple(layers.files)
     return scenario
 
 
 def resolved_toml(scenario: Scenario) -> str:
     """The fully resolved scenario as TOML text (stored with every run)."""
     return dump_toml(scenario.model_dump(mode="json", exclude_none=True))
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return (
-            "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
-        )
-    # a JSON string is a valid TOML basic string once DEL is escaped too (control chars are)
-    return json.dumps(str(value), ensure_ascii=False).replace("\x7f", "\\u007f")
-
-
-def _toml_key(key: Any) -> str:
-    return str(key) if re.fullmatch(r"[A-Za-z0-9_-]+", str(key)) else _toml_value(str(key))
-
-
-def dump_toml(data: dict[str, Any]) -> str:
-    """Minimal TOML writer for the scenario's shape (scalars, lists, one level of tables)."""
-    lines = [f"{k} = {_toml_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
-    for key, table in data.items():
-        if isinstance(table, dict):
-            lines.append(f"\n[{key}]")
-            lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
-    return "\n".join(lines) + "\n"
