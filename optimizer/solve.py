@@ -180,7 +180,7 @@ def _run_highs(highs, problem: pulp.LpProblem, variables: list, is_mip: bool):
     if status.has_solution:
         for var, value in zip(variables, solution.col_value, strict=True):
             var.varValue = value
-        if not is_mip and solution.dual_valid:
+        if not is_mip and status == Status.OPTIMAL and solution.dual_valid:
             for con, dual in zip(problem.constraints(), solution.row_dual, strict=True):
                 con.pi = sign * dual
     bound = sign * float(info.mip_dual_bound) if is_mip else None
