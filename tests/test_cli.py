@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import tomllib
 from pathlib import Path
 
@@ -197,6 +198,20 @@ def test_run_writes_the_files(run_folder: tuple[Path, str]) -> None:
     assert not [p.name for p in folder.parent.iterdir() if p.name.startswith(".")]
     assert f"Wrote {folder}/" in stdout
     assert "optimal" in stdout
+
+
+def test_run_summary_fits_100_columns_and_names_whole_rules(run_folder: tuple[Path, str]) -> None:
+    folder, stdout = run_folder
+    lines = stdout.splitlines()
+    assert [line for line in lines if len(line) > 100] == []
+    binding = json.loads((folder / "summary.json").read_text())["binding"]
+    start = lines.index("Rules that bind (tight at the optimum)") + 1
+    for line in lines[start : start + len(binding)]:
+        family, _, shown = line.strip().partition(" ")
+        names = re.sub(r" \(\+(\d+) more\)$", "", shown.strip()).split(", ")
+        assert set(names) <= set(binding[family]), line  # whole row names, never cut
+        more = re.search(r"\(\+(\d+) more\)$", line)
+        assert len(names) + (int(more.group(1)) if more else 0) == len(binding[family])
 
 
 def test_allocation_csv(run_folder: tuple[Path, str]) -> None:

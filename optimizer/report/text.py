@@ -134,6 +134,15 @@ def run_summary(result: Result) -> str:
     if not s.binding:
         lines.append("  none: the allocation is limited only by diminishing returns")
     for family, rows in s.binding.items():
-        shown = ", ".join(rows[:5]) + (f" (+{len(rows) - 5} more)" if len(rows) > 5 else "")
-        lines.append(f"  {family:<16} {shown}"[:WIDTH])
+        lines.append(_names_that_fit(f"  {family:<16} ", rows))
     return "\n".join(lines)
+
+
+def _names_that_fit(head: str, names: list[str]) -> str:
+    """``head`` then as many whole names as fit in WIDTH, and how many more there are."""
+    for count in range(len(names), 0, -1):
+        more = f" (+{len(names) - count} more)" if count < len(names) else ""
+        line = head + ", ".join(names[:count]) + more
+        if len(line) <= WIDTH:
+            return line
+    return f"{head}({len(names)} rows)"
