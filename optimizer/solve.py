@@ -153,12 +153,26 @@ def _highs(model: AllocationModel, settings: SolverSection, relax: bool = False)
     return highs, variables, is_mip
 
 
+def _interruptible_run(highs) -> None:
+    """``highs.run()`` in highspy's worker thread, so that Ctrl-C (and SIGTERM, which the CLI
+    turns into Ctrl-C) stops a long solve within one solver iteration instead of when it ends."""
+    highs.HandleKeyboardInterrupt = True  # the solver polls a stop flag that cancelSolve sets
+    highs.startSolve()
+    try:
+        while not highs.wait(0.1)[0]:
+            pass
+    except BaseException:
+        highs.cancelSolve()
+        highs.wait()
+        raise
+
+
 def _run_highs(highs, problem: pulp.LpProblem, variables: list, is_mip: bool):
     """Run, then set PuLP variable values (and, for an LP, row duals as each constraint's ``pi``,
     in the objective's sense). Returns status and best bound."""
     import highspy
 
-    highs.run()
+    _interruptible_run(highs)
     model_status = highs.getModelStatus()
     info = highs.getInfo()
     solution = highs.getSolution()

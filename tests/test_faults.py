@@ -50,6 +50,21 @@ sys.exit(main())
 """
 
 
+# Runs the CLI with a marker file written when HiGHS starts its first solve.
+SOLVE_HOOK = r"""
+import os, sys
+import optimizer.solve as solve
+original = solve._interruptible_run
+def marked(highs):
+    with open(os.environ["TIPFOCUS_TEST_MARKER"], "a") as handle:
+        handle.write("solving\n")
+    original(highs)
+solve._interruptible_run = marked
+from optimizer.cli import main
+sys.exit(main())
+"""
+
+
 def tree_hash(folder: Path) -> dict[str, str]:
     return {
         str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
@@ -75,10 +90,10 @@ def runs(tmp_path: Path, earlier_run: Path) -> Path:
     return parent
 
 
-def hooked(args: list[str], marker: Path) -> subprocess.Popen:
+def hooked(args: list[str], marker: Path, hook: str = HOOK) -> subprocess.Popen:
     env = {**os.environ, "TIPFOCUS_TEST_MARKER": str(marker)}
     return subprocess.Popen(
-        [sys.executable, "-c", HOOK, *args],
+        [sys.executable, "-c", hook, *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -159,6 +174,23 @@ def test_sigterm_mid_write_removes_the_temporary(runs: Path, tmp_path: Path) -> 
     assert "Traceback" not in out + err
     assert sorted(p.name for p in runs.iterdir()) == ["earlier"]
     assert tree_hash(runs / "earlier") == before
+
+
+def test_sigterm_during_a_long_solve_stops_it_at_once(runs: Path, tmp_path: Path) -> None:
+    """The stress scenario's relaxation takes seconds; SIGTERM stops HiGHS within an iteration."""
+    marker = tmp_path / "marker"
+    proc = hooked(["run", str(STRESS), "--out", str(runs / "new")], marker, SOLVE_HOOK)
+    wait_for(marker, proc)
+    time.sleep(0.3)
+    signalled = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    waited = time.monotonic() - signalled
+    assert proc.returncode == 130, (out, err)
+    assert "nothing was written" in err and "Traceback" not in out + err
+    assert waited < 2.0, f"the solve went on for {waited:.1f} s after SIGTERM"
+    assert marker.read_text() == "solving\n"  # stopped inside the first solve
+    assert sorted(p.name for p in runs.iterdir()) == ["earlier"]
 
 
 def test_kill_while_replacing_with_force_keeps_the_earlier_run(runs: Path, tmp_path: Path) -> None:
