@@ -151,6 +151,12 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
             f"stopped at the time limit: best allocation found, within {100 * (info.gap or 0):.2f}% of optimal"
         ]
     )
+    unfunded = sorted(set(selected) - set(allocation["iso3"]))
+    if unfunded:
+        warnings.append(
+            f"focus countries that receive no money: {', '.join(unfunded)} (with "
+            "selection.min_compact_usd at 0 a compact may be empty; set a minimum compact)"
+        )
     summary = Summary(
         scenario=scenario.name,
         status=str(info.status),

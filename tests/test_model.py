@@ -237,6 +237,25 @@ def test_outcomes_score_the_allocation_on_the_model_curve():
     assert result.outcomes["impact"].sum() == pytest.approx(result.summary.objective, rel=1e-6)
 
 
+def test_an_empty_compact_is_warned_about():
+    """With no minimum compact, min_countries can be met by a country that gets nothing; the
+    summary says so rather than count it silently."""
+    result, totals = solved(
+        three_countries(
+            budget={"total_usd": 4e6}, selection={"min_compact_usd": 0, "min_countries": 2}
+        )
+    )
+    assert len(result.summary.selected) == 2
+    empty = sorted(set(result.summary.selected) - set(totals))
+    assert len(empty) == 1
+    assert result.summary.warnings == [
+        f"focus countries that receive no money: {empty[0]} (with "
+        "selection.min_compact_usd at 0 a compact may be empty; set a minimum compact)"
+    ]
+    funded, _ = solved(three_countries(selection={"min_compact_usd": 1e6, "min_countries": 2}))
+    assert funded.summary.warnings == []
+
+
 def test_both_solve_paths_are_exercised():
     """HiGHS first solves the linear relaxation; when its selection is integral that is the proven
     optimum, otherwise the MIP runs. The pinned instances above cover both paths."""
