@@ -114,7 +114,12 @@ def _highs_lp(model: AllocationModel, relax: bool = False):
     lengths = []
     for con in constraints:
         expr = con.expr
-        index.extend(map(column.__getitem__, map(id, expr)))
+        try:
+            index.extend(map(column.__getitem__, map(id, expr)))
+        except KeyError:  # a programming error, not bad input
+            raise RuntimeError(
+                f"row {con.name} uses a variable not made with AllocationModel.new_var"
+            ) from None
         value.extend(expr.values())
         lengths.append(len(expr))
     rhs = -np.array([con.constant for con in constraints], dtype=float)

@@ -16,7 +16,7 @@ from world import World, catalogue, component, scenario, view
 
 from optimizer.impact import REACH, SPACING
 from optimizer.model import UNIT
-from optimizer.solve import Status
+from optimizer.solve import Status, solve
 
 X = -math.log(1.0 - REACH)
 F1 = (1.0 / 8) ** SPACING
@@ -254,6 +254,16 @@ def test_an_empty_compact_is_warned_about():
     ]
     funded, _ = solved(three_countries(selection={"min_compact_usd": 1e6, "min_countries": 2}))
     assert funded.summary.warnings == []
+
+
+def test_a_stray_variable_the_model_does_not_know_is_refused():
+    """Columns come from AllocationModel.variables (PuLP would walk every row to find them), so a
+    variable made behind the model's back is a clear error, not a silently wrong matrix."""
+    prep = three_countries().prepare()
+    stray = prep.model.problem.add_variable("stray", lowBound=0)
+    prep.model.problem.addConstraint(stray + prep.model.select["AAA"] <= 1, "uses_stray")
+    with pytest.raises(RuntimeError, match="uses_stray uses a variable not made with"):
+        solve(prep.model, prep.scenario.solver)
 
 
 def test_both_solve_paths_are_exercised():
