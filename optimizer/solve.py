@@ -267,11 +267,7 @@ def _integral_relaxation(highs, model: AllocationModel, variables: list):
 
     chosen = {v.hash for v in model.select.values()}
     _set_integrality(highs, variables, chosen, highspy.HighsVarType.kContinuous)
-    # Presolve finds almost nothing to remove in this LP (about 1% of rows) and costs a third of
-    # the solve; the MIP, if it runs, gets it back.
-    highs.setOptionValue("presolve", "off")
     status, _ = _run_highs(highs, model.problem, variables, is_mip=False)
-    highs.setOptionValue("presolve", "choose")
     integral = status == Status.OPTIMAL and all(
         abs(y.varValue - round(y.varValue)) <= INTEGRALITY_TOLERANCE for y in model.select.values()
     )
