@@ -97,8 +97,8 @@ def stages(scenario_path: Path, solver: str = "highs") -> dict[str, float]:
 
 
 def machine_reference() -> float:
-    """Seconds for a fixed pure-Python loop: this VM's speed varies by 2x from hour to hour, so
-    every report carries it (about 0.5 s on a quiet machine)."""
+    """Seconds for a fixed pure-Python loop: this VM's speed varies by 2-4x from hour to hour, so
+    every report carries it (about 0.2 s on a quiet machine)."""
     start = time.perf_counter()
     total = 0
     for i in range(5_000_000):
