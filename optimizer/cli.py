@@ -165,7 +165,7 @@ def screen(scenario, year, overrides, fmt, out, force) -> None:
     "--solver", type=click.Choice(["highs", "cbc"]), help="MIP solver (default: scenario's)."
 )
 @click.option(
-    "--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds for the solver."
+    "--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds for the whole solve."
 )
 @click.option("--gap", type=click.FloatRange(0, 1), help="Relative MIP gap to stop at.")
 @click.option(
