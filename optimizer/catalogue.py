@@ -13,9 +13,10 @@ import typing
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from optimizer.errors import CatalogueError
+from optimizer.scenario import Section
 
 DEFAULT_CATALOGUE: Path = Path(__file__).resolve().parent.parent / "models" / "components.toml"
 
@@ -51,8 +52,9 @@ ASSUMPTION_PREFIX = "assumption:"
 KEY_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class _Frozen(Section):
+    """A scenario-style section (frozen, no unknown keys) that also refuses true/false for numbers
+    and text."""
 
     @field_validator("*", mode="before")
     @classmethod
