@@ -19,6 +19,7 @@ import pandas as pd
 
 from optimizer.errors import OutputError
 from optimizer.files import blocked_because, check_target
+from optimizer.scenario import PROJECT_DIR
 
 ALLOCATION_COLUMNS = ["iso3", "country", "component", "pillar", "channel", "year", "amount_usd"]
 OUTCOME_COLUMNS = ["iso3", "country", "component", "metric", "year", "outcome", "impact"]
@@ -111,9 +112,20 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def _input_name(path: Path) -> str:
+    """Inside the project, relative to it (the same in every clone); elsewhere, absolute."""
+    path = path.resolve()
+    try:
+        return path.relative_to(PROJECT_DIR).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def manifest(inputs: list[Path], solver: str, solver_version: str) -> dict[str, Any]:
+    """Input files (project-relative where they can be) with their SHA-256, versions, solver."""
+    files = sorted({_input_name(p): p for p in inputs if p.is_file()}.items())
     return {
-        "inputs": {str(p): file_sha256(p) for p in sorted(set(inputs)) if p.is_file()},
+        "inputs": {name: file_sha256(p) for name, p in files},
         "packages": package_versions(),
         "solver": solver,
         "solver_version": solver_version,
