@@ -14,28 +14,29 @@ import json
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from optimizer.errors import ScenarioError
 
 
-@dataclass
+@dataclass(frozen=True)
 class Layers:
     """One scenario file merged over what it extends."""
 
     raw: dict[str, Any]
-    files: list[Path] = field(default_factory=list)  # the chain, the file given first
-    origin: dict[tuple[str, ...], Path] = field(default_factory=dict)  # key path -> its file
+    files: list[Path]  # the chain, the file given first
+    origin: dict[tuple[str, ...], Path]  # key path -> the file its value comes from
 
 
 def layered(path: Path) -> Layers:
     """Read ``path`` and the chain it extends (ScenarioError on a missing, unreadable or looping
     file)."""
-    layers = Layers(raw={})
-    layers.raw = _layered(path, (), layers.files, layers.origin)
-    return layers
+    files: list[Path] = []
+    origin: dict[tuple[str, ...], Path] = {}
+    raw = _layered(path, (), files, origin)
+    return Layers(raw, files, origin)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -109,22 +110,21 @@ def _layered(
         )
     raw = _absolutise(_read_toml(path), path.parent)
     files.append(path)
+    base: dict[str, Any] = {}
     parent = raw.get("extends")
-    if parent is None:
-        _record_origin(raw, path, origin)
-        return raw
-    if not isinstance(parent, str) or not parent.strip():
-        raise ScenarioError(str(path), "'extends' must be a file name in quotes")
-    if not (path.parent / parent).is_file():
-        raise ScenarioError(
-            str(path),
-            f"'extends' names {parent!r}, which is not a file ({path.parent / parent}); "
-            "give the path of a scenario .toml relative to this file",
-        )
-    base = _layered(path.parent / parent, (*seen, path), files, origin)
-    base.pop("name", None)
-    base.pop("description", None)
-    _record_origin(raw, path, origin)
+    if parent is not None:
+        if not isinstance(parent, str) or not parent.strip():
+            raise ScenarioError(str(path), "'extends' must be a file name in quotes")
+        if not (path.parent / parent).is_file():
+            raise ScenarioError(
+                str(path),
+                f"'extends' names {parent!r}, which is not a file ({path.parent / parent}); "
+                "give the path of a scenario .toml relative to this file",
+            )
+        base = _layered(path.parent / parent, (*seen, path), files, origin)
+        base.pop("name", None)
+        base.pop("description", None)
+    _record_origin(raw, path, origin)  # after the base's: the file beats what it extends
     return _merge(base, raw)
 
 
