@@ -17,23 +17,16 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from optimizer.errors import CatalogueError
 from optimizer.scenario import Section
+from optimizer.tables import SECTORS
 
 DEFAULT_CATALOGUE: Path = Path(__file__).resolve().parent.parent / "models" / "components.toml"
 
 Pillar = Literal["prevention", "prosecution", "protection", "partnership"]
 Channel = Literal["government", "civil_society"]
 Target = Literal["children", "labor", "sex", "migrants", "all"]
-Sector = Literal[
-    "none",
-    "sugar",
-    "seafood",
-    "agriculture",
-    "fishing",
-    "domestic_work",
-    "construction",
-    "garments",
-    "mining",
-]
+# "none" or a sector of the DOL List of Goods (tables.SECTORS): a sector component applies only
+# in countries with a listed good of that sector (impact.build_curves).
+Sector = Literal[("none", *SECTORS)]
 Tag = Literal["child_protection", "labor", "me_data", "migrants"]
 Evidence = Literal["A", "B", "C", "D"]
 ContextKind = Literal["none", "governance", "voice", "migration"]

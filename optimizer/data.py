@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.errors import DataError
-from optimizer.tables import TABLES, WGI_DIMENSIONS, TableSchema
+from optimizer.tables import SECTORS, TABLES, WGI_DIMENSIONS, TableSchema
 
 DATA_DIR: Path = Path(__file__).resolve().parent.parent / "data"
 MAX_TABLE_BYTES = 20 * 1024 * 1024
@@ -35,6 +35,8 @@ class Tables:
     wgi: pd.DataFrame
     migration: pd.DataFrame
     slavery: pd.DataFrame
+    good_sectors: pd.DataFrame
+    dol_goods: pd.DataFrame
     population: pd.DataFrame
 
 
@@ -193,7 +195,7 @@ def validate_frame(
         out[col] = num.round().astype("Int64") if kind == "int" and not frac.any() else num
     df = pd.DataFrame(out)
     key = list(schema.key)
-    keycols = df[key].apply(lambda s: s.str.casefold()) if schema.name == "names" else df[key]
+    keycols = df[key].apply(lambda s: s.str.casefold()) if schema.casefold_key else df[key]
     dup = keycols.duplicated(keep=False) & keycols.notna().all(axis=1)
     if dup.any():
         first: dict[tuple, int] = {}
@@ -238,7 +240,27 @@ def load_tables(data_dir: Path = DATA_DIR) -> Tables:
     for name, schema in TABLES.items():
         if name != "countries":
             loaded[name] = load_table(schema, data_dir, known)
-    return Tables(**loaded)
+    tables = Tables(**loaded)
+    _check_good_sectors(tables)
+    return tables
+
+
+def _check_good_sectors(tables: Tables) -> None:
+    """Every good in dol_goods.csv is spelt and classed as in dol_good_sectors.csv."""
+    goods = tables.dol_goods
+    sector = goods["good"].map(tables.good_sectors.set_index("good")["sector"])
+    problems = [
+        f"line {i + 2}: good {goods.at[i, 'good']!r} is not in dol_good_sectors.csv; "
+        "add it there (good, sector) and re-import the List of Goods"
+        for i in goods.index[sector.isna()]
+    ]
+    problems += [
+        f"line {i + 2}: good {goods.at[i, 'good']!r} has sector {goods.at[i, 'sector']!r} but "
+        f"dol_good_sectors.csv gives {sector[i]!r}; re-import the List of Goods or fix one of them"
+        for i in goods.index[sector.notna() & (sector != goods["sector"])]
+    ]
+    if problems:
+        raise DataError(goods.attrs.get("path", "dol_goods.csv"), _limit(problems))
 
 
 def data_years(tables: Tables) -> dict[str, tuple[int, int]]:
@@ -275,12 +297,39 @@ def _latest(df: pd.DataFrame, year_col: str, reference_year: int) -> pd.DataFram
     return sub.drop_duplicates("iso3", keep="last").set_index("iso3")
 
 
+def migration_percentile(stock: pd.Series, share_pct: pd.Series) -> pd.Series:
+    """0..100: the larger of a country's percentile rank (among rated countries with data) in
+    migrants as people (immigrants + emigrants) and as a share of its population, so that a
+    large origin country (millions of emigrants, a small share) counts as a migration country.
+    docs/model.md, "The migration measure"."""
+    ranks = pd.concat([stock, share_pct], axis=1).rank(pct=True, method="average")
+    return 100.0 * ranks.max(axis=1, skipna=False)
+
+
+def goods_view(goods: pd.DataFrame, countries: pd.Index) -> pd.DataFrame:
+    """Per country, from the latest edition of the DOL List of Goods: ``sector_<s>`` (a good of
+    sector s is listed), ``sectors`` (those sectors, in words), ``forced_labor_goods`` (goods
+    listed for forced labour) and ``dol_edition``. A country without a listed good has none."""
+    latest = goods[goods["edition"] == goods["edition"].max()]
+    out = pd.DataFrame(index=countries)
+    for sector in SECTORS:
+        out[f"sector_{sector}"] = countries.isin(latest.loc[latest["sector"] == sector, "iso3"])
+    listed = latest.groupby("iso3")["sector"].agg(lambda s: ", ".join(sorted(set(s))))
+    out["sectors"] = listed.reindex(countries).fillna("").astype("string")
+    forced = latest[latest["forced_labor"] == 1].groupby("iso3").size()
+    out["forced_labor_goods"] = forced.reindex(countries).fillna(0).astype("Int64")
+    out["dol_edition"] = pd.array([goods["edition"].max()] * len(countries), dtype="Int64")
+    return out
+
+
 def country_view(tables: Tables, reference_year: int) -> pd.DataFrame:
     """One row per TIP-rated country for ``reference_year`` (index iso3, sorted).
 
     Tier is the ``reference_year`` report; WGI and migration are the latest year <= reference
     year; population is the reference year itself; people in modern slavery applies the GSI
-    prevalence to the reference-year population. Missing values stay missing.
+    prevalence to the reference-year population. Missing values stay missing. Sectors and
+    forced-labour goods come from the latest edition of the DOL List of Goods, whatever the
+    reference year (the 2016 edition stands in for the paper's 2013-2014 vintage).
     """
     tiers = tables.tip_tiers
     lo, hi = int(tiers["report_year"].min()), int(tiers["report_year"].max())
@@ -311,6 +360,8 @@ def country_view(tables: Tables, reference_year: int) -> pd.DataFrame:
     view["immigrant_share_pct"] = mg["immigrant_share_pct"].astype("float64")
     view["emigrant_share_pct"] = mg["emigrant_share_pct"].astype("float64")
     view["migrant_share_pct"] = view["immigrant_share_pct"] + view["emigrant_share_pct"]
+    view["migrant_stock"] = (mg["immigrant_stock"] + mg["emigrant_stock"]).astype("float64")
+    view["migration_pct"] = migration_percentile(view["migrant_stock"], view["migrant_share_pct"])
     view["migration_year"] = mg["year"].astype("Int64")
     pop = tables.population
     p = pop[pop["year"] == reference_year].set_index("iso3").reindex(idx)
@@ -323,6 +374,7 @@ def country_view(tables: Tables, reference_year: int) -> pd.DataFrame:
     view["people_in_modern_slavery"] = (
         view["slavery_prevalence_per_1000"] / 1000.0 * view["population"].astype("float64")
     )
+    view = view.join(goods_view(tables.dol_goods, idx))
     view.index.name = "iso3"
     view["name"] = view["name"].astype("string")
     view["region"] = view["region"].astype("string")

@@ -29,7 +29,9 @@ SPACING = 1.5  # breakpoint exponent (1 = equal widths); see docs/model.md for t
 
 
 def context_values(view: pd.DataFrame) -> pd.DataFrame:
-    """The context each component type depends on, per country (NaN where missing)."""
+    """The context each component type depends on, per country (NaN where missing): governance
+    (mean of the rule-of-law and control-of-corruption percentiles), voice (voice-and-accountability
+    percentile) and migration (``data.migration_percentile``); all on a 0..100 scale."""
     return pd.DataFrame(
         {
             "governance": view[["rule_of_law_pct", "control_of_corruption_pct"]].mean(
@@ -40,6 +42,12 @@ def context_values(view: pd.DataFrame) -> pd.DataFrame:
         },
         index=view.index,
     ).astype(float)
+
+
+def sector_listed(view: pd.DataFrame, iso: str, sector: str) -> bool:
+    """Whether a component of ``sector`` applies in country ``iso``: always for "none", else only
+    if the DOL List of Goods lists a good of that sector there (``data.goods_view``)."""
+    return sector == "none" or bool(view.at[iso, f"sector_{sector}"])
 
 
 def metric_weights(catalogue: Catalogue, objective: ObjectiveSection) -> dict[str, float]:
@@ -113,6 +121,8 @@ def build_curves(
     for iso in countries:
         people = float(view.at[iso, "people_in_modern_slavery"])
         for key, comp in catalogue.components.items():
+            if not sector_listed(view, iso, comp.sector):
+                continue  # a sector component applies only where the sector is listed
             saturation = comp.saturation.mode * people
             if comp.context == "none":
                 phi, context = 1.0, float("nan")

@@ -382,6 +382,89 @@ def parse_population(source: Path, data_dir: Path = DATA_DIR) -> pd.DataFrame:
     return df[(df["year"] >= lo) & (df["year"] <= hi) & df["population"].notna()]
 
 
+DOL_COLUMNS = ["Country", "Good", "Child Labor", "Forced Labor"]
+DOL_MARKS = {"x": 1, "": 0}
+
+
+def _read_sheet(source: Path, columns: list[str]) -> pd.DataFrame:
+    """A publisher table as text: the first sheet of an .xlsx workbook, else a CSV file."""
+    if source.suffix.lower() != ".xlsx":
+        return read_csv(source, columns, MAX_SOURCE_BYTES)
+    if not source.is_file():
+        raise DataError(str(source), "file not found; check the path")
+    if source.stat().st_size > MAX_SOURCE_BYTES:
+        raise DataError(str(source), "file is larger than 200 MB; is this the right file?")
+    try:
+        raw = pd.read_excel(source, sheet_name=0, dtype=str, keep_default_na=False)
+    except Exception as exc:  # openpyxl raises many kinds for a broken workbook
+        raise DataError(
+            str(source), f"not a readable .xlsx workbook ({exc}); save it again as .xlsx or CSV"
+        ) from None
+    raw.columns = [str(c).strip() for c in raw.columns]
+    missing = [c for c in columns if c not in raw.columns]
+    if missing:
+        raise DataError(
+            str(source),
+            f"first sheet lacks column(s) {', '.join(missing)}; expected: " + ", ".join(columns),
+        )
+    return raw.fillna("").reset_index(drop=True)
+
+
+def _edition(source: Path) -> int:
+    """The edition year in the file name (DOL names its downloads TVPRA<year>...)."""
+    found = re.findall(r"(?<!\d)(20\d\d)(?!\d)", source.name)
+    if len(set(found)) != 1:
+        raise DataError(
+            str(source),
+            "cannot tell the edition from the file name; name the file with its edition year "
+            "once (e.g. TVPRA2016.xlsx or tvpra_2016_goods.csv)",
+        )
+    return int(found[0])
+
+
+def parse_dol_goods(source: Path, data_dir: Path = DATA_DIR) -> pd.DataFrame:
+    """DOL List of Goods Produced by Child Labor or Forced Labor (Country, Good, Child Labor,
+    Forced Labor; "X" marks) -> dol_goods.
+
+    Names are trimmed; countries are matched with ``country_names.csv`` and goods with
+    ``dol_good_sectors.csv`` (which gives the sector and the spelling kept). Blank rows are
+    dropped, and so are countries the TIP Report does not rate. The edition is the year in the
+    file name.
+    """
+    edition = _edition(source)
+    raw = _read_sheet(source, DOL_COLUMNS)
+    raw = raw[(raw["Country"].str.strip() != "") | (raw["Good"].str.strip() != "")]
+    known = _countries(data_dir)
+    iso = match_names(raw["Country"], data_dir, source)
+    sectors = load_table(TABLES["good_sectors"], data_dir)
+    spelling = dict(zip(sectors["good"].str.casefold(), sectors["good"], strict=True))
+    good = raw["Good"].str.strip().str.casefold().map(spelling)
+    problems = [
+        f"line {i + 2}: good {raw['Good'][i].strip()!r} is not in dol_good_sectors.csv; "
+        "add it there with its sector"
+        for i in raw.index[good.isna()]
+    ]
+    marks = {}
+    for col in ("Child Labor", "Forced Labor"):
+        marks[col] = raw[col].str.strip().str.casefold().map(DOL_MARKS)
+        for i in raw.index[marks[col].isna()]:
+            problems.append(f"line {i + 2}: column {col} value {raw[col][i]!r} is not X or blank")
+    for i in raw.index[(marks["Child Labor"] == 0) & (marks["Forced Labor"] == 0)]:
+        problems.append(f"line {i + 2}: neither Child Labor nor Forced Labor is marked X")
+    _raise(source, problems)
+    df = pd.DataFrame(
+        {
+            "iso3": iso,
+            "edition": edition,
+            "good": good,
+            "sector": good.map(sectors.set_index("good")["sector"]),
+            "child_labor": marks["Child Labor"],
+            "forced_labor": marks["Forced Labor"],
+        }
+    )
+    return df[df["iso3"].isin(known)]
+
+
 IMPORTERS: dict[str, Importer] = {
     imp.kind: imp
     for imp in [
@@ -397,6 +480,12 @@ IMPORTERS: dict[str, Importer] = {
         ),
         Importer("gsi", "slavery", parse_gsi, "Walk Free Global Slavery Index 2023"),
         Importer("population", "population", parse_population, "World Bank SP.POP.TOTL"),
+        Importer(
+            "dol-goods",
+            "dol_goods",
+            parse_dol_goods,
+            "US DOL List of Goods Produced by Child Labor or Forced Labor (.xlsx or .csv)",
+        ),
     ]
 }
 

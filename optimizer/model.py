@@ -97,9 +97,11 @@ def _ones(variables: list[pulp.LpVariable], coef: float = 1.0) -> dict:
 def define_aggregates(m: AllocationModel) -> None:
     """Definition rows (structural: never relaxed) for the aggregate spend variables."""
     m.total = {c: m.new_var(f"total_{c}") for c in m.countries}
-    for (iso, year), group in m.groups(["iso3", "year"]).items():
-        m.year_spend[(iso, year)] = v = m.new_var(f"year_{iso}_{year}")
-        m.define(f"def_year_{iso}_{year}", {**_ones(group), v: -1.0})
+    groups = m.groups(["iso3", "year"])  # a country may have no columns (sector gating)
+    for iso in sorted(m.countries):
+        for year in m.scenario.years:
+            m.year_spend[(iso, year)] = v = m.new_var(f"year_{iso}_{year}")
+            m.define(f"def_year_{iso}_{year}", {**_ones(groups.get((iso, year), [])), v: -1.0})
     by_country: dict[str, list] = defaultdict(list)
     for (iso, _year), v in m.year_spend.items():
         by_country[iso].append(v)

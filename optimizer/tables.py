@@ -12,6 +12,19 @@ import numpy as np
 
 TIERS = ("1", "2", "2WL", "3", "special_case", "not_rated")
 REGIONS = ("AF", "EAP", "EUR", "NEA", "SCA", "WHA")
+# Economic sectors of the goods on the DOL List of Goods (data/dol_good_sectors.csv maps each good to
+# one); catalogue components name the same words (or "none") in their ``sector``.
+SECTORS = (
+    "agriculture",
+    "sugar",
+    "seafood",
+    "forestry",
+    "mining",
+    "bricks",
+    "garments",
+    "manufacturing",
+    "sexual_exploitation",
+)
 
 
 @dataclass(frozen=True)
@@ -31,6 +44,7 @@ class TableSchema:
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     decimals: dict[str, int] = field(default_factory=dict)
     iso_checked: bool = True  # iso3 must be a TIP-rated country (in countries.csv)
+    casefold_key: bool = False  # keys differing only in letter case are duplicates
     year_column: str | None = None
 
 
@@ -56,6 +70,7 @@ TABLES: dict[str, TableSchema] = {
             key=("name",),
             required=("name", "iso3"),
             iso_checked=False,
+            casefold_key=True,
         ),
         TableSchema(
             "tip_tiers",
@@ -175,6 +190,33 @@ TABLES: dict[str, TableSchema] = {
             },
             decimals={"prevalence_per_1000": 3},
             year_column="estimate_year",
+        ),
+        TableSchema(
+            "good_sectors",
+            "dol_good_sectors.csv",
+            {"good": "str", "sector": "str"},
+            key=("good",),
+            required=("good", "sector"),
+            allowed={"sector": SECTORS},
+            iso_checked=False,
+            casefold_key=True,
+        ),
+        TableSchema(
+            "dol_goods",
+            "dol_goods.csv",
+            {
+                "iso3": "str",
+                "edition": "int",
+                "good": "str",
+                "sector": "str",
+                "child_labor": "int",
+                "forced_labor": "int",
+            },
+            key=("iso3", "edition", "good"),
+            required=("iso3", "edition", "good", "sector", "child_labor", "forced_labor"),
+            allowed={"sector": SECTORS},
+            ranges={"edition": (2009.0, 2100.0), "child_labor": (0, 1), "forced_labor": (0, 1)},
+            year_column="edition",
         ),
         TableSchema(
             "population",

@@ -139,3 +139,11 @@ def test_scenario_paths_resolve(tmp_path):
     child = tmp_path / "mine.toml"
     child.write_text(f'extends = "{Path(SCENARIO_DIR, "baseline.toml").as_posix()}"\n')
     assert load_scenario(child).budget.total_usd == 250e6
+
+
+def test_sector_components_only_where_the_sector_is_listed(solved):
+    _scenario, result = solved
+    sector = {k: c.sector for k, c in load_catalogue().components.items()}
+    rows = result.allocation[result.allocation["component"].map(sector) != "none"]
+    for iso, component in zip(rows["iso3"], rows["component"], strict=True):
+        assert result.screen.loc[iso, f"sector_{sector[component]}"], (iso, component)

@@ -18,7 +18,7 @@ from optimizer.data import (
     load_tables,
 )
 from optimizer.errors import DataError
-from optimizer.tables import TABLES
+from optimizer.tables import SECTORS, TABLES
 
 VIEW_COLUMNS = [
     "name",
@@ -35,12 +35,18 @@ VIEW_COLUMNS = [
     "immigrant_share_pct",
     "emigrant_share_pct",
     "migrant_share_pct",
+    "migrant_stock",
+    "migration_pct",
     "migration_year",
     "population",
     "population_year",
     "slavery_prevalence_per_1000",
     "slavery_estimate_year",
     "people_in_modern_slavery",
+    *(f"sector_{s}" for s in SECTORS),
+    "sectors",
+    "forced_labor_goods",
+    "dol_edition",
 ]
 
 

@@ -14,7 +14,13 @@ from optimizer.importers import IMPORTERS, run_import
 from optimizer.tables import TABLES
 
 PUB = Path(__file__).parent / "fixtures" / "publishers"
-HAND_TABLES = ["countries.csv", "country_names.csv", "tip_special_cases.csv", "cspa_years.csv"]
+HAND_TABLES = [
+    "countries.csv",
+    "country_names.csv",
+    "tip_special_cases.csv",
+    "cspa_years.csv",
+    "dol_good_sectors.csv",
+]
 
 
 @pytest.fixture
@@ -48,6 +54,7 @@ def test_registry_kinds() -> None:
         "migrant-stock",
         "gsi",
         "population",
+        "dol-goods",
     }
 
 
@@ -158,6 +165,7 @@ def test_population_aggregates_dropped(data_dir: Path) -> None:
         ("migrant-stock", "stock_totals_2020.csv"),
         ("gsi", "clean_data_modern_slavery.csv"),
         ("population", "population.csv"),
+        ("dol-goods", "tvpra_2016_goods.csv"),
     ],
 )
 def test_run_import_writes_valid_reproducible_table(
@@ -219,3 +227,60 @@ def test_missing_publisher_column(data_dir: Path, tmp_path: Path) -> None:
     bad.write_text("Country Name,Code,Year,Value\nThailand,THA,2013,1\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"missing column\(s\) Country Code; expected columns"):
         run_import("population", bad, data_dir)
+
+
+def test_dol_goods_names_marks_and_sectors(data_dir: Path) -> None:
+    df = _parse("dol-goods", "tvpra_2016_goods.csv", data_dir)
+    assert len(df) == 7 and (df["edition"] == 2016).all()  # the blank row is dropped
+    assert set(df["iso3"]) == {"MMR", "CIV", "IND", "KGZ", "MYS"}  # Burma, "India " ...
+    sugar = _row(df, iso3="IND", good="Sugarcane")
+    assert (sugar["sector"], sugar["child_labor"], sugar["forced_labor"]) == ("sugar", 1, 0)
+    assert _row(df, iso3="IND", good="Garments")["sector"] == "garments"  # "Garments " trimmed
+    assert _row(df, iso3="MMR", good="Shrimp")["sector"] == "seafood"
+    beans = _row(df, iso3="MMR", good="Beans (green, soy, yellow)")  # quoted comma
+    assert beans["sector"] == "agriculture" and beans["forced_labor"] == 1
+    assert _row(df, iso3="MYS", good="Oil (palm)")["child_labor"] == 0  # the sector table's case
+    assert _row(df, iso3="KGZ", good="Cotton")["sector"] == "agriculture"
+
+
+def test_dol_goods_xlsx_gives_the_same_table(data_dir: Path, tmp_path: Path) -> None:
+    sheet = pd.read_csv(PUB / "tvpra_2016_goods.csv", dtype=str, keep_default_na=False)
+    workbook = tmp_path / "TVPRA2016_0.xlsx"
+    sheet.to_excel(workbook, index=False)
+    from_csv = run_import("dol-goods", PUB / "tvpra_2016_goods.csv", data_dir).read_bytes()
+    assert run_import("dol-goods", workbook, data_dir).read_bytes() == from_csv
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "Kyrgyz Republic,Cotton",
+            "Kyrgyz Republic,Moon Rocks",
+            "line 7: good 'Moon Rocks' is not",
+        ),
+        ("Shrimp,,X", "Shrimp,yes,X", "line 3: column Child Labor value 'yes' is not X or blank"),
+        ("Shrimp,,X", "Shrimp,,", "line 3: neither Child Labor nor Forced Labor is marked X"),
+        ("Kyrgyz Republic", "Kyrgyzia", "line 7: country name 'Kyrgyzia' is not known"),
+    ],
+)
+def test_dol_goods_bad_rows(
+    data_dir: Path, tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    bad = tmp_path / "tvpra_2016_goods.csv"
+    text = (PUB / "tvpra_2016_goods.csv").read_text(encoding="utf-8")
+    bad.write_text(text.replace(old, new), encoding="utf-8")
+    with pytest.raises(DataError) as exc:
+        run_import("dol-goods", bad, data_dir)
+    assert expected in str(exc.value) and str(bad) in str(exc.value)
+    assert not (data_dir / "dol_goods.csv").exists()
+
+
+def test_dol_goods_edition_from_file_name(data_dir: Path, tmp_path: Path) -> None:
+    unnamed = tmp_path / "goods.csv"
+    unnamed.write_bytes((PUB / "tvpra_2016_goods.csv").read_bytes())
+    with pytest.raises(DataError, match="name the file with its edition year"):
+        run_import("dol-goods", unnamed, data_dir)
+    later = tmp_path / "TVPRA2018.csv"
+    later.write_bytes(unnamed.read_bytes())
+    assert set(IMPORTERS["dol-goods"].parse(later, data_dir)["edition"]) == {2018}

@@ -19,10 +19,12 @@ from optimizer.model import build_model
 from optimizer.result import Result
 from optimizer.scenario import PolicySection, Scenario
 from optimizer.solve import SolveInfo, solve
+from optimizer.tables import SECTORS
 
 
 def view(countries: dict[str, dict[str, Any]]) -> pd.DataFrame:
-    """A screening view: {iso3: {people, region, rl, cc, va, mig}} -> the columns the model reads."""
+    """A screening view: {iso3: {people, region, rl, cc, va, mig, sectors}} -> the columns the
+    model reads (mig is the migration percentile)."""
     rows = []
     for iso, c in countries.items():
         rows.append(
@@ -39,7 +41,10 @@ def view(countries: dict[str, dict[str, Any]]) -> pd.DataFrame:
                 "reasons": "",
             }
         )
-    return pd.DataFrame(rows).set_index("iso3").sort_index()
+    frame = pd.DataFrame(rows).set_index("iso3").sort_index()
+    for sector in SECTORS:  # {"sectors": [...]}: goods of those sectors on the DOL list
+        frame[f"sector_{sector}"] = [sector in countries[i].get("sectors", ()) for i in frame.index]
+    return frame
 
 
 def component(
@@ -51,6 +56,7 @@ def component(
     context: str = "none",
     elasticity: float = 0.0,
     tags: tuple[str, ...] = (),
+    sector: str = "none",
 ) -> dict[str, Any]:
     return {
         "label": "test component",
@@ -58,7 +64,7 @@ def component(
         "pillar": pillar,
         "channel": channel,
         "target": "all",
-        "sector": "none",
+        "sector": sector,
         "tags": list(tags),
         "metric": metric,
         "unit_cost_usd": {"low": cost, "mode": cost, "high": cost},
