@@ -38,7 +38,7 @@ def context_values(view: pd.DataFrame) -> pd.DataFrame:
                 axis=1, skipna=False
             ),
             "voice": view["voice_accountability_pct"],
-            "migration": view["migrant_share_pct"],
+            "migration": view["migration_pct"],
         },
         index=view.index,
     ).astype(float)

@@ -82,6 +82,7 @@ ReadinessPart = Literal[
     "migration",
     "prevalence",
     "tier_trend",
+    "labor_exposure",
 ]
 
 
@@ -130,8 +131,20 @@ class EligibilitySection(Section):
         None,
         description="Minimum WGI voice-and-accountability percentile (civil society without fear).",
     )
-    min_migrant_share_pct: Annotated[float, Field(ge=0)] | None = Field(
-        None, description="Minimum immigrant + emigrant stock, % of population."
+    min_migration_pct: Percentile | None = Field(
+        None,
+        description=(
+            "Minimum migration percentile: the larger of the country's percentile ranks in "
+            "migrants (immigrants + emigrants) as people and as a share of its population "
+            "(docs/model.md, 'The migration measure')."
+        ),
+    )
+    min_forced_labor_goods: Annotated[int, Field(ge=0)] | None = Field(
+        None,
+        description=(
+            "Labour-trafficking exposure: keep only countries with at least this many goods on "
+            "the US DOL List of Goods (2016 edition) for forced labour; none = no rule."
+        ),
     )
     missing: Literal["exclude", "flag"] = Field(
         "exclude",
@@ -146,7 +159,8 @@ class EligibilitySection(Section):
         },
         description=(
             "Weights of the readiness (tipping-point) index over normalised indicators: rule_of_law, "
-            "control_of_corruption, voice_accountability, migration, prevalence, tier_trend."
+            "control_of_corruption, voice_accountability, migration, prevalence, tier_trend, "
+            "labor_exposure (forced-labour goods on the DOL list; 0 where none)."
         ),
     )
 

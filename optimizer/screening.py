@@ -46,7 +46,7 @@ THRESHOLDS = [
         "min_voice_accountability_pct",
         "voice-and-accountability percentile",
     ),
-    ("migration", "migrant_share_pct", "min_migrant_share_pct", "migrant stock share (%)"),
+    ("migration", "migration_pct", "min_migration_pct", "migration percentile"),
 ]
 
 
@@ -78,6 +78,13 @@ def _rank01(values: pd.Series) -> pd.Series:
     return values.rank(pct=True, method="average")
 
 
+def _labor_exposure(forced_goods: pd.Series) -> pd.Series:
+    """0 where no good is listed for forced labour, else the percentile rank (0..1] of the
+    number of such goods among the countries with at least one."""
+    count = forced_goods.astype("float64")
+    return _rank01(count.where(count > 0)).fillna(0.0)
+
+
 def readiness_parts(view: pd.DataFrame, tables: Tables, reference_year: int) -> pd.DataFrame:
     """Each readiness indicator normalised to 0..1 (NaN where missing)."""
     return pd.DataFrame(
@@ -85,9 +92,10 @@ def readiness_parts(view: pd.DataFrame, tables: Tables, reference_year: int) -> 
             "rule_of_law": view["rule_of_law_pct"] / 100.0,
             "control_of_corruption": view["control_of_corruption_pct"] / 100.0,
             "voice_accountability": view["voice_accountability_pct"] / 100.0,
-            "migration": _rank01(view["migrant_share_pct"]),
+            "migration": view["migration_pct"] / 100.0,
             "prevalence": _rank01(view["slavery_prevalence_per_1000"]),
             "tier_trend": _tier_trend(tables, reference_year).reindex(view.index),
+            "labor_exposure": _labor_exposure(view["forced_labor_goods"]),
         },
         index=view.index,
     ).astype(float)
@@ -160,6 +168,18 @@ def screen(tables: Tables, rules: EligibilitySection, reference_year: int) -> Sc
                     passed[iso] = True
                     flags[iso].append(f"{words} missing; passed (missing = flag)")
         out[f"{rule}_pass"] = passed
+
+    out["forced_labor_pass"] = True
+    if rules.min_forced_labor_goods is not None:
+        fewest, edition = rules.min_forced_labor_goods, view["dol_edition"]
+        out["forced_labor_pass"] = (view["forced_labor_goods"] >= fewest).astype(bool)
+        for iso in out.index[~out["forced_labor_pass"]]:
+            count = int(view.at[iso, "forced_labor_goods"])
+            listed = f"{count} good{'s' if count != 1 else ''}" if count else "no good"
+            reasons[iso].append(
+                f"{listed} on the US DOL List of Goods ({edition[iso]} edition) for forced "
+                f"labour, below the minimum {fewest} (labour-trafficking exposure)"
+            )
 
     for iso in out.index[view["people_in_modern_slavery"].isna()]:
         reasons[iso].append(

@@ -80,11 +80,9 @@ def test_threshold_excludes_with_numbers(tables):
 
 
 def test_missing_policy_flag_passes_with_a_flag(tables):
-    strict = screen(tables, EligibilitySection(min_migrant_share_pct=1.0), 2013).frame
-    lenient = screen(
-        tables, EligibilitySection(min_migrant_share_pct=1.0, missing="flag"), 2013
-    ).frame
-    missing = strict.index[strict["migrant_share_pct"].isna()]
+    strict = screen(tables, EligibilitySection(min_migration_pct=1.0), 2013).frame
+    lenient = screen(tables, EligibilitySection(min_migration_pct=1.0, missing="flag"), 2013).frame
+    missing = strict.index[strict["migration_pct"].isna()]
     assert len(missing) > 0
     iso = missing[0]
     assert "missing (missing = exclude)" in strict.loc[iso, "reasons"]

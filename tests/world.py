@@ -36,7 +36,7 @@ def view(countries: dict[str, dict[str, Any]]) -> pd.DataFrame:
                 "rule_of_law_pct": float(c.get("rl", 50.0)),
                 "control_of_corruption_pct": float(c.get("cc", 50.0)),
                 "voice_accountability_pct": float(c.get("va", 50.0)),
-                "migrant_share_pct": float(c.get("mig", 5.0)),
+                "migration_pct": float(c.get("mig", 5.0)),
                 "eligible": True,
                 "reasons": "",
             }

@@ -38,7 +38,7 @@ def screen_table(frame: pd.DataFrame, year: int) -> str:
     excluded = frame[~frame["eligible"]].sort_values("name")
     head = (
         f"{'rank':>4} {'iso':3} {'country':<22} {'reg':3} {'tier':<5} {'usaid':<6} "
-        f"{'RL':>3} {'CC':>3} {'VA':>3} {'mig%':>5} {'slavery':>9} {'ready':>5}  flags"
+        f"{'RL':>3} {'CC':>3} {'VA':>3} {'mig':>3} {'FL':>2} {'slavery':>9} {'ready':>5}  flags"
     )
     lines = [
         f"Focus-country screen, {year} TIP Report: {len(eligible)} eligible of {len(frame)}",
@@ -52,7 +52,8 @@ def screen_table(frame: pd.DataFrame, year: int) -> str:
             f"{_num(row['rank']):>4} {iso:3} {_one_line(row['name'])[:22]:<22} {row['region']:3} {tier:<5} "
             f"{MISSION_SHORT.get(row['mission_type'], '?'):<6} "
             f"{_num(row['rule_of_law_pct']):>3} {_num(row['control_of_corruption_pct']):>3} "
-            f"{_num(row['voice_accountability_pct']):>3} {_num(row['migrant_share_pct'], '{:.1f}'):>5} "
+            f"{_num(row['voice_accountability_pct']):>3} {_num(row['migration_pct']):>3} "
+            f"{_num(row['forced_labor_goods']):>2} "
             f"{_num(row['people_in_modern_slavery'], '{:,.0f}'):>9} {_num(row['readiness'], '{:.1f}'):>5}"
         )
         flags = "  " + row["flags"] if row["flags"] else ""
@@ -67,7 +68,9 @@ def screen_table(frame: pd.DataFrame, year: int) -> str:
         "",
         *textwrap.wrap(
             "RL, CC, VA: WGI percentiles (rule of law, control of corruption, voice and "
-            "accountability); mig%: immigrant + emigrant stock share; ready: readiness 0-100.",
+            "accountability); mig: migration percentile (larger of migrants as people and as a "
+            "share of population); FL: goods on the US DOL List of Goods (2016 edition) for "
+            "forced labour; ready: readiness 0-100.",
             WIDTH,
         ),
     ]
