@@ -310,16 +310,17 @@ def goods_view(goods: pd.DataFrame, countries: pd.Index) -> pd.DataFrame:
     """Per country, from the latest edition of the DOL List of Goods: ``sector_<s>`` (a good of
     sector s is listed), ``sectors`` (those sectors, in words), ``forced_labor_goods`` (goods
     listed for forced labour) and ``dol_edition``. A country without a listed good has none."""
-    latest = goods[goods["edition"] == goods["edition"].max()]
-    out = pd.DataFrame(index=countries)
-    for sector in SECTORS:
-        out[f"sector_{sector}"] = countries.isin(latest.loc[latest["sector"] == sector, "iso3"])
-    listed = latest.groupby("iso3")["sector"].agg(lambda s: ", ".join(sorted(set(s))))
-    out["sectors"] = listed.reindex(countries).fillna("").astype("string")
-    forced = latest[latest["forced_labor"] == 1].groupby("iso3").size()
-    out["forced_labor_goods"] = forced.reindex(countries).fillna(0).astype("Int64")
-    out["dol_edition"] = pd.array([goods["edition"].max()] * len(countries), dtype="Int64")
-    return out
+    edition = goods["edition"].max()
+    latest = goods[goods["edition"] == edition]
+    listed: dict[str, set[str]] = {}
+    for iso, sector in zip(latest["iso3"], latest["sector"], strict=True):
+        listed.setdefault(iso, set()).add(sector)
+    out = {f"sector_{s}": [s in listed.get(c, ()) for c in countries] for s in SECTORS}
+    out["sectors"] = pd.array([", ".join(sorted(listed.get(c, ()))) for c in countries], "string")
+    forced = latest.loc[latest["forced_labor"] == 1, "iso3"].value_counts()
+    out["forced_labor_goods"] = forced.reindex(countries, fill_value=0).astype("Int64").to_numpy()
+    out["dol_edition"] = pd.array([edition] * len(countries), dtype="Int64")
+    return pd.DataFrame(out, index=countries)
 
 
 def country_view(tables: Tables, reference_year: int) -> pd.DataFrame:

@@ -8,11 +8,14 @@ from pathlib import Path
 
 import pytest
 import world as w
+from click.testing import CliRunner
 
 from optimizer.catalogue import load_catalogue
+from optimizer.cli import main
 from optimizer.data import DATA_DIR, country_view, load_tables
 from optimizer.errors import DataError
 from optimizer.impact import build_curves
+from optimizer.report.text import run_summary
 from optimizer.scenario import load_scenario
 from optimizer.screening import screen
 from optimizer.tables import SECTORS
@@ -118,6 +121,7 @@ def test_a_country_left_with_no_component_builds_solves_and_scores():
     assert set(result.allocation["iso3"]) == {"AAA"}
     assert set(result.outcomes["iso3"]) == {"AAA"}
     assert result.summary.objective == pytest.approx(3 * FULL * 1000, rel=1e-6)
+    assert "AAA Country AAA" in run_summary(result)  # the report reads only pairs that exist
 
 
 # ---------------------------------------------------------------- the gate, real data
@@ -151,3 +155,38 @@ def test_real_model_has_no_seafood_money_to_give_where_none_is_listed():
     assert set(seafood["iso3"]) == {
         c for c in prep.countries if prep.screen.frame.loc[c, "sector_seafood"]
     }
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def _hand_tables(tmp_path: Path) -> Path:
+    d = tmp_path / "data"
+    d.mkdir()
+    for name in ("countries.csv", "country_names.csv", "dol_good_sectors.csv"):
+        shutil.copy(DATA_DIR / name, d / name)
+    return d
+
+
+def _import(source: Path, data_dir: Path):
+    args = ["data", "import", "dol-goods", str(source), "--data-dir", str(data_dir)]
+    return CliRunner().invoke(main, args)
+
+
+def test_cli_imports_the_list_of_goods(tmp_path: Path):
+    d = _hand_tables(tmp_path)
+    result = _import(Path(__file__).parent / "fixtures" / "publishers" / "tvpra_2016_goods.csv", d)
+    assert result.exit_code == 0, result.output
+    header = (d / "dol_goods.csv").read_text().splitlines()[0]
+    assert header == "iso3,edition,good,sector,child_labor,forced_labor"
+
+
+def test_cli_refuses_a_broken_workbook_with_one_message(tmp_path: Path):
+    d = _hand_tables(tmp_path)
+    broken = tmp_path / "TVPRA2016_0.xlsx"
+    broken.write_bytes(b"PK\x03\x04 not really a workbook")
+    result = _import(broken, d)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert str(broken) in result.output and "not a readable .xlsx workbook" in result.output
+    assert not (d / "dol_goods.csv").exists()
