@@ -14,7 +14,7 @@ from optimizer.catalogue import Catalogue
 from optimizer.errors import InfeasibleError, ScenarioError
 from optimizer.impact import Curves
 from optimizer.model import COUNT_FAMILIES, UNIT, AllocationModel
-from optimizer.scenario import Scenario, usd
+from optimizer.scenario import Scenario, unit_warnings, usd
 
 
 def _usd_m(amount: float) -> str:
@@ -105,7 +105,9 @@ def precheck(
                 f"{len(locked)} locked-in countries in region {region}, above region_max {limit}"
             )
     if why:
-        raise InfeasibleError(f"scenario {scenario.name} cannot be met", why)
+        raise InfeasibleError(
+            f"scenario {scenario.name} cannot be met", why + unit_warnings(scenario)
+        )
 
 
 def explain_infeasible(elastic: AllocationModel, solve_fn) -> list[str]:

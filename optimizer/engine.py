@@ -20,7 +20,7 @@ from optimizer.errors import InfeasibleError, SolverError
 from optimizer.impact import Curves, build_curves
 from optimizer.model import UNIT, AllocationModel, build_model
 from optimizer.result import ALLOCATION_COLUMNS, OUTCOME_COLUMNS, Result, Summary, manifest
-from optimizer.scenario import Scenario, resolved_toml, usd
+from optimizer.scenario import Scenario, resolved_toml, unit_warnings, usd
 from optimizer.screening import Screen, screen
 from optimizer.solve import SolveInfo, Status, solve
 from optimizer.tables import TABLES
@@ -151,6 +151,7 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
             f"stopped at the time limit: best allocation found, within {100 * (info.gap or 0):.2f}% of optimal"
         ]
     )
+    warnings += unit_warnings(scenario)
     unfunded = sorted(set(selected) - set(allocation["iso3"]))
     if unfunded:
         warnings.append(

@@ -55,16 +55,19 @@ def parse_money(value: Any) -> float:
     return amount
 
 
+_USD_STEPS = ((1e9, "B", 2), (1e7, "M", 1), (1e6, "M", 2), (1e4, "k", 0), (1e3, "k", 1))
+
+
 def usd(amount: float) -> str:
-    """Dollars for people: $1.25B, $60.0M, $6.75M, $40k."""
-    size = abs(amount)
-    if size >= 1e9:
-        return f"${amount / 1e9:,.2f}B"
-    if size >= 1e7:
-        return f"${amount / 1e6:,.1f}M"
-    if size >= 1e6:
-        return f"${amount / 1e6:,.2f}M"
-    return f"${amount / 1e3:,.0f}k"
+    """Dollars for people: $1.25B, $60.0M, $6.75M, $40k, $1.5k, $250. The unit is chosen after
+    rounding, so $999,999 is $1.00M (not $1,000k)."""
+    size, sign = abs(amount), "-" if amount < 0 else ""
+    for step, suffix, decimals in _USD_STEPS:
+        scale = 1e9 if suffix == "B" else 1e6 if suffix == "M" else 1e3
+        shown = round(size / scale, decimals)
+        if shown * scale >= step:
+            return f"{sign}${shown:,.{decimals}f}{suffix}"
+    return f"{sign}${size:,.0f}"
 
 
 Money = Annotated[float, BeforeValidator(parse_money)]
@@ -370,6 +373,29 @@ def load_scenario(path: Path | str | None = None, overrides: list[str] | None = 
         raise ScenarioError(str(path), problems) from None
     scenario._files = tuple(layers.files)
     return scenario
+
+
+MONEY_KEYS = (
+    ("budget", "total_usd"),
+    ("budget", "annual_cap_usd"),
+    ("selection", "min_compact_usd"),
+    ("selection", "max_compact_usd"),
+)
+TOO_SMALL_USD = 10_000.0  # below this a budget amount is almost surely millions written bare
+
+
+def unit_warnings(scenario: Scenario) -> list[str]:
+    """A warning for each amount far too small to be meant (``total_usd = 250``): the unit is the
+    dollar, and ``250M`` is probably what was meant."""
+    out = []
+    for section, key in MONEY_KEYS:
+        value = getattr(getattr(scenario, section), key)
+        if value is not None and 0 < value < TOO_SMALL_USD:
+            out.append(
+                f"{section}.{key} is {usd(value)}: amounts are in US dollars; for {value:g} "
+                f"million write {value:g}M"
+            )
+    return out
 
 
 def resolved_toml(scenario: Scenario) -> str:

@@ -6,8 +6,15 @@ import tomllib
 
 import pytest
 
-from optimizer.errors import ScenarioError
-from optimizer.scenario import DEFAULT_SCENARIO, load_scenario, parse_money, resolved_toml
+from optimizer.errors import InfeasibleError, ScenarioError
+from optimizer.scenario import (
+    DEFAULT_SCENARIO,
+    load_scenario,
+    parse_money,
+    resolved_toml,
+    unit_warnings,
+    usd,
+)
 
 
 def write(tmp_path, name, text):
@@ -146,3 +153,38 @@ def test_resolved_scenario_round_trips():
     again = tomllib.loads(text)
     assert again["budget"]["total_usd"] == 123e6
     assert again["selection"]["region_max"]["AF"] == 3
+
+
+@pytest.mark.parametrize(
+    ("dollars", "shown"),
+    [
+        (999_999, "$1.00M"),
+        (1_500, "$1.5k"),
+        (9_960, "$10k"),
+        (9_999_999, "$10.0M"),
+        (999_999_999, "$1.00B"),
+        (60e6, "$60.0M"),
+        (6.75e6, "$6.75M"),
+        (40e3, "$40k"),
+        (250, "$250"),
+        (-1_500, "-$1.5k"),
+    ],
+)
+def test_usd_rounds_before_it_picks_the_unit(dollars, shown):
+    assert usd(dollars) == shown
+
+
+def test_a_bare_small_budget_warns_that_the_unit_is_dollars():
+    scenario = load_scenario(DEFAULT_SCENARIO, ["budget.total_usd=250"])
+    (warning,) = unit_warnings(scenario)
+    assert "budget.total_usd is $250" in warning and "US dollars" in warning
+    assert "250M" in warning
+    assert unit_warnings(load_scenario()) == []
+
+
+def test_a_budget_too_small_to_run_says_the_unit_in_the_error():
+    from optimizer.engine import prepare
+
+    with pytest.raises(InfeasibleError) as err:
+        prepare(load_scenario(DEFAULT_SCENARIO, ["budget.total_usd=250"]))
+    assert "write 250M" in str(err.value)
