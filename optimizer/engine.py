@@ -20,6 +20,7 @@ from optimizer.errors import InfeasibleError, SolverError
 from optimizer.impact import Curves, build_curves
 from optimizer.model import UNIT, AllocationModel, build_model
 from optimizer.result import ALLOCATION_COLUMNS, OUTCOME_COLUMNS, Result, Summary, manifest
+from optimizer.rounding import whole_dollars
 from optimizer.scenario import Scenario, resolved_toml, unit_warnings, usd
 from optimizer.screening import Screen, screen
 from optimizer.solve import SolveInfo, Status, solve
@@ -112,7 +113,7 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
     """Read the solved model into plain data."""
     scenario, view = prep.scenario, prep.screen.frame
     spend = _spend(prep)
-    spend["amount_usd"] = spend["amount_usd"].round(0)
+    spend["amount_usd"] = whole_dollars(spend)
     spend = spend[spend["amount_usd"] >= 1.0].reset_index(drop=True)
     spend.insert(1, "country", spend["iso3"].map(view["name"]))
     allocation = spend[ALLOCATION_COLUMNS]
