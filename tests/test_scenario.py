@@ -188,3 +188,35 @@ def test_a_budget_too_small_to_run_says_the_unit_in_the_error():
     with pytest.raises(InfeasibleError) as err:
         prepare(load_scenario(DEFAULT_SCENARIO, ["budget.total_usd=250"]))
     assert "write 250M" in str(err.value)
+
+
+def test_a_table_value_is_replaced_whole_not_merged(tmp_path):
+    """One semantics, as docs/scenario.md says: sections merge, a key's table is replaced."""
+    base = DEFAULT_SCENARIO.as_posix()
+    one = write(
+        tmp_path, "one.toml", f'extends = "{base}"\n[selection]\nregion_max = {{ AF = 1 }}\n'
+    )
+    assert load_scenario(one).selection.region_max == {"AF": 1}
+    none = write(tmp_path, "none.toml", f'extends = "{base}"\n[selection]\nregion_max = {{}}\n')
+    assert load_scenario(none).selection.region_max == {}
+    assert load_scenario(none).selection.max_countries == 8  # the section still merges
+
+
+def test_set_replaces_a_table_or_changes_one_entry():
+    replaced = load_scenario(DEFAULT_SCENARIO, ["policy.earmark_share={migrants=0.9}"])
+    assert replaced.policy.earmark_share == {"migrants": 0.9}
+    one = load_scenario(DEFAULT_SCENARIO, ["policy.earmark_share.labor=0.6"])
+    assert one.policy.earmark_share == {"child_protection": 0.10, "labor": 0.6}
+    assert one.selection.region_max["AF"] == 3
+
+
+def test_a_bad_entry_in_a_replacing_table_names_the_file_that_wrote_it(tmp_path):
+    base = write(tmp_path, "base.toml", "[selection]\nregion_max = { AF = 2, EUR = 1 }\n")
+    child = write(
+        tmp_path, "child.toml", 'extends = "base.toml"\n[selection]\nregion_max = { AF = -1 }\n'
+    )
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(child)
+    message = str(err.value)
+    assert "selection.region_max.AF" in message and "set in" not in message
+    assert base.name not in message
