@@ -169,3 +169,50 @@ def binding_rows(model: AllocationModel, tolerance: float = 1e-6) -> pd.DataFram
                 }
             )
     return pd.DataFrame(rows, columns=["name", "family", "activity", "rhs", "slack", "binding"])
+
+
+def unspent_reason(
+    scenario: Scenario,
+    constraints: pd.DataFrame,
+    by_country: pd.Series,
+    capacity: pd.Series,
+) -> str:
+    """Which rule stops the rest of the budget being spent, with its numbers.
+
+    ``constraints`` is ``binding_rows`` of the solved model, ``by_country`` the spend of each
+    focus country and ``capacity`` what each can usefully absorb over the horizon.
+    """
+    bud, sel = scenario.budget, scenario.selection
+    binding = constraints.loc[constraints["binding"], ["name", "family"]]
+    families = set(binding["family"])
+    caps = binding.loc[binding["family"] == "annual_cap", "name"]
+    if bud.annual_cap_usd is not None and len(caps) == bud.horizon_years:
+        return (
+            f"the annual cap (budget.annual_cap_usd), {usd(bud.annual_cap_usd)} a year x "
+            f"{bud.horizon_years} years = {usd(bud.annual_cap_usd * bud.horizon_years)}"
+        )
+    at_max = {
+        n.removeprefix("compact_max_") for n in binding["name"] if n.startswith("compact_max_")
+    }
+    full = {c for c, v in by_country.items() if v >= capacity.get(c, float("inf")) - 1.0}
+    if len(by_country) and set(by_country.index) <= at_max | full:
+        each = f"at most {usd(sel.max_compact_usd)} each (selection.max_compact_usd)"
+        if full - at_max:
+            each += f", less where a country can usefully absorb less ({', '.join(sorted(full - at_max))})"
+        if len(by_country) >= sel.max_countries:
+            return (
+                f"at most {sel.max_countries} focus countries (selection.max_countries) x {each} "
+                f"= {usd(by_country.sum())}"
+            )
+        blocked = sorted(families & {"region_max", "lock_out", "country_count"})
+        why = f"; {', '.join(blocked)} binding" if blocked else ""
+        return (
+            f"every focus country is at its limit ({each}) and no other country can be added "
+            f"without breaking a rule{why}"
+        )
+    named = sorted(families - {"budget"})
+    return (
+        "the binding rules (" + ", ".join(named) + ") leave no way to spend more that adds impact"
+        if named
+        else "spending more would add no projected impact"
+    )

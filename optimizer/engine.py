@@ -15,7 +15,13 @@ import pandas as pd
 
 from optimizer.catalogue import DEFAULT_CATALOGUE, Catalogue, load_catalogue
 from optimizer.data import DATA_DIR, load_tables
-from optimizer.diagnose import binding_rows, explain_infeasible, precheck, too_small
+from optimizer.diagnose import (
+    binding_rows,
+    explain_infeasible,
+    precheck,
+    too_small,
+    unspent_reason,
+)
 from optimizer.errors import InfeasibleError, SolverError
 from optimizer.impact import Curves, build_curves
 from optimizer.model import UNIT, AllocationModel, build_model
@@ -25,6 +31,8 @@ from optimizer.scenario import Scenario, resolved_toml, unit_warnings, usd
 from optimizer.screening import Screen, screen
 from optimizer.solve import SolveInfo, Status, solve
 from optimizer.tables import TABLES
+
+UNSPENT_USD = 1_000.0  # less than this left over is not worth a warning
 
 
 @dataclass
@@ -153,6 +161,12 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
         ]
     )
     warnings += unit_warnings(scenario)
+    unspent = scenario.budget.total_usd - float(allocation["amount_usd"].sum())
+    if unspent >= max(UNSPENT_USD, 1e-6 * scenario.budget.total_usd):
+        by_country = allocation.groupby("iso3")["amount_usd"].sum()
+        capacity = prep.curves.capacity(scenario.budget.horizon_years)
+        reason = unspent_reason(scenario, constraints, by_country, capacity)
+        warnings.append(f"{usd(unspent)} left unspent: {reason}")
     unfunded = sorted(set(selected) - set(allocation["iso3"]))
     if unfunded:
         warnings.append(

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from optimizer.catalogue import load_catalogue
-from optimizer.scenario import SCENARIO_DIR, load_scenario
+from optimizer.scenario import SCENARIO_DIR, load_scenario, usd
 
 SCENARIOS = sorted(SCENARIO_DIR.glob("*.toml"))
 TOL = 50.0  # dollars: rows are whole dollars (totals by country and year are exact, by row not)
@@ -62,6 +62,16 @@ def test_totals_to_the_dollar(solved):
         assert by_country[name.removeprefix("compact_max_")] == scenario.selection.max_compact_usd
     for name in s.binding.get("annual_cap", []):
         assert by_year[int(name.removeprefix("annual_cap_"))] == scenario.budget.annual_cap_usd
+
+
+def test_money_left_unspent_is_explained(solved):
+    _scenario, result = solved
+    s = result.summary
+    said = [w for w in s.warnings if "left unspent: " in w]
+    if s.budget_usd - s.budget_used_usd >= 1_000:
+        assert len(said) == 1 and said[0].startswith(usd(s.budget_usd - s.budget_used_usd))
+    else:
+        assert said == []
 
 
 def test_compact_size_minimum_or_zero_and_maximum(solved):
