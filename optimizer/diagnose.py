@@ -7,6 +7,8 @@ had to give, and by how much.
 
 from __future__ import annotations
 
+import difflib
+
 import pandas as pd
 import pulp
 
@@ -28,14 +30,17 @@ def precheck(
     countries: list[str],
     curves: Curves,
     catalogue: Catalogue,
+    names: pd.DataFrame | None = None,
 ) -> None:
-    """Raise ScenarioError (bad rule) or InfeasibleError (rules that cannot all hold), with numbers."""
+    """Raise ScenarioError (bad rule) or InfeasibleError (rules that cannot all hold), with numbers.
+
+    ``names`` (the country_names table) tells a real country the TIP Report does not rate from a
+    code that is no country at all."""
     sel, pol, bud = scenario.selection, scenario.policy, scenario.budget
     bad: list[str] = []
     for key in ("lock_in", "lock_out"):
         bad += [
-            f"selection.{key}: {c} is not a TIP-rated country in the data (countries.csv); "
-            "fix the ISO 3166 alpha-3 code"
+            f"selection.{key}: {_not_rated(c, screen, names)}"
             for c in getattr(sel, key)
             if c not in screen.index
         ]
@@ -108,6 +113,23 @@ def precheck(
         raise InfeasibleError(
             f"scenario {scenario.name} cannot be met", why + unit_warnings(scenario)
         )
+
+
+def _not_rated(iso: str, screen: pd.DataFrame, names: pd.DataFrame | None) -> str:
+    """Why ``iso`` cannot be a focus country although it is not in the screen, and what to do."""
+    known = names[names["iso3"] == iso]["name"] if names is not None else pd.Series(dtype=str)
+    if len(known):
+        return (
+            f"{iso} ({known.iloc[0]}) is a country but has no TIP Report tier in the data "
+            "(countries.csv holds the places the report rates, without the United States' "
+            "self-rating; data/SOURCES.md), so it cannot be screened or be a focus country; remove it"
+        )
+    close = difflib.get_close_matches(iso, list(screen.index), n=3)
+    hint = f" (close: {', '.join(close)})" if close else ""
+    return (
+        f"{iso} is not the ISO 3166 alpha-3 code of a country in the data (countries.csv); fix "
+        f"the code{hint} (tipfocus screen lists every code)"
+    )
 
 
 def explain_infeasible(elastic: AllocationModel, solve_fn) -> list[str]:

@@ -58,7 +58,7 @@ def prepare(scenario: Scenario) -> Prepared:
     catalogue = load_catalogue(catalogue_path)
     countries = [c for c in scr.eligible if c not in scenario.selection.lock_out]
     curves = build_curves(scr.frame, countries, catalogue, scenario.objective)
-    precheck(scenario, scr.frame, scr.eligible, curves, catalogue)
+    precheck(scenario, scr.frame, scr.eligible, curves, catalogue, names=tables.names)
     notes = []
     small = too_small(scenario, countries, curves)
     if small:

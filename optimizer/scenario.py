@@ -77,7 +77,27 @@ Pillar = Literal["prevention", "prosecution", "protection", "partnership"]
 Region = Literal["AF", "EAP", "EUR", "NEA", "SCA", "WHA"]
 Tier = Literal["1", "2", "2WL", "3", "special_case", "not_rated"]
 MissionType = Literal["bilateral", "regional_mission", "regional_program", "none_known"]
-Iso3 = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+
+
+def _iso3(value: Any) -> Any:
+    """An ISO 3166 alpha-3 code in capitals, with a fix suggested for the usual slips."""
+    if isinstance(value, str) and re.fullmatch(r"[A-Z]{3}", value):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\s*[A-Za-z]{3}\s*", value):
+        fixed = value.strip().upper()
+        raise ValueError(f"got {value!r}: country codes are three capital letters; write {fixed!r}")
+    raise ValueError(
+        f"got {value!r}: give an ISO 3166 alpha-3 country code, three capital letters such as 'GHA'"
+    )
+
+
+def _codes(value: Any) -> Any:
+    """One country code may be given alone: ``lock_in = "GHA"`` is ``["GHA"]``."""
+    return [value] if isinstance(value, str) else value
+
+
+Iso3 = Annotated[str, BeforeValidator(_iso3)]
+Iso3List = Annotated[list[Iso3], BeforeValidator(_codes)]
 ReadinessPart = Literal[
     "rule_of_law",
     "control_of_corruption",
@@ -186,8 +206,10 @@ class SelectionSection(Section):
     max_compact_usd: Money = Field(
         60e6, description="Largest compact over the horizon (absorptive capacity)."
     )
-    lock_in: list[Iso3] = Field([], description="Countries that must be focus countries.")
-    lock_out: list[Iso3] = Field([], description="Countries that must not be.")
+    lock_in: Iso3List = Field(
+        [], description='Countries that must be focus countries: ["GHA", "PHL"] (one may be "GHA").'
+    )
+    lock_out: Iso3List = Field([], description="Countries that must not be (ISO alpha-3 codes).")
     region_max: dict[Region, Annotated[int, Field(ge=0)]] = Field(
         {}, description="Most focus countries per State Department regional bureau."
     )
@@ -334,13 +356,31 @@ def _fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return list(model.model_fields)
 
 
+def _section_of(key: str) -> str | None:
+    """The section whose key this is (``total_usd`` -> ``budget``), if exactly one has it."""
+    owners = [
+        name
+        for name, field in Scenario.model_fields.items()
+        if isinstance(field.annotation, type)
+        and issubclass(field.annotation, BaseModel)
+        and key in field.annotation.model_fields
+    ]
+    return owners[0] if len(owners) == 1 else None
+
+
 def _describe(error: dict[str, Any]) -> str:
     loc = tuple(error["loc"])
     where = ".".join(str(p) for p in loc) or "(top level)"
     if error["type"] == "extra_forbidden":
         valid = _fields(Scenario, loc[:-1])
         close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
-        hint = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(valid)}"
+        elsewhere = _section_of(str(loc[-1]))
+        if close:
+            hint = f"did you mean '{close[0]}'?"
+        elif elsewhere:
+            hint = f"did you mean '{elsewhere}.{loc[-1]}'? (it belongs to [{elsewhere}])"
+        else:
+            hint = f"valid keys: {', '.join(valid)}"
         return f"{where}: unknown key; {hint}"
     message = error["msg"].removeprefix("Value error, ")
     given = error.get("input")

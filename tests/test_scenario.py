@@ -220,3 +220,23 @@ def test_a_bad_entry_in_a_replacing_table_names_the_file_that_wrote_it(tmp_path)
     message = str(err.value)
     assert "selection.region_max.AF" in message and "set in" not in message
     assert base.name not in message
+
+
+def test_one_country_code_may_stand_alone():
+    assert load_scenario(DEFAULT_SCENARIO, ["selection.lock_in=GHA"]).selection.lock_in == ["GHA"]
+
+
+@pytest.mark.parametrize(
+    ("override", "says"),
+    [
+        ('selection.lock_in=["gha"]', "write 'GHA'"),
+        ('selection.lock_out=["G1A"]', "three capital letters such as 'GHA'"),
+        ("total_usd=300M", "did you mean 'budget.total_usd'?"),
+        ("selection.annual_cap_usd=40M", "did you mean 'budget.annual_cap_usd'?"),
+    ],
+)
+def test_messages_say_what_to_write(override, says):
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(DEFAULT_SCENARIO, [override])
+    assert says in str(err.value)
+    assert "should match pattern" not in str(err.value)
