@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import sys
 from pathlib import Path
 
@@ -188,17 +187,14 @@ def run(scenario, overrides, out, force, solver, time_limit, gap, write_lp, writ
     from optimizer.engine import prepare
     from optimizer.engine import run as run_engine
     from optimizer.report.text import run_summary
-    from optimizer.result import safe_name, write_run
+    from optimizer.result import run_name, write_run
     from optimizer.solve import write_model
 
-    extra = []
-    if solver:
-        extra.append(f"solver.name={json.dumps(solver)}")
-    if time_limit:
-        extra.append(f"solver.time_limit_s={time_limit}")
-    if gap is not None:
-        extra.append(f"solver.mip_gap={gap}")
-    sc = _load(scenario, overrides + tuple(extra))
+    sc = _load(scenario, overrides)
+    options = {"name": solver, "time_limit_s": time_limit, "mip_gap": gap}
+    chosen = {key: value for key, value in options.items() if value is not None}
+    if chosen:  # click has checked them; the run records them in the solver section, not as --set
+        sc = sc.model_copy(update={"solver": sc.solver.model_copy(update=chosen)})
     for path, what in ((write_lp, "--write-lp"), (write_mps, "--write-mps"), (out, "--out")):
         if path:
             check_target(path, force, what)  # fail before solving, not after
@@ -217,7 +213,7 @@ def run(scenario, overrides, out, force, solver, time_limit, gap, write_lp, writ
     with _naming_file(scenario):
         result = run_engine(sc)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    folder = out or Path("runs") / f"{safe_name(sc.name)}-{stamp}"
+    folder = out or Path("runs") / f"{run_name(sc.name, overrides)}-{stamp}"
     write_run(result, folder, force=force)
     click.echo(run_summary(result))
     click.echo(f"\nWrote {folder}/")

@@ -195,6 +195,7 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
         },
         warnings=warnings,
         notes=prep.notes,
+        overrides=list(scenario.overrides),
     )
     return Result(
         summary=summary,

@@ -47,6 +47,7 @@ class Summary:
     outcomes_by_metric: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the run left out or assumed, and why
+    overrides: list[str] = field(default_factory=list)  # --set section.key=value, in order
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,24 @@ def safe_name(text: str) -> str:
     """A file or folder name from free text: letters, digits, '-', '_' and '.' only, no leading dot."""
     cleaned = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in text).strip(".-")
     return cleaned[:80] or "run"
+
+
+def run_name(scenario: str, overrides: list[str] | tuple[str, ...], most: int = 48) -> str:
+    """A folder name for a run: the scenario, then each ``--set`` as ``key-value`` (the last part
+    of the key), safe in file names; shortened past ``most`` characters with a hash of the whole,
+    so different overrides never share a name."""
+    parts = []
+    for text in overrides:
+        key, _, value = text.partition("=")
+        part = safe_name(f"{key.strip().split('.')[-1]}-{value.strip()}")
+        parts.append(re.sub(r"[-.]{2,}", "-", part))
+    if not parts:
+        return safe_name(scenario)
+    tail = "_".join(parts)
+    if len(tail) > most:
+        digest = hashlib.sha256("\n".join(overrides).encode()).hexdigest()[:8]
+        tail = f"{tail[: most - 9].rstrip('-_.')}-{digest}"
+    return f"{safe_name(scenario)}_{tail}"
 
 
 # ---------------------------------------------------------------------------- manifest

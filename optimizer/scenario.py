@@ -330,11 +330,17 @@ class Scenario(Section):
     solver: SolverSection = SolverSection()
 
     _files: tuple[Path, ...] = PrivateAttr(default=())
+    _overrides: tuple[str, ...] = PrivateAttr(default=())
 
     @property
     def files(self) -> tuple[Path, ...]:
         """The scenario file and every file it extends (empty if built in code)."""
         return self._files
+
+    @property
+    def overrides(self) -> tuple[str, ...]:
+        """The ``--set section.key=value`` overrides applied on top of the files, in order."""
+        return self._overrides
 
     @property
     def years(self) -> list[int]:
@@ -412,6 +418,7 @@ def load_scenario(path: Path | str | None = None, overrides: list[str] | None = 
             problems.append(_describe(e) + (f" [set in {inherited}]" if inherited else ""))
         raise ScenarioError(str(path), problems) from None
     scenario._files = tuple(layers.files)
+    scenario._overrides = tuple(overrides or ())
     return scenario
 
 

@@ -318,3 +318,36 @@ def test_data_check_succeeds() -> None:
     assert result.stdout.strip().endswith("All tables valid.")
     for schema in TABLES.values():
         assert schema.filename in result.stdout
+
+
+def test_a_what_if_on_the_command_line_is_named_by_its_overrides(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = invoke(["run", *SMALL, "--solver", "highs"])
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert folder.name.startswith("baseline_max_countries-3_min_rule_of_law_pct-50-")
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["scenario"] == "baseline"
+    assert summary["overrides"] == [
+        "selection.max_countries=3",
+        "eligibility.min_rule_of_law_pct=50",
+    ]
+    assert result.stdout.splitlines()[1] == (
+        "What-if: --set selection.max_countries=3, --set eligibility.min_rule_of_law_pct=50"
+    )
+
+
+def test_run_names_are_safe_and_short() -> None:
+    from optimizer.result import run_name
+
+    assert run_name("baseline", []) == "baseline"
+    assert run_name("spread", ["budget.total_usd=300M"]) == "spread_total_usd-300M"
+    name = run_name(
+        "b", ['data.dir="../../etc/x"', "policy.earmark_share={migrants=0.9, labor=0.05}"]
+    )
+    assert "/" not in name and ".." not in name and len(name) <= 2 + 48
+    other = run_name(
+        "b", ['data.dir="../../etc/y"', "policy.earmark_share={migrants=0.9, labor=0.05}"]
+    )
+    assert name != other  # shortened names keep a hash of the whole

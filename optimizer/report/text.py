@@ -92,7 +92,10 @@ def run_summary(result: Result) -> str:
         f"Budget used {usd(s.budget_used_usd)} of {usd(s.budget_usd)} over {s.years[0]}-{s.years[-1]}; "
         f"{len(s.selected)} focus countries from {len(s.eligible)} eligible",
     ]
-    lines += [f"WARNING: {w}" for w in s.warnings]
+    if s.overrides:
+        sets = ", ".join(f"--set {_one_line(o)}" for o in s.overrides)
+        lines[1:1] = textwrap.wrap(f"What-if: {sets}", WIDTH, subsequent_indent="  ")
+    lines += [line for w in s.warnings for line in textwrap.wrap(f"WARNING: {w}", WIDTH)]
     lines += [line for note in s.notes for line in textwrap.wrap(f"Note: {note}", WIDTH)]
     total = s.budget_used_usd
     names = alloc.drop_duplicates("iso3").set_index("iso3")["country"]
