@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 
 import pandas as pd
-import pulp
 
 from optimizer.catalogue import Catalogue
 from optimizer.errors import InfeasibleError, ScenarioError
@@ -165,34 +164,6 @@ def too_small(scenario: Scenario, countries: list[str], curves: Curves) -> dict[
     return {c: float(capacity.get(c, 0.0)) for c in countries if capacity.get(c, 0.0) < floor}
 
 
-def binding_rows(model: AllocationModel, tolerance: float = 1e-6) -> pd.DataFrame:
-    """Every rule row with its activity, right-hand side and slack; binding = slack ~ 0 and active."""
-    rows = []
-    problem = model.problem
-    for family, names in model.families.items():
-        for name in names:
-            con = problem.get_constraint_by_name(name)
-            activity = sum(v.varValue * c for v, c in con.items() if v.varValue)
-            rhs = -con.constant
-            active = any(abs(v.varValue or 0.0) > tolerance for v in con)
-            slack = rhs - activity if con.sense == pulp.LpConstraintLE else activity - rhs
-            if con.sense == pulp.LpConstraintEQ:
-                slack = abs(slack)
-            money = family not in COUNT_FAMILIES
-            scale = UNIT if money else 1.0
-            rows.append(
-                {
-                    "name": name,
-                    "family": family,
-                    "activity": activity * scale,
-                    "rhs": rhs * scale + 0.0,
-                    "slack": slack * scale + 0.0,  # + 0.0: no "-0" in constraints.csv
-                    "binding": bool(active and abs(slack) <= tolerance * max(1.0, abs(rhs))),
-                }
-            )
-    return pd.DataFrame(rows, columns=["name", "family", "activity", "rhs", "slack", "binding"])
-
-
 def unspent_reason(
     scenario: Scenario,
     constraints: pd.DataFrame,
@@ -201,7 +172,7 @@ def unspent_reason(
 ) -> str:
     """Which rule stops the rest of the budget being spent, with its numbers.
 
-    ``constraints`` is ``binding_rows`` of the solved model, ``by_country`` the spend of each
+    ``constraints`` is ``rules.rule_rows`` of the solved model, ``by_country`` the spend of each
     focus country and ``capacity`` what each can usefully absorb over the horizon.
     """
     bud, sel = scenario.budget, scenario.selection

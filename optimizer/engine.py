@@ -16,7 +16,6 @@ import pandas as pd
 from optimizer.catalogue import DEFAULT_CATALOGUE, Catalogue, load_catalogue
 from optimizer.data import DATA_DIR, load_tables
 from optimizer.diagnose import (
-    binding_rows,
     explain_infeasible,
     precheck,
     too_small,
@@ -27,6 +26,7 @@ from optimizer.impact import Curves, build_curves
 from optimizer.model import UNIT, AllocationModel, build_model
 from optimizer.result import ALLOCATION_COLUMNS, OUTCOME_COLUMNS, Result, Summary, manifest
 from optimizer.rounding import whole_dollars
+from optimizer.rules import rule_rows
 from optimizer.scenario import Scenario, resolved_toml, unit_warnings, usd
 from optimizer.screening import Screen, screen
 from optimizer.solve import SolveInfo, Status, solve
@@ -147,7 +147,7 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
         outcomes = outcomes.sort_values(["iso3", "component", "year"], ignore_index=True)
     outcomes = outcomes[OUTCOME_COLUMNS]
 
-    constraints = binding_rows(prep.model)
+    constraints = rule_rows(prep.model)
     binding = {
         fam: list(group["name"])
         for fam, group in constraints[constraints["binding"]].groupby("family", sort=False)

@@ -55,7 +55,7 @@ class Result:
     summary: Summary
     allocation: pd.DataFrame  # ALLOCATION_COLUMNS, whole dollars, zero rows dropped
     outcomes: pd.DataFrame  # OUTCOME_COLUMNS: annual outcomes in metric units and impact units
-    constraints: pd.DataFrame  # name, family, activity, rhs, slack, binding
+    constraints: pd.DataFrame  # rules.COLUMNS: each rule row in its own units
     screen: pd.DataFrame  # the screening frame the run used
     scenario_toml: str = ""
     manifest: dict[str, Any] = field(default_factory=dict)

@@ -351,3 +351,26 @@ def test_run_names_are_safe_and_short() -> None:
         "b", ['data.dir="../../etc/y"', "policy.earmark_share={migrants=0.9, labor=0.05}"]
     )
     assert name != other  # shortened names keep a hash of the whole
+
+
+def test_constraints_csv_shows_each_rule_in_its_own_units(run_folder: tuple[Path, str]) -> None:
+    folder, _ = run_folder
+    rules = pd.read_csv(folder / "constraints.csv", keep_default_na=False, na_values=[""])
+    summary = json.loads((folder / "summary.json").read_text())
+    by_name = rules.set_index("name")
+    budget = by_name.loc["budget_total"]
+    assert (budget["unit"], budget["limit"]) == ("usd", 250e6)
+    assert by_name.loc["countries_max", "unit"] == "countries"
+    assert by_name.loc["countries_max", "limit"] == 3
+    labor = by_name.loc["earmark_labor"]
+    assert (labor["unit"], labor["limit"]) == ("share", 0.15)
+    assert labor["activity"] == pytest.approx(labor["amount_usd"] / labor["base_usd"])
+    assert labor["base_usd"] == pytest.approx(summary["budget_used_usd"], abs=1.0)
+    assert labor["slack"] == pytest.approx(labor["activity"] - 0.15)
+    per_country = rules[rules["iso3"].notna()]
+    assert set(per_country.loc[per_country["selected"] == True, "iso3"]) == set(summary["selected"])  # noqa: E712
+    idle = per_country[per_country["selected"] == False]  # noqa: E712
+    assert len(idle) and not idle["binding"].any()
+    shares = per_country[(per_country["unit"] == "share") & (per_country["selected"] == True)]  # noqa: E712
+    assert ((shares["activity"] >= 0) & (shares["activity"] <= 1 + 1e-9)).all()
+    assert (rules.loc[rules["family"].str.startswith("ramp"), "unit"] == "ratio").all()
