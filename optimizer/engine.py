@@ -117,6 +117,12 @@ def _spend(prep: Prepared) -> pd.DataFrame:
     )["amount_usd"].sum()
 
 
+def _by_metric(outcomes: pd.DataFrame, catalogue: Catalogue) -> dict[str, float]:
+    """Outcomes over the horizon for every metric of the catalogue, 0 where nothing is bought."""
+    total = outcomes.groupby("metric")["outcome"].sum()
+    return {m: float(total.get(m, 0.0)) for m in sorted(catalogue.metrics)}
+
+
 def collect(prep: Prepared, info: SolveInfo) -> Result:
     """Read the solved model into plain data."""
     scenario, view = prep.scenario, prep.screen.frame
@@ -190,9 +196,7 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
         eligible=prep.screen.eligible,
         selected=selected,
         binding=binding,
-        outcomes_by_metric={
-            m: float(v) for m, v in outcomes.groupby("metric", sort=True)["outcome"].sum().items()
-        },
+        outcomes_by_metric=_by_metric(outcomes, prep.catalogue),
         warnings=warnings,
         notes=prep.notes,
         overrides=list(scenario.overrides),

@@ -6,12 +6,14 @@ catalogue and the screen: they do not trust the model's own rows.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from optimizer.catalogue import load_catalogue
+from optimizer.catalogue import DEFAULT_CATALOGUE, load_catalogue
+from optimizer.report.text import run_summary
 from optimizer.scenario import SCENARIO_DIR, load_scenario, usd
 
 SCENARIOS = sorted(SCENARIO_DIR.glob("*.toml"))
@@ -72,6 +74,15 @@ def test_money_left_unspent_is_explained(solved):
         assert len(said) == 1 and said[0].startswith(usd(s.budget_usd - s.budget_used_usd))
     else:
         assert said == []
+
+
+def test_every_metric_is_shown_even_at_zero(solved):
+    scenario, result = solved
+    metrics = load_catalogue(scenario.data.catalogue or DEFAULT_CATALOGUE).metrics
+    assert sorted(result.summary.outcomes_by_metric) == sorted(metrics)
+    text = run_summary(result)
+    for metric, value in result.summary.outcomes_by_metric.items():
+        assert re.search(rf"^  {re.escape(metric[:26])} +{value:,.0f} ", text, re.M), metric
 
 
 def test_compact_size_minimum_or_zero_and_maximum(solved):

@@ -123,11 +123,9 @@ def run_summary(result: Result) -> str:
             f"  {'metric':<26} {'outcomes':>12} {'cost each':>11} {'share of impact':>16}",
         ]
         for metric, value in s.outcomes_by_metric.items():
-            cost = spend_by_metric.get(metric, 0.0) / value if value else float("nan")
+            cost = f"${spend_by_metric.get(metric, 0.0) / value:,.0f}" if value else "-"
             share = impact.get(metric, 0.0) / total_impact if total_impact else 0.0
-            lines.append(
-                f"  {metric[:26]:<26} {value:>12,.0f} {f'${cost:,.0f}':>11} {share:>16.1%}"
-            )
+            lines.append(f"  {metric[:26]:<26} {value:>12,.0f} {cost:>11} {share:>16.1%}")
         lines.append(f"  {'weighted impact (objective, impact units)':<51} {s.objective:>14,.0f}")
         lines.append(
             "  Impact units weigh each metric by a value judgment (docs/model.md, section 5);"
