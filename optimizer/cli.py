@@ -85,6 +85,21 @@ def _sigterm_unwinds(ctx: click.Context) -> None:
     ctx.call_on_close(lambda: signal.signal(signal.SIGTERM, restore))
 
 
+def _stderr_is_terminal() -> bool:
+    return click.get_text_stream("stderr").isatty()
+
+
+def _progress():
+    """A stage reporter: each stage, with the seconds so far, on stderr when it is a terminal (a
+    run can take seconds with nothing else to show); silent when stderr is a file or a pipe."""
+    import time
+
+    if not _stderr_is_terminal():
+        return lambda stage: None
+    start = time.perf_counter()
+    return lambda stage: click.echo(f"[{time.perf_counter() - start:5.1f}s] {stage}", err=True)
+
+
 def _load(scenario: Path | None, overrides: tuple[str, ...]):
     from optimizer.scenario import load_scenario
 
@@ -180,8 +195,10 @@ def screen(scenario, year, overrides, fmt, out, force) -> None:
 def run(scenario, overrides, out, force, solver, time_limit, gap, write_lp, write_mps) -> None:
     """Allocate the budget across focus countries, components and years.
 
-    SCENARIO defaults to scenarios/baseline.toml. Writes allocation.csv, outcomes.csv, summary.json,
-    the resolved scenario and a manifest to --out (default runs/<scenario>-<timestamp>/).
+    SCENARIO defaults to scenarios/baseline.toml. Writes to --out (default
+    runs/<scenario>[_<overrides>]-<timestamp>/): allocation.csv, outcomes.csv, constraints.csv
+    (every rule in its own units), screen.csv, summary.json, scenario.toml (the resolved scenario)
+    and manifest.json (input hashes, versions). Progress goes to stderr on a terminal.
     Exit codes: 0 optimal or time-limited with an allocation, 1 infeasible or no solution, 2 bad input.
     """
     from optimizer.engine import prepare
@@ -210,10 +227,12 @@ def run(scenario, overrides, out, force, solver, time_limit, gap, write_lp, writ
                     f"{len(prep.model.problem.constraints())} rows); not solved."
                 )
         return
+    progress = _progress()
     with _naming_file(scenario):
-        result = run_engine(sc)
+        result = run_engine(sc, progress=progress)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = out or Path("runs") / f"{run_name(sc.name, overrides)}-{stamp}"
+    progress(f"writing {folder}/")
     write_run(result, folder, force=force)
     click.echo(run_summary(result))
     click.echo(f"\nWrote {folder}/")

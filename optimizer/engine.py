@@ -7,6 +7,7 @@ rules on ``Prepared.model`` and re-solve cheaply; ``run`` solves and packs the p
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,12 +86,26 @@ def prepare(scenario: Scenario) -> Prepared:
     )
 
 
-def run(scenario: Scenario, solver: str | None = None) -> Result:
-    """Solve the scenario; raise InfeasibleError with an explanation when the rules cannot hold."""
+def _quiet(stage: str) -> None:
+    """The default progress report: nothing."""
+
+
+def run(
+    scenario: Scenario, solver: str | None = None, progress: Callable[[str], None] = _quiet
+) -> Result:
+    """Solve the scenario; raise InfeasibleError with an explanation when the rules cannot hold.
+    ``progress`` is told each stage as it starts (the CLI shows them on a terminal)."""
+    progress("reading the data, screening countries and building the model")
     prep = prepare(scenario)
     name = solver or scenario.solver.name
+    rows = len(prep.model.problem.constraints())
+    progress(
+        f"solving with {name}: {len(prep.model.variables):,} variables, {rows:,} rows, "
+        f"{len(prep.countries)} candidate countries (time limit {scenario.solver.time_limit_s:g} s)"
+    )
     info = solve(prep.model, scenario.solver, name)
     if info.status == Status.INFEASIBLE:
+        progress("infeasible: finding which rules have to give")
         elastic = build_model(
             scenario, prep.screen.frame, prep.countries, prep.curves, prep.catalogue, elastic=True
         )
@@ -105,6 +120,7 @@ def run(scenario: Scenario, solver: str | None = None) -> Result:
             f"{scenario.solver.time_limit_s:g} s); raise solver.time_limit_s (--time-limit) "
             f"or try --solver {'cbc' if name == 'highs' else 'highs'}",
         )
+    progress("reading the allocation and the outcomes")
     return collect(prep, info)
 
 

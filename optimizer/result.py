@@ -23,6 +23,15 @@ from optimizer.scenario import PROJECT_DIR
 
 ALLOCATION_COLUMNS = ["iso3", "country", "component", "pillar", "channel", "year", "amount_usd"]
 OUTCOME_COLUMNS = ["iso3", "country", "component", "metric", "year", "outcome", "impact"]
+RUN_FILES = (
+    "allocation.csv",
+    "outcomes.csv",
+    "constraints.csv",
+    "screen.csv",
+    "summary.json",
+    "scenario.toml",
+    "manifest.json",
+)  # what write_run writes
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 

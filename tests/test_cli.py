@@ -374,3 +374,33 @@ def test_constraints_csv_shows_each_rule_in_its_own_units(run_folder: tuple[Path
     shares = per_country[(per_country["unit"] == "share") & (per_country["selected"] == True)]  # noqa: E712
     assert ((shares["activity"] >= 0) & (shares["activity"] <= 1 + 1e-9)).all()
     assert (rules.loc[rules["family"].str.startswith("ramp"), "unit"] == "ratio").all()
+
+
+def test_run_help_lists_every_file_of_the_run_folder(run_folder: tuple[Path, str]) -> None:
+    from optimizer.result import RUN_FILES
+
+    folder, _ = run_folder
+    assert sorted(p.name for p in folder.iterdir()) == sorted(RUN_FILES)
+    shown = " ".join(invoke(["run", "--help"]).stdout.split())
+    assert [name for name in RUN_FILES if name not in shown] == []
+
+
+@pytest.mark.parametrize("terminal", [True, False], ids=["terminal", "pipe"])
+def test_progress_on_stderr_only_on_a_terminal(
+    terminal: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import optimizer.cli as cli_module
+
+    monkeypatch.setattr(cli_module, "_stderr_is_terminal", lambda: terminal)
+    result = invoke(["run", *SMALL, "--out", str(tmp_path / "run")])
+    stages = [line for line in result.stderr.splitlines() if re.match(r"\[ *[\d.]+s\] ", line)]
+    if terminal:
+        assert [s.split("] ", 1)[1].split(":")[0] for s in stages] == [
+            "reading the data, screening countries and building the model",
+            "solving with highs",
+            "reading the allocation and the outcomes",
+            f"writing {tmp_path / 'run'}/",
+        ]
+    else:
+        assert result.stderr == ""
+    assert "[" not in result.stdout.splitlines()[0]  # the summary on stdout is the same either way
