@@ -86,7 +86,8 @@ def _sigterm_unwinds(ctx: click.Context) -> None:
 
 
 def _stderr_is_terminal() -> bool:
-    return click.get_text_stream("stderr").isatty()
+    isatty = getattr(sys.stderr, "isatty", None)
+    return bool(isatty and isatty())
 
 
 def _progress():
