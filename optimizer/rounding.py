@@ -7,7 +7,8 @@ $249,999,988 of a $250,000,000 budget. Here the country-by-year totals are round
 its exact value rounded down or up, and to the nearest dollar where the exact value is a whole
 dollar, as a binding rule's is), then each cell is shared out over its rows by largest remainder.
 The cell rounding is a small transportation problem solved by HiGHS's simplex: its constraint
-matrix is a network matrix, so the LP's vertex solution is whole (Bacharach 1966; Cox and Ernst 1982, "Controlled rounding").
+matrix is a network matrix, so the LP's vertex solution is whole (Bacharach 1966, "Matrix rounding
+problems"; Cox and Ernst 1982, "Controlled rounding").
 """
 
 from __future__ import annotations
