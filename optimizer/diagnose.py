@@ -191,7 +191,8 @@ def unspent_reason(
     if len(by_country) and set(by_country.index) <= at_max | full:
         each = f"at most {usd(sel.max_compact_usd)} each (selection.max_compact_usd)"
         if full - at_max:
-            each += f", less where a country can usefully absorb less ({', '.join(sorted(full - at_max))})"
+            fewer = ", ".join(sorted(full - at_max))
+            each += f", less where a country can usefully absorb less ({fewer})"
         if len(by_country) >= sel.max_countries:
             return (
                 f"at most {sel.max_countries} focus countries (selection.max_countries) x {each} "
