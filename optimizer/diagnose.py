@@ -198,6 +198,12 @@ def unspent_reason(
                 f"at most {sel.max_countries} focus countries (selection.max_countries) x {each} "
                 f"= {usd(by_country.sum())}"
             )
+        left = bud.total_usd - by_country.sum()
+        if 0 < left < sel.min_compact_usd:
+            return (
+                f"every focus country is at its limit ({each}) and the {usd(left)} left is less "
+                f"than a new compact's minimum (selection.min_compact_usd, {usd(sel.min_compact_usd)})"
+            )
         blocked = sorted(families & {"region_max", "lock_out", "country_count"})
         why = f"; {', '.join(blocked)} binding" if blocked else ""
         return (

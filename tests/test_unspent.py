@@ -55,25 +55,37 @@ def rows(*binding: tuple[str, str]) -> pd.DataFrame:
     )
 
 
+FOUR_AT_MAX = {"AAA": 60e6, "BBB": 60e6, "CCC": 60e6, "DDD": 60e6}  # $240M of $250M
+
+
 @pytest.mark.parametrize(
-    ("binding", "expected"),
+    ("binding", "spent", "capacity", "expected"),
     [
         (
             [("compact_max_AAA", "compact_max"), ("region_max_AF", "region_max")],
+            {"AAA": 60e6, "BBB": 20e6},
+            {"AAA": 90e6, "BBB": 20e6},
             "every focus country is at its limit (at most $60.0M each (selection.max_compact_usd), "
             "less where a country can usefully absorb less (BBB)) and no other country can be added "
             "without breaking a rule; region_max binding",
         ),
         (
+            [(f"compact_max_{c}", "compact_max") for c in FOUR_AT_MAX],
+            FOUR_AT_MAX,
+            dict.fromkeys(FOUR_AT_MAX, 90e6),
+            "every focus country is at its limit (at most $60.0M each (selection.max_compact_usd)) "
+            "and the $10.0M left is less than a new compact's minimum (selection.min_compact_usd, "
+            "$15.0M)",
+        ),
+        (
             [("ramp_up_AAA_2016", "ramp_up"), ("me_floor_AAA", "me_floor")],
+            {"AAA": 60e6, "BBB": 10e6},
+            {"AAA": 90e6, "BBB": 20e6},
             "the binding rules (me_floor, ramp_up) leave no way to spend more that adds impact",
         ),
     ],
+    ids=["countries-blocked", "left-below-minimum", "other-rules"],
 )
-def test_other_limits_are_named(binding, expected):
-    scenario = load_scenario()
-    by_country = pd.Series({"AAA": 60e6, "BBB": 20e6})
-    capacity = pd.Series({"AAA": 90e6, "BBB": 20e6})
-    if binding[0][1] == "ramp_up":
-        by_country["BBB"] = 10e6  # BBB below its capacity: not every country at its limit
-    assert unspent_reason(scenario, rows(*binding), by_country, capacity) == expected
+def test_other_limits_are_named(binding, spent, capacity, expected):
+    reason = unspent_reason(load_scenario(), rows(*binding), pd.Series(spent), pd.Series(capacity))
+    assert reason == expected
