@@ -113,6 +113,24 @@ class Section(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _none_in_words(cls, data: Any) -> Any:
+        """``key = "none"`` sets a key whose default is none back to none: TOML has no null, and a
+        scenario must be able to drop a limit it inherits (``annual_cap_usd = "none"``)."""
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for key, value in data.items():
+            field = cls.model_fields.get(key)
+            if field is not None and field.default is None and _is_none_word(value):
+                out[key] = None
+        return out
+
+
+def _is_none_word(value: Any) -> bool:
+    return isinstance(value, str) and value.strip().lower() == "none"
+
 
 class DataSection(Section):
     """Which data the run reads: the reference year, the tables folder and the impact catalogue."""

@@ -41,7 +41,9 @@ Sections merge key by key: a scenario that sets `[budget] total_usd` keeps the e
 and `earmark_share = { labor = 0.4 }` drops an inherited child-protection earmark. So to change one
 entry of an inherited table in a file, write the whole table. On the command line `--set` sets the
 one key it names: `--set selection.region_max.AF=1` changes one entry and keeps the others, `--set
-'policy.earmark_share={migrants=0.9}'` replaces the table. Unknown keys are errors, with the closest
+'policy.earmark_share={migrants=0.9}'` replaces the table. A key whose default is none (an optional
+limit) is set back to none with the word `"none"`: `annual_cap_usd = "none"` drops an inherited
+annual cap, `--set policy.ramp_up=none` the ramp-up limit. Unknown keys are errors, with the closest
 valid key suggested. Money is in US dollars: a number (`250000000`) or a
 readable string (`"250M"`, `"1.5B"`, `"40k"`, `"$12,000,000"`). Shares are fractions (0.15 = 15%).
 Every run stores the fully resolved scenario as `scenario.toml` in its run folder.

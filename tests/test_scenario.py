@@ -240,3 +240,17 @@ def test_messages_say_what_to_write(override, says):
         load_scenario(DEFAULT_SCENARIO, [override])
     assert says in str(err.value)
     assert "should match pattern" not in str(err.value)
+
+
+def test_none_in_words_drops_an_inherited_optional_limit(tmp_path):
+    base = DEFAULT_SCENARIO.as_posix()
+    child = write(
+        tmp_path, "nocap.toml", f'extends = "{base}"\n[budget]\nannual_cap_usd = "none"\n'
+    )
+    assert load_scenario(DEFAULT_SCENARIO).budget.annual_cap_usd == 60e6
+    assert load_scenario(child).budget.annual_cap_usd is None
+    assert load_scenario(DEFAULT_SCENARIO, ["policy.ramp_up=none"]).policy.ramp_up is None
+    again = tomllib.loads(resolved_toml(load_scenario(child)))
+    assert "annual_cap_usd" not in again["budget"]  # the stored scenario reloads the same
+    with pytest.raises(ScenarioError, match=r"budget\.total_usd"):
+        load_scenario(DEFAULT_SCENARIO, ["budget.total_usd=none"])  # not optional: no default none
