@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import sys
 from pathlib import Path
 
@@ -84,6 +83,22 @@ def _sigterm_unwinds(ctx: click.Context) -> None:
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     restore = signal.SIG_DFL if previous is None else previous
     ctx.call_on_close(lambda: signal.signal(signal.SIGTERM, restore))
+
+
+def _stderr_is_terminal() -> bool:
+    isatty = getattr(sys.stderr, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _progress():
+    """A stage reporter: each stage, with the seconds so far, on stderr when it is a terminal (a
+    run can take seconds with nothing else to show); silent when stderr is a file or a pipe."""
+    import time
+
+    if not _stderr_is_terminal():
+        return lambda stage: None
+    start = time.perf_counter()
+    return lambda stage: click.echo(f"[{time.perf_counter() - start:5.1f}s] {stage}", err=True)
 
 
 def _load(scenario: Path | None, overrides: tuple[str, ...]):
@@ -181,24 +196,23 @@ def screen(scenario, year, overrides, fmt, out, force) -> None:
 def run(scenario, overrides, out, force, solver, time_limit, gap, write_lp, write_mps) -> None:
     """Allocate the budget across focus countries, components and years.
 
-    SCENARIO defaults to scenarios/baseline.toml. Writes allocation.csv, outcomes.csv, summary.json,
-    the resolved scenario and a manifest to --out (default runs/<scenario>-<timestamp>/).
+    SCENARIO defaults to scenarios/baseline.toml. Writes to --out (default
+    runs/<scenario>[_<overrides>]-<timestamp>/): allocation.csv, outcomes.csv, constraints.csv
+    (every rule in its own units), screen.csv, summary.json, scenario.toml (the resolved scenario)
+    and manifest.json (input hashes, versions). Progress goes to stderr on a terminal.
     Exit codes: 0 optimal or time-limited with an allocation, 1 infeasible or no solution, 2 bad input.
     """
     from optimizer.engine import prepare
     from optimizer.engine import run as run_engine
     from optimizer.report.text import run_summary
-    from optimizer.result import safe_name, write_run
+    from optimizer.result import run_name, write_run
     from optimizer.solve import write_model
 
-    extra = []
-    if solver:
-        extra.append(f"solver.name={json.dumps(solver)}")
-    if time_limit:
-        extra.append(f"solver.time_limit_s={time_limit}")
-    if gap is not None:
-        extra.append(f"solver.mip_gap={gap}")
-    sc = _load(scenario, overrides + tuple(extra))
+    sc = _load(scenario, overrides)
+    options = {"name": solver, "time_limit_s": time_limit, "mip_gap": gap}
+    chosen = {key: value for key, value in options.items() if value is not None}
+    if chosen:  # click has checked them; the run records them in the solver section, not as --set
+        sc = sc.model_copy(update={"solver": sc.solver.model_copy(update=chosen)})
     for path, what in ((write_lp, "--write-lp"), (write_mps, "--write-mps"), (out, "--out")):
         if path:
             check_target(path, force, what)  # fail before solving, not after
@@ -214,10 +228,12 @@ def run(scenario, overrides, out, force, solver, time_limit, gap, write_lp, writ
                     f"{len(prep.model.problem.constraints())} rows); not solved."
                 )
         return
+    progress = _progress()
     with _naming_file(scenario):
-        result = run_engine(sc)
+        result = run_engine(sc, progress=progress)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    folder = out or Path("runs") / f"{safe_name(sc.name)}-{stamp}"
+    folder = out or Path("runs") / f"{run_name(sc.name, overrides)}-{stamp}"
+    progress(f"writing {folder}/")
     write_run(result, folder, force=force)
     click.echo(run_summary(result))
     click.echo(f"\nWrote {folder}/")

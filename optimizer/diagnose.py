@@ -7,14 +7,15 @@ had to give, and by how much.
 
 from __future__ import annotations
 
+import difflib
+
 import pandas as pd
-import pulp
 
 from optimizer.catalogue import Catalogue
 from optimizer.errors import InfeasibleError, ScenarioError
 from optimizer.impact import Curves
 from optimizer.model import COUNT_FAMILIES, UNIT, AllocationModel
-from optimizer.scenario import Scenario, usd
+from optimizer.scenario import Scenario, unit_warnings, usd
 
 
 def _usd_m(amount: float) -> str:
@@ -28,14 +29,17 @@ def precheck(
     countries: list[str],
     curves: Curves,
     catalogue: Catalogue,
+    names: pd.DataFrame | None = None,
 ) -> None:
-    """Raise ScenarioError (bad rule) or InfeasibleError (rules that cannot all hold), with numbers."""
+    """Raise ScenarioError (bad rule) or InfeasibleError (rules that cannot all hold), with numbers.
+
+    ``names`` (the country_names table) tells a real country the TIP Report does not rate from a
+    code that is no country at all."""
     sel, pol, bud = scenario.selection, scenario.policy, scenario.budget
     bad: list[str] = []
     for key in ("lock_in", "lock_out"):
         bad += [
-            f"selection.{key}: {c} is not a TIP-rated country in the data (countries.csv); "
-            "fix the ISO 3166 alpha-3 code"
+            f"selection.{key}: {_not_rated(c, screen, names)}"
             for c in getattr(sel, key)
             if c not in screen.index
         ]
@@ -105,7 +109,26 @@ def precheck(
                 f"{len(locked)} locked-in countries in region {region}, above region_max {limit}"
             )
     if why:
-        raise InfeasibleError(f"scenario {scenario.name} cannot be met", why)
+        raise InfeasibleError(
+            f"scenario {scenario.name} cannot be met", why + unit_warnings(scenario)
+        )
+
+
+def _not_rated(iso: str, screen: pd.DataFrame, names: pd.DataFrame | None) -> str:
+    """Why ``iso`` cannot be a focus country although it is not in the screen, and what to do."""
+    known = names[names["iso3"] == iso]["name"] if names is not None else pd.Series(dtype=str)
+    if len(known):
+        return (
+            f"{iso} ({known.iloc[0]}) is a country but has no TIP Report tier in the data "
+            "(countries.csv holds the places the report rates, without the United States' "
+            "self-rating; data/SOURCES.md), so it cannot be screened or be a focus country; remove it"
+        )
+    close = difflib.get_close_matches(iso, list(screen.index), n=3)
+    hint = f" (close: {', '.join(close)})" if close else ""
+    return (
+        f"{iso} is not the ISO 3166 alpha-3 code of a country in the data (countries.csv); fix "
+        f"the code{hint} (tipfocus screen lists every code)"
+    )
 
 
 def explain_infeasible(elastic: AllocationModel, solve_fn) -> list[str]:
@@ -141,29 +164,55 @@ def too_small(scenario: Scenario, countries: list[str], curves: Curves) -> dict[
     return {c: float(capacity.get(c, 0.0)) for c in countries if capacity.get(c, 0.0) < floor}
 
 
-def binding_rows(model: AllocationModel, tolerance: float = 1e-6) -> pd.DataFrame:
-    """Every rule row with its activity, right-hand side and slack; binding = slack ~ 0 and active."""
-    rows = []
-    problem = model.problem
-    for family, names in model.families.items():
-        for name in names:
-            con = problem.get_constraint_by_name(name)
-            activity = sum(v.varValue * c for v, c in con.items() if v.varValue)
-            rhs = -con.constant
-            active = any(abs(v.varValue or 0.0) > tolerance for v in con)
-            slack = rhs - activity if con.sense == pulp.LpConstraintLE else activity - rhs
-            if con.sense == pulp.LpConstraintEQ:
-                slack = abs(slack)
-            money = family not in COUNT_FAMILIES
-            scale = UNIT if money else 1.0
-            rows.append(
-                {
-                    "name": name,
-                    "family": family,
-                    "activity": activity * scale,
-                    "rhs": rhs * scale + 0.0,
-                    "slack": slack * scale + 0.0,  # + 0.0: no "-0" in constraints.csv
-                    "binding": bool(active and abs(slack) <= tolerance * max(1.0, abs(rhs))),
-                }
+def unspent_reason(
+    scenario: Scenario,
+    constraints: pd.DataFrame,
+    by_country: pd.Series,
+    capacity: pd.Series,
+) -> str:
+    """Which rule stops the rest of the budget being spent, with its numbers.
+
+    ``constraints`` is ``rules.rule_rows`` of the solved model, ``by_country`` the spend of each
+    focus country and ``capacity`` what each can usefully absorb over the horizon.
+    """
+    bud, sel = scenario.budget, scenario.selection
+    binding = constraints.loc[constraints["binding"], ["name", "family"]]
+    families = set(binding["family"])
+    caps = binding.loc[binding["family"] == "annual_cap", "name"]
+    if bud.annual_cap_usd is not None and len(caps) == bud.horizon_years:
+        return (
+            f"the annual cap (budget.annual_cap_usd), {usd(bud.annual_cap_usd)} a year x "
+            f"{bud.horizon_years} years = {usd(bud.annual_cap_usd * bud.horizon_years)}"
+        )
+    at_max = {
+        n.removeprefix("compact_max_") for n in binding["name"] if n.startswith("compact_max_")
+    }
+    full = {c for c, v in by_country.items() if v >= capacity.get(c, float("inf")) - 1.0}
+    if len(by_country) and set(by_country.index) <= at_max | full:
+        each = f"at most {usd(sel.max_compact_usd)} each (selection.max_compact_usd)"
+        if full - at_max:
+            fewer = ", ".join(sorted(full - at_max))
+            each += f", less where a country can usefully absorb less ({fewer})"
+        if len(by_country) >= sel.max_countries:
+            return (
+                f"at most {sel.max_countries} focus countries (selection.max_countries) x {each} "
+                f"= {usd(by_country.sum())}"
             )
-    return pd.DataFrame(rows, columns=["name", "family", "activity", "rhs", "slack", "binding"])
+        left = bud.total_usd - by_country.sum()
+        if 0 < left < sel.min_compact_usd:
+            return (
+                f"every focus country is at its limit ({each}) and the {usd(left)} left is less "
+                f"than a new compact's minimum (selection.min_compact_usd, {usd(sel.min_compact_usd)})"
+            )
+        blocked = sorted(families & {"region_max", "lock_out", "country_count"})
+        why = f"; {', '.join(blocked)} binding" if blocked else ""
+        return (
+            f"every focus country is at its limit ({each}) and no other country can be added "
+            f"without breaking a rule{why}"
+        )
+    named = sorted(families - {"budget"})
+    return (
+        "the binding rules (" + ", ".join(named) + ") leave no way to spend more that adds impact"
+        if named
+        else "spending more would add no projected impact"
+    )

@@ -7,6 +7,7 @@ rules on ``Prepared.model`` and re-solve cheaply; ``run`` solves and packs the p
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,15 +16,24 @@ import pandas as pd
 
 from optimizer.catalogue import DEFAULT_CATALOGUE, Catalogue, load_catalogue
 from optimizer.data import DATA_DIR, load_tables
-from optimizer.diagnose import binding_rows, explain_infeasible, precheck, too_small
+from optimizer.diagnose import (
+    explain_infeasible,
+    precheck,
+    too_small,
+    unspent_reason,
+)
 from optimizer.errors import InfeasibleError, SolverError
 from optimizer.impact import Curves, build_curves
 from optimizer.model import UNIT, AllocationModel, build_model
 from optimizer.result import ALLOCATION_COLUMNS, OUTCOME_COLUMNS, Result, Summary, manifest
-from optimizer.scenario import Scenario, resolved_toml, usd
+from optimizer.rounding import whole_dollars
+from optimizer.rules import rule_rows
+from optimizer.scenario import Scenario, resolved_toml, unit_warnings, usd
 from optimizer.screening import Screen, screen
 from optimizer.solve import SolveInfo, Status, solve
 from optimizer.tables import TABLES
+
+UNSPENT_USD = 1_000.0  # less than this left over is not worth a warning
 
 
 @dataclass
@@ -49,7 +59,7 @@ def prepare(scenario: Scenario) -> Prepared:
     catalogue = load_catalogue(catalogue_path)
     countries = [c for c in scr.eligible if c not in scenario.selection.lock_out]
     curves = build_curves(scr.frame, countries, catalogue, scenario.objective)
-    precheck(scenario, scr.frame, scr.eligible, curves, catalogue)
+    precheck(scenario, scr.frame, scr.eligible, curves, catalogue, names=tables.names)
     notes = []
     small = too_small(scenario, countries, curves)
     if small:
@@ -76,12 +86,26 @@ def prepare(scenario: Scenario) -> Prepared:
     )
 
 
-def run(scenario: Scenario, solver: str | None = None) -> Result:
-    """Solve the scenario; raise InfeasibleError with an explanation when the rules cannot hold."""
+def _quiet(stage: str) -> None:
+    """The default progress report: nothing."""
+
+
+def run(
+    scenario: Scenario, solver: str | None = None, progress: Callable[[str], None] = _quiet
+) -> Result:
+    """Solve the scenario; raise InfeasibleError with an explanation when the rules cannot hold.
+    ``progress`` is told each stage as it starts (the CLI shows them on a terminal)."""
+    progress("reading the data, screening countries and building the model")
     prep = prepare(scenario)
     name = solver or scenario.solver.name
+    rows = len(prep.model.problem.constraints())
+    progress(
+        f"solving with {name}: {len(prep.model.variables):,} variables, {rows:,} rows, "
+        f"{len(prep.countries)} candidate countries (time limit {scenario.solver.time_limit_s:g} s)"
+    )
     info = solve(prep.model, scenario.solver, name)
     if info.status == Status.INFEASIBLE:
+        progress("infeasible: finding which rules have to give")
         elastic = build_model(
             scenario, prep.screen.frame, prep.countries, prep.curves, prep.catalogue, elastic=True
         )
@@ -96,6 +120,7 @@ def run(scenario: Scenario, solver: str | None = None) -> Result:
             f"{scenario.solver.time_limit_s:g} s); raise solver.time_limit_s (--time-limit) "
             f"or try --solver {'cbc' if name == 'highs' else 'highs'}",
         )
+    progress("reading the allocation and the outcomes")
     return collect(prep, info)
 
 
@@ -108,11 +133,17 @@ def _spend(prep: Prepared) -> pd.DataFrame:
     )["amount_usd"].sum()
 
 
+def _by_metric(outcomes: pd.DataFrame, catalogue: Catalogue) -> dict[str, float]:
+    """Outcomes over the horizon for every metric of the catalogue, 0 where nothing is bought."""
+    total = outcomes.groupby("metric")["outcome"].sum()
+    return {m: float(total.get(m, 0.0)) for m in sorted(catalogue.metrics)}
+
+
 def collect(prep: Prepared, info: SolveInfo) -> Result:
     """Read the solved model into plain data."""
     scenario, view = prep.scenario, prep.screen.frame
     spend = _spend(prep)
-    spend["amount_usd"] = spend["amount_usd"].round(0)
+    spend["amount_usd"] = whole_dollars(spend)
     spend = spend[spend["amount_usd"] >= 1.0].reset_index(drop=True)
     spend.insert(1, "country", spend["iso3"].map(view["name"]))
     allocation = spend[ALLOCATION_COLUMNS]
@@ -138,7 +169,7 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
         outcomes = outcomes.sort_values(["iso3", "component", "year"], ignore_index=True)
     outcomes = outcomes[OUTCOME_COLUMNS]
 
-    constraints = binding_rows(prep.model)
+    constraints = rule_rows(prep.model)
     binding = {
         fam: list(group["name"])
         for fam, group in constraints[constraints["binding"]].groupby("family", sort=False)
@@ -151,6 +182,13 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
             f"stopped at the time limit: best allocation found, within {100 * (info.gap or 0):.2f}% of optimal"
         ]
     )
+    warnings += unit_warnings(scenario)
+    unspent = scenario.budget.total_usd - float(allocation["amount_usd"].sum())
+    if unspent >= max(UNSPENT_USD, 1e-6 * scenario.budget.total_usd):
+        by_country = allocation.groupby("iso3")["amount_usd"].sum()
+        capacity = prep.curves.capacity(scenario.budget.horizon_years)
+        reason = unspent_reason(scenario, constraints, by_country, capacity)
+        warnings.append(f"{usd(unspent)} left unspent: {reason}")
     unfunded = sorted(set(selected) - set(allocation["iso3"]))
     if unfunded:
         warnings.append(
@@ -174,11 +212,10 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
         eligible=prep.screen.eligible,
         selected=selected,
         binding=binding,
-        outcomes_by_metric={
-            m: float(v) for m, v in outcomes.groupby("metric", sort=True)["outcome"].sum().items()
-        },
+        outcomes_by_metric=_by_metric(outcomes, prep.catalogue),
         warnings=warnings,
         notes=prep.notes,
+        overrides=list(scenario.overrides),
     )
     return Result(
         summary=summary,

@@ -2,8 +2,11 @@
 merged into one raw table with the file each value comes from.
 
 Precedence (highest first): ``--set`` overrides > the scenario file > the file it ``extends``
-(recursively). Tables merge key by key; any other value (numbers, strings, lists) is replaced
-whole. Relative paths inside a scenario are resolved against the file that names them.
+(recursively). Sections (``[budget]``, ``[selection]``, ...) merge key by key; a key's value is
+replaced whole, tables such as ``region_max`` included, so a file can replace or remove what it
+inherits (``region_max = {}`` lifts every regional cap). ``--set`` sets the one key it names:
+``selection.region_max.AF=1`` changes one entry, ``selection.region_max={AF=1}`` the whole table.
+Relative paths inside a scenario are resolved against the file that names them.
 Validation against the schema is ``optimizer.scenario``'s job. ``dump_toml`` writes a resolved
 scenario back as TOML.
 """
@@ -69,10 +72,11 @@ def _has_nul(value: Any) -> bool:
 
 
 def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """``top`` over ``base``: sections merge key by key, each key's value is replaced whole."""
     out = dict(base)
     for key, value in top.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
+            out[key] = {**out[key], **value}
         else:
             out[key] = value
     return out
@@ -90,11 +94,16 @@ def _absolutise(raw: dict[str, Any], folder: Path) -> dict[str, Any]:
 
 
 def _record_origin(raw: dict[str, Any], path: Path, origin: dict, prefix: tuple = ()) -> None:
-    """Note ``path`` as the origin of every key (and table) in ``raw``."""
+    """Note ``path`` as the origin of every key (and table) in ``raw``; a table inside a section
+    replaces the inherited one, so the entries it inherited are forgotten."""
     for key, value in raw.items():
-        origin[(*prefix, str(key))] = path
+        here = (*prefix, str(key))
+        if prefix and isinstance(value, dict):
+            for old in [k for k in origin if k[: len(here)] == here]:
+                del origin[old]
+        origin[here] = path
         if isinstance(value, dict):
-            _record_origin(value, path, origin, (*prefix, str(key)))
+            _record_origin(value, path, origin, here)
 
 
 def _layered(
@@ -146,13 +155,21 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Each ``--set`` sets the one key it names (a table value replaces the table whole)."""
     for text in overrides:
         keys, value = parse_override(text)
-        patch: dict[str, Any] = {keys[-1]: value}
-        for key in reversed(keys[:-1]):
-            patch = {key: patch}
-        raw = _merge(raw, patch)
+        raw = _set_key(raw, keys, value)
     return raw
+
+
+def _set_key(table: dict[str, Any], keys: list[str], value: Any) -> dict[str, Any]:
+    out = dict(table)
+    if len(keys) == 1:
+        out[keys[0]] = value
+    else:
+        inner = out.get(keys[0])
+        out[keys[0]] = _set_key(inner if isinstance(inner, dict) else {}, keys[1:], value)
+    return out
 
 
 def inherited_from(loc: list[str], origin: dict[tuple[str, ...], Path], given: Path) -> str | None:

@@ -23,6 +23,15 @@ from optimizer.scenario import PROJECT_DIR
 
 ALLOCATION_COLUMNS = ["iso3", "country", "component", "pillar", "channel", "year", "amount_usd"]
 OUTCOME_COLUMNS = ["iso3", "country", "component", "metric", "year", "outcome", "impact"]
+RUN_FILES = (
+    "allocation.csv",
+    "outcomes.csv",
+    "constraints.csv",
+    "screen.csv",
+    "summary.json",
+    "scenario.toml",
+    "manifest.json",
+)  # what write_run writes
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -47,6 +56,7 @@ class Summary:
     outcomes_by_metric: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the run left out or assumed, and why
+    overrides: list[str] = field(default_factory=list)  # --set section.key=value, in order
 
 
 @dataclass(frozen=True)
@@ -54,7 +64,7 @@ class Result:
     summary: Summary
     allocation: pd.DataFrame  # ALLOCATION_COLUMNS, whole dollars, zero rows dropped
     outcomes: pd.DataFrame  # OUTCOME_COLUMNS: annual outcomes in metric units and impact units
-    constraints: pd.DataFrame  # name, family, activity, rhs, slack, binding
+    constraints: pd.DataFrame  # rules.COLUMNS: each rule row in its own units
     screen: pd.DataFrame  # the screening frame the run used
     scenario_toml: str = ""
     manifest: dict[str, Any] = field(default_factory=dict)
@@ -88,6 +98,24 @@ def safe_name(text: str) -> str:
     """A file or folder name from free text: letters, digits, '-', '_' and '.' only, no leading dot."""
     cleaned = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in text).strip(".-")
     return cleaned[:80] or "run"
+
+
+def run_name(scenario: str, overrides: list[str] | tuple[str, ...], most: int = 48) -> str:
+    """A folder name for a run: the scenario, then each ``--set`` as ``key-value`` (the last part
+    of the key), safe in file names; shortened past ``most`` characters with a hash of the whole,
+    so different overrides never share a name."""
+    parts = []
+    for text in overrides:
+        key, _, value = text.partition("=")
+        part = safe_name(f"{key.strip().split('.')[-1]}-{value.strip()}")
+        parts.append(re.sub(r"[-.]{2,}", "-", part))
+    if not parts:
+        return safe_name(scenario)
+    tail = "_".join(parts)
+    if len(tail) > most:
+        digest = hashlib.sha256("\n".join(overrides).encode()).hexdigest()[:8]
+        tail = f"{tail[: most - 9].rstrip('-_.')}-{digest}"
+    return f"{safe_name(scenario)}_{tail}"
 
 
 # ---------------------------------------------------------------------------- manifest

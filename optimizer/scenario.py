@@ -55,16 +55,19 @@ def parse_money(value: Any) -> float:
     return amount
 
 
+_USD_STEPS = ((1e9, "B", 2), (1e7, "M", 1), (1e6, "M", 2), (1e4, "k", 0), (1e3, "k", 1))
+
+
 def usd(amount: float) -> str:
-    """Dollars for people: $1.25B, $60.0M, $6.75M, $40k."""
-    size = abs(amount)
-    if size >= 1e9:
-        return f"${amount / 1e9:,.2f}B"
-    if size >= 1e7:
-        return f"${amount / 1e6:,.1f}M"
-    if size >= 1e6:
-        return f"${amount / 1e6:,.2f}M"
-    return f"${amount / 1e3:,.0f}k"
+    """Dollars for people: $1.25B, $60.0M, $6.75M, $40k, $1.5k, $250. The unit is chosen after
+    rounding, so $999,999 is $1.00M (not $1,000k)."""
+    size, sign = abs(amount), "-" if amount < 0 else ""
+    for step, suffix, decimals in _USD_STEPS:
+        scale = 1e9 if suffix == "B" else 1e6 if suffix == "M" else 1e3
+        shown = round(size / scale, decimals)
+        if shown * scale >= step:
+            return f"{sign}${shown:,.{decimals}f}{suffix}"
+    return f"{sign}${size:,.0f}"
 
 
 Money = Annotated[float, BeforeValidator(parse_money)]
@@ -74,7 +77,27 @@ Pillar = Literal["prevention", "prosecution", "protection", "partnership"]
 Region = Literal["AF", "EAP", "EUR", "NEA", "SCA", "WHA"]
 Tier = Literal["1", "2", "2WL", "3", "special_case", "not_rated"]
 MissionType = Literal["bilateral", "regional_mission", "regional_program", "none_known"]
-Iso3 = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+
+
+def _iso3(value: Any) -> Any:
+    """An ISO 3166 alpha-3 code in capitals, with a fix suggested for the usual slips."""
+    if isinstance(value, str) and re.fullmatch(r"[A-Z]{3}", value):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\s*[A-Za-z]{3}\s*", value):
+        fixed = value.strip().upper()
+        raise ValueError(f"got {value!r}: country codes are three capital letters; write {fixed!r}")
+    raise ValueError(
+        f"got {value!r}: give an ISO 3166 alpha-3 country code, three capital letters such as 'GHA'"
+    )
+
+
+def _codes(value: Any) -> Any:
+    """One country code may be given alone: ``lock_in = "GHA"`` is ``["GHA"]``."""
+    return [value] if isinstance(value, str) else value
+
+
+Iso3 = Annotated[str, BeforeValidator(_iso3)]
+Iso3List = Annotated[list[Iso3], BeforeValidator(_codes)]
 ReadinessPart = Literal[
     "rule_of_law",
     "control_of_corruption",
@@ -90,6 +113,24 @@ class Section(BaseModel):
     """Every section is frozen and forbids unknown keys, so a typo fails loudly."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _none_in_words(cls, data: Any) -> Any:
+        """``key = "none"`` sets a key whose default is none back to none: TOML has no null, and a
+        scenario must be able to drop a limit it inherits (``annual_cap_usd = "none"``)."""
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for key, value in data.items():
+            field = cls.model_fields.get(key)
+            if field is not None and field.default is None and _is_none_word(value):
+                out[key] = None
+        return out
+
+
+def _is_none_word(value: Any) -> bool:
+    return isinstance(value, str) and value.strip().lower() == "none"
 
 
 class DataSection(Section):
@@ -197,8 +238,10 @@ class SelectionSection(Section):
     max_compact_usd: Money = Field(
         60e6, description="Largest compact over the horizon (absorptive capacity)."
     )
-    lock_in: list[Iso3] = Field([], description="Countries that must be focus countries.")
-    lock_out: list[Iso3] = Field([], description="Countries that must not be.")
+    lock_in: Iso3List = Field(
+        [], description='Countries that must be focus countries: ["GHA", "PHL"] (one may be "GHA").'
+    )
+    lock_out: Iso3List = Field([], description="Countries that must not be (ISO alpha-3 codes).")
     region_max: dict[Region, Annotated[int, Field(ge=0)]] = Field(
         {}, description="Most focus countries per State Department regional bureau."
     )
@@ -319,11 +362,17 @@ class Scenario(Section):
     solver: SolverSection = SolverSection()
 
     _files: tuple[Path, ...] = PrivateAttr(default=())
+    _overrides: tuple[str, ...] = PrivateAttr(default=())
 
     @property
     def files(self) -> tuple[Path, ...]:
         """The scenario file and every file it extends (empty if built in code)."""
         return self._files
+
+    @property
+    def overrides(self) -> tuple[str, ...]:
+        """The ``--set section.key=value`` overrides applied on top of the files, in order."""
+        return self._overrides
 
     @property
     def years(self) -> list[int]:
@@ -345,13 +394,31 @@ def _fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return list(model.model_fields)
 
 
+def _section_of(key: str) -> str | None:
+    """The section whose key this is (``total_usd`` -> ``budget``), if exactly one has it."""
+    owners = [
+        name
+        for name, field in Scenario.model_fields.items()
+        if isinstance(field.annotation, type)
+        and issubclass(field.annotation, BaseModel)
+        and key in field.annotation.model_fields
+    ]
+    return owners[0] if len(owners) == 1 else None
+
+
 def _describe(error: dict[str, Any]) -> str:
     loc = tuple(error["loc"])
     where = ".".join(str(p) for p in loc) or "(top level)"
     if error["type"] == "extra_forbidden":
         valid = _fields(Scenario, loc[:-1])
         close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
-        hint = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(valid)}"
+        elsewhere = _section_of(str(loc[-1]))
+        if close:
+            hint = f"did you mean '{close[0]}'?"
+        elif elsewhere:
+            hint = f"did you mean '{elsewhere}.{loc[-1]}'? (it belongs to [{elsewhere}])"
+        else:
+            hint = f"valid keys: {', '.join(valid)}"
         return f"{where}: unknown key; {hint}"
     message = error["msg"].removeprefix("Value error, ")
     given = error.get("input")
@@ -383,7 +450,31 @@ def load_scenario(path: Path | str | None = None, overrides: list[str] | None = 
             problems.append(_describe(e) + (f" [set in {inherited}]" if inherited else ""))
         raise ScenarioError(str(path), problems) from None
     scenario._files = tuple(layers.files)
+    scenario._overrides = tuple(overrides or ())
     return scenario
+
+
+MONEY_KEYS = (
+    ("budget", "total_usd"),
+    ("budget", "annual_cap_usd"),
+    ("selection", "min_compact_usd"),
+    ("selection", "max_compact_usd"),
+)
+TOO_SMALL_USD = 10_000.0  # below this a budget amount is almost surely millions written bare
+
+
+def unit_warnings(scenario: Scenario) -> list[str]:
+    """A warning for each amount far too small to be meant (``total_usd = 250``): the unit is the
+    dollar, and ``250M`` is probably what was meant."""
+    out = []
+    for section, key in MONEY_KEYS:
+        value = getattr(getattr(scenario, section), key)
+        if value is not None and 0 < value < TOO_SMALL_USD:
+            out.append(
+                f"{section}.{key} is {usd(value)}: amounts are in US dollars; for {value:g} "
+                f"million write {value:g}M"
+            )
+    return out
 
 
 def resolved_toml(scenario: Scenario) -> str:

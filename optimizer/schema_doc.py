@@ -35,9 +35,16 @@ Precedence, highest first:
 3. the file it extends, then the file that one extends, and so on;
 4. the defaults below.
 
-Tables merge key by key (a scenario that sets `[budget] total_usd` keeps the extended file's other
-`[budget]` keys); any other value, lists and inline tables included, is replaced whole. Unknown keys
-are errors, with the closest valid key suggested. Money is in US dollars: a number (`250000000`) or a
+Sections merge key by key: a scenario that sets `[budget] total_usd` keeps the extended file's other
+`[budget]` keys. A key's value is replaced whole, lists and tables included: `region_max = { AF = 1
+}` caps Africa alone (the extended file's other regional caps go), `region_max = {}` lifts every cap,
+and `earmark_share = { labor = 0.4 }` drops an inherited child-protection earmark. So to change one
+entry of an inherited table in a file, write the whole table. On the command line `--set` sets the
+one key it names: `--set selection.region_max.AF=1` changes one entry and keeps the others, `--set
+'policy.earmark_share={migrants=0.9}'` replaces the table. A key whose default is none (an optional
+limit) is set back to none with the word `"none"`: `annual_cap_usd = "none"` drops an inherited
+annual cap, `--set policy.ramp_up=none` the ramp-up limit. Unknown keys are errors, with the closest
+valid key suggested. Money is in US dollars: a number (`250000000`) or a
 readable string (`"250M"`, `"1.5B"`, `"40k"`, `"$12,000,000"`). Shares are fractions (0.15 = 15%).
 Every run stores the fully resolved scenario as `scenario.toml` in its run folder.
 

@@ -366,3 +366,14 @@ def write_model(model: AllocationModel, path: Path, fmt: str, force: bool = True
             model.problem.writeLP(str(tmp))
         else:
             model.problem.writeMPS(str(tmp), with_objsense=True)  # keep "maximise" in the file
+            tmp.write_text(name_first(tmp.read_text()))
+
+
+def name_first(mps: str) -> str:
+    """The MPS text with the ``NAME`` line first: PuLP writes ``OBJSENSE`` before it, which HiGHS
+    accepts but fixed-layout readers (the CBC executable among them) reject."""
+    lines = mps.splitlines(keepends=True)
+    at = next((i for i, line in enumerate(lines) if line.startswith("NAME")), None)
+    if at is None or at == 0:
+        return mps
+    return "".join([lines[at], *lines[:at], *lines[at + 1 :]])

@@ -318,3 +318,89 @@ def test_data_check_succeeds() -> None:
     assert result.stdout.strip().endswith("All tables valid.")
     for schema in TABLES.values():
         assert schema.filename in result.stdout
+
+
+def test_a_what_if_on_the_command_line_is_named_by_its_overrides(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = invoke(["run", *SMALL, "--solver", "highs"])
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert folder.name.startswith("baseline_max_countries-3_min_rule_of_law_pct-50-")
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["scenario"] == "baseline"
+    assert summary["overrides"] == [
+        "selection.max_countries=3",
+        "eligibility.min_rule_of_law_pct=50",
+    ]
+    assert result.stdout.splitlines()[1] == (
+        "What-if: --set selection.max_countries=3, --set eligibility.min_rule_of_law_pct=50"
+    )
+
+
+def test_run_names_are_safe_and_short() -> None:
+    from optimizer.result import run_name
+
+    assert run_name("baseline", []) == "baseline"
+    assert run_name("spread", ["budget.total_usd=300M"]) == "spread_total_usd-300M"
+    name = run_name(
+        "b", ['data.dir="../../etc/x"', "policy.earmark_share={migrants=0.9, labor=0.05}"]
+    )
+    assert "/" not in name and ".." not in name and len(name) <= 2 + 48
+    other = run_name(
+        "b", ['data.dir="../../etc/y"', "policy.earmark_share={migrants=0.9, labor=0.05}"]
+    )
+    assert name != other  # shortened names keep a hash of the whole
+
+
+def test_constraints_csv_shows_each_rule_in_its_own_units(run_folder: tuple[Path, str]) -> None:
+    folder, _ = run_folder
+    rules = pd.read_csv(folder / "constraints.csv", keep_default_na=False, na_values=[""])
+    summary = json.loads((folder / "summary.json").read_text())
+    by_name = rules.set_index("name")
+    budget = by_name.loc["budget_total"]
+    assert (budget["unit"], budget["limit"]) == ("usd", 250e6)
+    assert by_name.loc["countries_max", "unit"] == "countries"
+    assert by_name.loc["countries_max", "limit"] == 3
+    labor = by_name.loc["earmark_labor"]
+    assert (labor["unit"], labor["limit"]) == ("share", 0.15)
+    assert labor["activity"] == pytest.approx(labor["amount_usd"] / labor["base_usd"])
+    assert labor["base_usd"] == pytest.approx(summary["budget_used_usd"], abs=1.0)
+    assert labor["slack"] == pytest.approx(labor["activity"] - 0.15)
+    per_country = rules[rules["iso3"].notna()]
+    assert set(per_country.loc[per_country["selected"] == True, "iso3"]) == set(summary["selected"])  # noqa: E712
+    idle = per_country[per_country["selected"] == False]  # noqa: E712
+    assert len(idle) and not idle["binding"].any()
+    shares = per_country[(per_country["unit"] == "share") & (per_country["selected"] == True)]  # noqa: E712
+    assert ((shares["activity"] >= 0) & (shares["activity"] <= 1 + 1e-9)).all()
+    assert (rules.loc[rules["family"].str.startswith("ramp"), "unit"] == "ratio").all()
+
+
+def test_run_help_lists_every_file_of_the_run_folder(run_folder: tuple[Path, str]) -> None:
+    from optimizer.result import RUN_FILES
+
+    folder, _ = run_folder
+    assert sorted(p.name for p in folder.iterdir()) == sorted(RUN_FILES)
+    shown = " ".join(invoke(["run", "--help"]).stdout.split())
+    assert [name for name in RUN_FILES if name not in shown] == []
+
+
+@pytest.mark.parametrize("terminal", [True, False], ids=["terminal", "pipe"])
+def test_progress_on_stderr_only_on_a_terminal(
+    terminal: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import optimizer.cli as cli_module
+
+    monkeypatch.setattr(cli_module, "_stderr_is_terminal", lambda: terminal)
+    result = invoke(["run", *SMALL, "--out", str(tmp_path / "run")])
+    stages = [line for line in result.stderr.splitlines() if re.match(r"\[ *[\d.]+s\] ", line)]
+    if terminal:
+        assert [s.split("] ", 1)[1].split(":")[0] for s in stages] == [
+            "reading the data, screening countries and building the model",
+            "solving with highs",
+            "reading the allocation and the outcomes",
+            f"writing {tmp_path / 'run'}/",
+        ]
+    else:
+        assert result.stderr == ""
+    assert "[" not in result.stdout.splitlines()[0]  # the summary on stdout is the same either way

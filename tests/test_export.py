@@ -9,24 +9,30 @@ written file by two routes that share no code with the engine's HiGHS adapter:
 and compare with ``SolveInfo.objective`` from the engine (relative 1e-6). The objective in the file is
 the engine's own (tie-break included), so the values must agree to solver tolerance.
 
-Sense: PuLP's ``writeMPS`` (what ``write_model(..., "mps")`` calls) does not negate a maximisation
-objective and records the sense only as the comment ``*SENSE:Maximize``, which MPS readers skip.
-The LP format keeps the ``Maximize`` header. So the MPS routes below set the sense to maximise by
-hand, and ``test_mps_file_alone_says_maximise`` records that the file on its own does not (a bug:
-another solver given only the file minimises).
+Sense: the MPS file says ``OBJSENSE MAX`` after ``NAME`` (``test_mps_file_alone_says_maximise``).
+The CBC executable reads that layout but minimises unless told ``-max``, so the user's route below
+(``tipfocus run --write-mps``, then the CBC executable on the file) passes ``-max``.
 
 Finally, HiGHS and CBC agree on the bundled baseline scenario's optimum.
 """
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
+import warnings
+from pathlib import Path
+
 import highspy
 import numpy as np
 import pulp
 import pytest
+from click.testing import CliRunner
 from world import random_instance
 
 from optimizer import engine
+from optimizer.cli import main
 from optimizer.scenario import load_scenario
 from optimizer.solve import Status, solve, write_model
 
@@ -110,6 +116,44 @@ def test_mps_file_alone_says_maximise(tmp_path):
     status, value = highs_from_file(path, maximise=False)
     assert status == highspy.HighsModelStatus.kOptimal
     assert close(value, info.objective), (value, info.objective)
+
+
+SMALL = ["--set", "selection.max_countries=3", "--set", "eligibility.min_rule_of_law_pct=50"]
+
+
+def cbc_executable() -> str:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        path = pulp.PULP_CBC_CMD().path
+    if not Path(path).is_file():
+        pytest.skip("this PuLP install has no bundled CBC executable")
+    return path
+
+
+def test_cli_mps_solved_by_the_cbc_executable(tmp_path, monkeypatch):
+    """The user's route: ``tipfocus run --write-mps``, then CBC on the file, as another solver."""
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    written = runner.invoke(main, ["run", *SMALL, "--write-mps", "model.mps"])
+    assert written.exit_code == 0, written.output
+    text = (tmp_path / "model.mps").read_text()
+    assert text.startswith("NAME")
+    assert text.splitlines()[1:3] == ["OBJSENSE", " MAX"]
+    solved = runner.invoke(main, ["run", *SMALL, "--out", "run"])
+    assert solved.exit_code == 0, solved.output
+    objective = json.loads((tmp_path / "run" / "summary.json").read_text())["objective"]
+    cbc = subprocess.run(
+        [cbc_executable(), "model.mps", "-max", "-ratioGap", "1e-9", "-solve", "-quit"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    log = cbc.stdout + cbc.stderr
+    assert "read with 0 errors" in log and "not valid" not in log, log
+    assert "Result - Optimal solution found" in log, log
+    value = float(re.search(r"Objective value:\s*(-?[\d.eE+-]+)", log).group(1))
+    assert close(value, objective), (value, objective)
 
 
 @pytest.mark.slow

@@ -6,8 +6,15 @@ import tomllib
 
 import pytest
 
-from optimizer.errors import ScenarioError
-from optimizer.scenario import DEFAULT_SCENARIO, load_scenario, parse_money, resolved_toml
+from optimizer.errors import InfeasibleError, ScenarioError
+from optimizer.scenario import (
+    DEFAULT_SCENARIO,
+    load_scenario,
+    parse_money,
+    resolved_toml,
+    unit_warnings,
+    usd,
+)
 
 
 def write(tmp_path, name, text):
@@ -146,3 +153,104 @@ def test_resolved_scenario_round_trips():
     again = tomllib.loads(text)
     assert again["budget"]["total_usd"] == 123e6
     assert again["selection"]["region_max"]["AF"] == 3
+
+
+@pytest.mark.parametrize(
+    ("dollars", "shown"),
+    [
+        (999_999, "$1.00M"),
+        (1_500, "$1.5k"),
+        (9_960, "$10k"),
+        (9_999_999, "$10.0M"),
+        (999_999_999, "$1.00B"),
+        (60e6, "$60.0M"),
+        (6.75e6, "$6.75M"),
+        (40e3, "$40k"),
+        (250, "$250"),
+        (-1_500, "-$1.5k"),
+    ],
+)
+def test_usd_rounds_before_it_picks_the_unit(dollars, shown):
+    assert usd(dollars) == shown
+
+
+def test_a_bare_small_budget_warns_that_the_unit_is_dollars():
+    scenario = load_scenario(DEFAULT_SCENARIO, ["budget.total_usd=250"])
+    (warning,) = unit_warnings(scenario)
+    assert "budget.total_usd is $250" in warning and "US dollars" in warning
+    assert "250M" in warning
+    assert unit_warnings(load_scenario()) == []
+
+
+def test_a_budget_too_small_to_run_says_the_unit_in_the_error():
+    from optimizer.engine import prepare
+
+    with pytest.raises(InfeasibleError) as err:
+        prepare(load_scenario(DEFAULT_SCENARIO, ["budget.total_usd=250"]))
+    assert "write 250M" in str(err.value)
+
+
+def test_a_table_value_is_replaced_whole_not_merged(tmp_path):
+    """One semantics, as docs/scenario.md says: sections merge, a key's table is replaced."""
+    base = DEFAULT_SCENARIO.as_posix()
+    one = write(
+        tmp_path, "one.toml", f'extends = "{base}"\n[selection]\nregion_max = {{ AF = 1 }}\n'
+    )
+    assert load_scenario(one).selection.region_max == {"AF": 1}
+    none = write(tmp_path, "none.toml", f'extends = "{base}"\n[selection]\nregion_max = {{}}\n')
+    assert load_scenario(none).selection.region_max == {}
+    assert load_scenario(none).selection.max_countries == 8  # the section still merges
+
+
+def test_set_replaces_a_table_or_changes_one_entry():
+    replaced = load_scenario(DEFAULT_SCENARIO, ["policy.earmark_share={migrants=0.9}"])
+    assert replaced.policy.earmark_share == {"migrants": 0.9}
+    one = load_scenario(DEFAULT_SCENARIO, ["policy.earmark_share.labor=0.6"])
+    assert one.policy.earmark_share == {"child_protection": 0.10, "labor": 0.6}
+    assert one.selection.region_max["AF"] == 3
+
+
+def test_a_bad_entry_in_a_replacing_table_names_the_file_that_wrote_it(tmp_path):
+    base = write(tmp_path, "base.toml", "[selection]\nregion_max = { AF = 2, EUR = 1 }\n")
+    child = write(
+        tmp_path, "child.toml", 'extends = "base.toml"\n[selection]\nregion_max = { AF = -1 }\n'
+    )
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(child)
+    message = str(err.value)
+    assert "selection.region_max.AF" in message and "set in" not in message
+    assert base.name not in message
+
+
+def test_one_country_code_may_stand_alone():
+    assert load_scenario(DEFAULT_SCENARIO, ["selection.lock_in=GHA"]).selection.lock_in == ["GHA"]
+
+
+@pytest.mark.parametrize(
+    ("override", "says"),
+    [
+        ('selection.lock_in=["gha"]', "write 'GHA'"),
+        ('selection.lock_out=["G1A"]', "three capital letters such as 'GHA'"),
+        ("total_usd=300M", "did you mean 'budget.total_usd'?"),
+        ("selection.annual_cap_usd=40M", "did you mean 'budget.annual_cap_usd'?"),
+    ],
+)
+def test_messages_say_what_to_write(override, says):
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(DEFAULT_SCENARIO, [override])
+    assert says in str(err.value)
+    assert "should match pattern" not in str(err.value)
+
+
+def test_none_in_words_drops_an_inherited_optional_limit(tmp_path):
+    base = DEFAULT_SCENARIO.as_posix()
+    child = write(
+        tmp_path, "nocap.toml", f'extends = "{base}"\n[budget]\nannual_cap_usd = "none"\n'
+    )
+    assert load_scenario(DEFAULT_SCENARIO).budget.annual_cap_usd == 60e6
+    assert load_scenario(child).budget.annual_cap_usd is None
+    assert load_scenario(DEFAULT_SCENARIO, ["policy.ramp_up=none"]).policy.ramp_up is None
+    again = tomllib.loads(resolved_toml(load_scenario(child)))
+    assert "annual_cap_usd" not in again["budget"]  # the stored scenario reloads the same
+    with pytest.raises(ScenarioError, match=r"budget\.total_usd"):
+        load_scenario(DEFAULT_SCENARIO, ["budget.total_usd=none"])  # not optional: no default none

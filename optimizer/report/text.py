@@ -95,7 +95,10 @@ def run_summary(result: Result) -> str:
         f"Budget used {usd(s.budget_used_usd)} of {usd(s.budget_usd)} over {s.years[0]}-{s.years[-1]}; "
         f"{len(s.selected)} focus countries from {len(s.eligible)} eligible",
     ]
-    lines += [f"WARNING: {w}" for w in s.warnings]
+    if s.overrides:
+        sets = ", ".join(f"--set {_one_line(o)}" for o in s.overrides)
+        lines[1:1] = textwrap.wrap(f"What-if: {sets}", WIDTH, subsequent_indent="  ")
+    lines += [line for w in s.warnings for line in textwrap.wrap(f"WARNING: {w}", WIDTH)]
     lines += [line for note in s.notes for line in textwrap.wrap(f"Note: {note}", WIDTH)]
     total = s.budget_used_usd
     names = alloc.drop_duplicates("iso3").set_index("iso3")["country"]
@@ -123,11 +126,9 @@ def run_summary(result: Result) -> str:
             f"  {'metric':<26} {'outcomes':>12} {'cost each':>11} {'share of impact':>16}",
         ]
         for metric, value in s.outcomes_by_metric.items():
-            cost = spend_by_metric.get(metric, 0.0) / value if value else float("nan")
+            cost = f"${spend_by_metric.get(metric, 0.0) / value:,.0f}" if value else "-"
             share = impact.get(metric, 0.0) / total_impact if total_impact else 0.0
-            lines.append(
-                f"  {metric[:26]:<26} {value:>12,.0f} {f'${cost:,.0f}':>11} {share:>16.1%}"
-            )
+            lines.append(f"  {metric[:26]:<26} {value:>12,.0f} {cost:>11} {share:>16.1%}")
         lines.append(f"  {'weighted impact (objective, impact units)':<51} {s.objective:>14,.0f}")
         lines.append(
             "  Impact units weigh each metric by a value judgment (docs/model.md, section 5);"
