@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import tomllib
 import typing
 from pathlib import Path
 from typing import Any, Literal
@@ -16,6 +15,8 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from optimizer.errors import CatalogueError
+from optimizer.files import MAX_TOML_BYTES, read_input
+from optimizer.layering import parse_toml
 from optimizer.scenario import Section
 
 DEFAULT_CATALOGUE: Path = Path(__file__).resolve().parent.parent / "models" / "components.toml"
@@ -286,17 +287,13 @@ def load_catalogue(path: Path = DEFAULT_CATALOGUE) -> Catalogue:
     """Read, check and return the catalogue; raise CatalogueError listing every problem."""
     path = Path(path)
     where = str(path)
+    hint = f"file not found; check the path, or omit it to use {DEFAULT_CATALOGUE}"
+    data = read_input(path, CatalogueError, MAX_TOML_BYTES, hint, what="catalogue")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        hint = f"file not found; check the path, or omit it to use {DEFAULT_CATALOGUE}"
-        raise CatalogueError(where, hint) from None
-    except (OSError, UnicodeDecodeError) as exc:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise CatalogueError(where, f"cannot read the file: {exc}") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise CatalogueError(where, f"malformed TOML: {exc}; fix the syntax there") from None
+    raw = parse_toml(text, CatalogueError, where, "malformed TOML")
 
     problems = _all_unknown_keys(raw)
     head = raw.get("catalogue")
