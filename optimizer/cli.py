@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -111,7 +112,11 @@ def _naming_file(scenario: Path | None):
 
 @main.command(context_settings=CONTEXT)
 @SCENARIO_ARG
-@click.option("--year", type=int, help="Reference year (TIP report year); default: the scenario's.")
+@click.option(
+    "--year",
+    type=click.IntRange(1900, 2100),
+    help="Reference year (TIP report year); default: the scenario's.",
+)
 @SET_OPTION
 @click.option(
     "--format",
@@ -132,7 +137,7 @@ def screen(scenario, year, overrides, fmt, out, force) -> None:
     from optimizer.report.text import screen_table
     from optimizer.screening import screen as run_screen
 
-    sc = _load(scenario, overrides + ((f"data.reference_year={year}",) if year else ()))
+    sc = _load(scenario, overrides + (() if year is None else (f"data.reference_year={year}",)))
     tables = load_tables(sc.data.dir) if sc.data.dir else load_tables()
     result = run_screen(tables, sc.eligibility, sc.data.reference_year)
     frame = result.frame.reset_index()
@@ -154,6 +159,13 @@ def screen(scenario, year, overrides, fmt, out, force) -> None:
 # ---------------------------------------------------------------------------- run
 
 
+def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """FloatRange lets nan through (every comparison with nan is false): refuse it, and inf."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number.", ctx, param)
+    return value
+
+
 @main.command(context_settings=CONTEXT)
 @SCENARIO_ARG
 @SET_OPTION
@@ -165,9 +177,14 @@ def screen(scenario, year, overrides, fmt, out, force) -> None:
     "--solver", type=click.Choice(["highs", "cbc"]), help="MIP solver (default: scenario's)."
 )
 @click.option(
-    "--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds for the whole solve."
+    "--time-limit",
+    type=click.FloatRange(min=0, min_open=True),
+    callback=_finite,
+    help="Seconds for the whole solve.",
 )
-@click.option("--gap", type=click.FloatRange(0, 1), help="Relative MIP gap to stop at.")
+@click.option(
+    "--gap", type=click.FloatRange(0, 1), callback=_finite, help="Relative MIP gap to stop at."
+)
 @click.option(
     "--write-lp",
     type=click.Path(dir_okay=False, path_type=Path),

@@ -21,6 +21,7 @@ from optimizer.tables import TABLES, WGI_DIMENSIONS, TableSchema
 DATA_DIR: Path = Path(__file__).resolve().parent.parent / "data"
 MAX_TABLE_BYTES = 20 * 1024 * 1024
 MAX_LISTED_PROBLEMS = 40
+MAX_EXACT = float(2**53)  # larger whole numbers are not exact in float64 (and overflow Int64 casts)
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,14 @@ def validate_frame(
         bad = ~blank & num.isna()
         for i in raw.index[bad]:
             problems.append(f"line {i + 2}: column {col} value {text[i]!r} is not a number")
+        huge = num.notna() & ~(num.abs() <= MAX_EXACT)  # inf, 1e400 (read as inf), 1e23
+        for i in raw.index[huge]:
+            shown = repr(text[i]) if isinstance(text[i], str) else _num_text(num[i])
+            problems.append(
+                f"line {i + 2}: column {col} value {shown} is infinite or too large to be a "
+                "count, share or year; check the cell (a unit or exponent typo?)"
+            )
+        num = num.mask(huge)
         if kind == "int":
             frac = num.notna() & (num != np.floor(num))
             for i in raw.index[frac]:

@@ -281,7 +281,7 @@ def _stopped_early(status: Status, bound_factor: float | None):
         real = original(highs, problem, variables, is_mip)
         if not is_mip:  # the LP re-solve with the selection fixed: leave it alone
             return real
-        if status == Status.NO_SOLUTION:
+        if status in (Status.NO_SOLUTION, Status.ERROR):
             for var in problem.variables():
                 var.varValue = None
             return status, None
@@ -321,4 +321,20 @@ def test_time_limit_without_an_allocation_exits_1(
     assert "time limit 5 s" in result.stderr
     assert "--solver cbc" in result.stderr
     assert "('" not in result.stderr  # a message, not a tuple
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_solver_error_is_not_called_a_time_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HiGHS failing (numerical trouble) is reported as a solver failure, not "raise the limit"."""
+    monkeypatch.setattr(solve_module, "_integral_relaxation", _no_shortcut)
+    monkeypatch.setattr(solve_module, "_run_highs", _stopped_early(Status.ERROR, None))
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["run", *SMALL, "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    assert "the solver failed (status error; HiGHS model status:" in result.stderr
+    assert "before the time limit" in result.stderr and "objective.weights" in result.stderr
+    assert "raise solver.time_limit_s" not in result.stderr
+    assert result.stderr.count("Error:") == 1
     assert list(tmp_path.iterdir()) == []
