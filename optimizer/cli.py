@@ -10,6 +10,7 @@ import contextlib
 import datetime as dt
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -46,8 +47,10 @@ class Group(click.Group):
             ctx.exit(exc.exit_code)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
-        except KeyboardInterrupt:
-            click.echo("Interrupted; nothing was written.", err=True)
+        except KeyboardInterrupt as exc:
+            written = getattr(exc, "written", None) or ctx.meta.get("written")
+            said = f"{written} was written in full" if written else "nothing was written"
+            click.echo(f"Interrupted; {said}.", err=True)
             ctx.exit(130)
         except Exception as exc:
             if ctx.meta.get("debug"):
@@ -137,6 +140,8 @@ def screen(scenario, year, overrides, fmt, out, force) -> None:
     from optimizer.report.text import screen_table
     from optimizer.screening import screen as run_screen
 
+    if out:
+        check_target(out, force)  # before any work
     sc = _load(scenario, overrides + (() if year is None else (f"data.reference_year={year}",)))
     tables = load_tables(sc.data.dir) if sc.data.dir else load_tables()
     result = run_screen(tables, sc.eligibility, sc.data.reference_year)
@@ -151,6 +156,7 @@ def screen(scenario, year, overrides, fmt, out, force) -> None:
         text = frame.to_json(orient="records", indent=2) + "\n"
     if out:
         write_text(out, text, force)
+        click.get_current_context().meta["written"] = out
         click.echo(f"Wrote {out} ({len(frame)} countries, {int(frame['eligible'].sum())} eligible)")
     else:
         click.echo(text, nl=False)
@@ -216,16 +222,17 @@ def run(scenario, overrides, out, force, solver, time_limit, gap, write_lp, writ
     if gap is not None:
         extra.append(f"solver.mip_gap={gap}")
     sc = _load(scenario, overrides + tuple(extra))
-    for path, what in ((write_lp, "--write-lp"), (write_mps, "--write-mps"), (out, "--out")):
-        if path:
-            check_target(path, force, what)  # fail before solving, not after
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = out or Path("runs") / f"{safe_name(sc.name)}-{stamp}"
+    _check_outputs(folder, write_lp, write_mps, force)  # fail before solving, not after
 
     if write_lp or write_mps:
         with _naming_file(scenario):
             prep = prepare(sc)
         for path, fmt in ((write_lp, "lp"), (write_mps, "mps")):
             if path:
-                write_model(prep.model, path, fmt)
+                write_model(prep.model, path, fmt, force)
+                click.get_current_context().meta["written"] = path
                 click.echo(
                     f"Wrote {path} ({len(prep.model.variables)} variables, "
                     f"{len(prep.model.problem.constraints())} rows); not solved."
@@ -233,11 +240,26 @@ def run(scenario, overrides, out, force, solver, time_limit, gap, write_lp, writ
         return
     with _naming_file(scenario):
         result = run_engine(sc)
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    folder = out or Path("runs") / f"{safe_name(sc.name)}-{stamp}"
     write_run(result, folder, force=force)
+    click.get_current_context().meta["written"] = folder
     click.echo(run_summary(result))
     click.echo(f"\nWrote {folder}/")
+
+
+def _check_outputs(folder: Path, write_lp: Path | None, write_mps: Path | None, force: bool):
+    """Every output path checked before the solve: one each, none in another's place."""
+    from optimizer.errors import OutputError
+    from optimizer.result import not_a_run
+
+    models = [(p, what) for p, what in ((write_lp, "--write-lp"), (write_mps, "--write-mps")) if p]
+    if len(models) == 2 and os.path.abspath(write_lp) == os.path.abspath(write_mps):
+        raise OutputError(
+            str(write_lp), "given to both --write-lp and --write-mps; give each its own file"
+        )
+    for path, what in models:
+        check_target(path, force, what)
+    if not models:
+        check_target(folder, force, "--out", replaceable=not_a_run)
 
 
 # ---------------------------------------------------------------------------- data

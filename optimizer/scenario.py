@@ -372,13 +372,26 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{where}: {message}"
 
 
+def _name_from(path: Path) -> str:
+    """The scenario's default name, its file name: refused if not valid UTF-8 (it would fail
+    only after the solve, writing the run folder)."""
+    try:
+        path.stem.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ScenarioError(
+            str(path).encode("utf-8", "backslashreplace").decode(),
+            'the file name is not valid UTF-8; rename the file, or give it a name = "..." line',
+        ) from None
+    return path.stem
+
+
 def load_scenario(path: Path | str | None = None, overrides: list[str] | None = None) -> Scenario:
     """Load a scenario file (default: the bundled baseline), apply ``extends`` and ``--set`` overrides."""
     path = Path(path) if path is not None else DEFAULT_SCENARIO
     layers = layered(path)
     raw = apply_overrides(layers.raw, list(overrides or []))
     raw.pop("extends", None)
-    raw.setdefault("name", path.stem)
+    raw.setdefault("name", _name_from(path))
     try:
         scenario = Scenario.model_validate(raw)
     except ValidationError as exc:

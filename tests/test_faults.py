@@ -25,7 +25,8 @@ from click.testing import CliRunner
 
 import optimizer.solve as solve_module
 from optimizer.cli import main
-from optimizer.result import _clean_stale, read_run, write_run
+from optimizer.files import clean_stale
+from optimizer.result import read_run, write_run
 from optimizer.solve import Status
 
 REPO = Path(__file__).resolve().parent.parent
@@ -222,7 +223,7 @@ def test_stale_cleanup_restores_an_earlier_run_moved_aside(tmp_path: Path) -> No
     alive.mkdir()
     unrelated = tmp_path / ".config"
     unrelated.mkdir()
-    _clean_stale(tmp_path)
+    clean_stale(tmp_path)
     assert (tmp_path / "run" / "summary.json").read_text() == "{}"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([".config", alive.name, "run"])
 
