@@ -71,6 +71,7 @@ def corrupt(root: Path, spec: dict) -> None:
     elif op == "delete":
         path.unlink()
     elif op == "write":  # generated files (deep nesting, large files)
+        path.parent.mkdir(parents=True, exist_ok=True)
         count = spec.get("count", 1)
         text = spec.get("head", "") + spec.get("body", "") * count + spec.get("middle", "")
         path.write_text(text + spec.get("close", "") * count + spec.get("tail", ""), "utf-8")
