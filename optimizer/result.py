@@ -214,8 +214,19 @@ def _put_in_place(tmp: Path, folder: Path, force: bool) -> None:
         if why:
             raise OutputError(str(folder), f"{why}; --force replaces only what tipfocus wrote")
         old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-        publish(lambda: (os.rename(folder, old), os.rename(tmp, folder)), folder)
-        shutil.rmtree(old, ignore_errors=True)
+
+        def swap() -> None:
+            os.rename(folder, old)
+            try:
+                os.rename(tmp, folder)
+            except OSError:
+                os.rename(old, folder)  # the earlier run goes back
+                raise
+
+        try:
+            publish(swap, folder)
+        finally:
+            shutil.rmtree(old, ignore_errors=True)
         return
     try:
         # rename() onto a folder with files fails (ENOTEMPTY/EEXIST), onto a file too (ENOTDIR)
