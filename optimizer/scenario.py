@@ -391,7 +391,8 @@ def load_scenario(path: Path | str | None = None, overrides: list[str] | None = 
     layers = layered(path)
     raw = apply_overrides(layers.raw, list(overrides or []))
     raw.pop("extends", None)
-    raw.setdefault("name", _name_from(path))
+    if "name" not in raw:
+        raw["name"] = _name_from(path)
     try:
         scenario = Scenario.model_validate(raw)
     except ValidationError as exc:
