@@ -150,7 +150,12 @@ def check_target(
             )
         why = (replaceable or _regular_file)(path)
         if why:
-            raise OutputError(str(path), f"{why}; --force replaces only what tipfocus wrote")
+            rule = (
+                "--force replaces only what tipfocus wrote"
+                if what.startswith("--")
+                else f"tipfocus replaces only a regular file as the {what}"
+            )
+            raise OutputError(str(path), f"{why}; {rule}")
         return
     blocker = next((p for p in path.parents if p.is_file()), None)
     if blocker:

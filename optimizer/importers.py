@@ -437,7 +437,7 @@ def format_table(df: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
 
 def write_table(text: pd.DataFrame, path: Path) -> None:
     """Write a text table atomically (``optimizer.files.atomic_path``)."""
-    with atomic_path(path) as tmp:
+    with atomic_path(path, what="table") as tmp:
         text.to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
 
 
