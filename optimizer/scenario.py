@@ -33,6 +33,9 @@ DEFAULT_SCENARIO = SCENARIO_DIR / "baseline.toml"
 _MONEY = re.compile(r"^\s*\$?\s*([0-9][0-9,]*(?:\.[0-9]+)?)\s*([kKmMbB]?)\s*$")
 _THOUSANDS = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?")  # 12,000,000 or 1,250.5
 _SCALE = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9}
+# A typo guard, not a policy limit: US foreign aid in all is about $60B a year (2023), and amounts
+# past ~1e15 exceed the solver's tolerances (a 1e30 compact cap came back as a solver error).
+MAX_USD = 1e12
 
 
 def parse_money(value: Any) -> float:
@@ -58,6 +61,11 @@ def parse_money(value: Any) -> float:
         raise ValueError(f"expected an amount in US dollars, got {type(value).__name__}")
     if not math.isfinite(amount) or amount < 0:
         raise ValueError(f"amount must be a finite number of dollars >= 0, got {value!r}")
+    if amount > MAX_USD:
+        raise ValueError(
+            f"{value!r} is above $1 trillion (1e12), far beyond any aid budget; check the "
+            "number of zeros or the suffix (k, M, B)"
+        )
     return amount
 
 
@@ -310,7 +318,7 @@ class SolverSection(Section):
     mip_gap: Annotated[float, Field(ge=0, le=1)] = Field(
         1e-6, description="Relative MIP gap to stop at."
     )
-    threads: Annotated[int, Field(ge=1)] = Field(
+    threads: Annotated[int, Field(ge=1, le=64)] = Field(
         1, description="Solver threads (1 is deterministic)."
     )
 
