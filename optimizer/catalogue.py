@@ -72,6 +72,10 @@ class Triangle(_Frozen):
     mode: float
     high: float
     _strictly_positive: typing.ClassVar[bool] = True
+    # A typo guard in every triangle's units (US$ per outcome, outcomes per person in modern
+    # slavery, elasticity, impact units): the catalogue's largest value is 150,000, and 1e300
+    # overflowed into a solver error or NaN curve breakpoints.
+    _highest: typing.ClassVar[float] = 1e9
 
     @model_validator(mode="after")
     def _ordered_and_signed(self) -> Triangle:
@@ -81,6 +85,11 @@ class Triangle(_Frozen):
                 raise ValueError(f"{name} must be above 0 (got {value:g})")
             if not self._strictly_positive and value < 0:
                 raise ValueError(f"{name} must be 0 or more (got {value:g})")
+            if value > self._highest:
+                raise ValueError(
+                    f"{name} {value:g} is above {self._highest:g}, far beyond any value in the "
+                    "catalogue's units; check the number"
+                )
         if self.low > self.mode:
             raise ValueError(f"low {self.low:g} is above mode {self.mode:g}; fix the triangle")
         if self.mode > self.high:
