@@ -140,9 +140,7 @@ def check_target(
                 f"{NAME_MAX_BYTES}; choose a shorter {what}",
             )
     if os.path.islink(path) and not path.exists():
-        raise OutputError(
-            str(path), f"is a symbolic link to a missing target; remove it or choose another {what}"
-        )
+        raise OutputError(str(path), f"is {_broken_link(path)}; remove it or choose another {what}")
     if os.path.lexists(path):
         if not force:
             raise OutputError(
@@ -157,13 +155,43 @@ def check_target(
             )
             raise OutputError(str(path), f"{why}; {rule}")
         return
-    blocker = next((p for p in path.parents if p.is_file()), None)
-    if blocker:
+    _check_folder_above(path, what)
+
+
+def _broken_link(path: Path) -> str:
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link that loops back on itself"
+    return "a symbolic link to a missing target"
+
+
+def _check_folder_above(path: Path, what: str) -> None:
+    """The nearest existing name above ``path`` must be a folder that can be written in: not a
+    file, device or broken symlink, and a probe (a folder made and removed) must succeed, which
+    also catches permissions and a read-only file system."""
+    parent = next(p for p in (*path.parents, Path(".")) if os.path.lexists(p))
+    try:
+        info = os.stat(parent)
+    except OSError:
+        info = None
+    if info is None or not stat.S_ISDIR(info.st_mode):
+        kind = _broken_link(parent) if info is None else _kind(info.st_mode)
         raise OutputError(
             str(path),
-            f"cannot write here ({blocker} is a file, not a folder); choose another {what}",
+            f"cannot write here ({parent} is {kind}, not a folder); choose another {what}",
         )
-    _check_writable(path, what)
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".tipfocus-probe-", dir=parent))
+    except OSError as exc:
+        raise OutputError(
+            str(path), f"cannot write in {parent} ({exc.strerror or exc}); choose another {what}"
+        ) from None
+
+
+def _kind(mode: int) -> str:
+    return "a file" if stat.S_ISREG(mode) else file_kind(mode)
 
 
 def _resolves_to(path: Path) -> Path | None:
@@ -181,18 +209,6 @@ def _regular_file(path: Path) -> str:
     if not stat.S_ISREG(info.st_mode):
         return f"is {file_kind(info.st_mode)}"
     return ""
-
-
-def _check_writable(path: Path, what: str) -> None:
-    """Probe the nearest existing folder above ``path`` by creating and removing a folder in it:
-    permissions, a read-only file system and (for root) anything else the OS refuses."""
-    folder = next((p for p in Path(os.path.abspath(path)).parents if p.exists()), None)
-    try:
-        os.rmdir(tempfile.mkdtemp(prefix=".tipfocus-probe-", dir=folder))
-    except OSError as exc:
-        raise OutputError(
-            str(path), f"cannot write in {folder} ({exc.strerror or exc}); choose another {what}"
-        ) from None
 
 
 @contextlib.contextmanager
