@@ -140,9 +140,9 @@ def screen(scenario, year, overrides, fmt, out, force) -> None:
     from optimizer.report.text import screen_table
     from optimizer.screening import screen as run_screen
 
-    if out:
-        check_target(out, force)  # before any work
     sc = _load(scenario, overrides + (() if year is None else (f"data.reference_year={year}",)))
+    if out:
+        _check_file_output(out, force, "--out", sc)  # before any work
     tables = load_tables(sc.data.dir) if sc.data.dir else load_tables()
     result = run_screen(tables, sc.eligibility, sc.data.reference_year)
     frame = result.frame.reset_index()
@@ -224,7 +224,7 @@ def run(scenario, overrides, out, force, solver, time_limit, gap, write_lp, writ
     sc = _load(scenario, overrides + tuple(extra))
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = out or Path("runs") / f"{safe_name(sc.name)}-{stamp}"
-    _check_outputs(folder, write_lp, write_mps, force)  # fail before solving, not after
+    _check_outputs(folder, write_lp, write_mps, force, sc)  # fail before solving, not after
 
     if write_lp or write_mps:
         with _naming_file(scenario):
@@ -246,7 +246,9 @@ def run(scenario, overrides, out, force, solver, time_limit, gap, write_lp, writ
     click.echo(f"\nWrote {folder}/")
 
 
-def _check_outputs(folder: Path, write_lp: Path | None, write_mps: Path | None, force: bool):
+def _check_outputs(
+    folder: Path, write_lp: Path | None, write_mps: Path | None, force: bool, sc
+) -> None:
     """Every output path checked before the solve: one each, none in another's place."""
     from optimizer.errors import OutputError
     from optimizer.result import not_a_run
@@ -257,9 +259,26 @@ def _check_outputs(folder: Path, write_lp: Path | None, write_mps: Path | None, 
             str(write_lp), "given to both --write-lp and --write-mps; give each its own file"
         )
     for path, what in models:
-        check_target(path, force, what)
+        _check_file_output(path, force, what, sc)
     if not models:
         check_target(folder, force, "--out", replaceable=not_a_run)
+
+
+def _check_file_output(path: Path, force: bool, what: str, sc) -> None:
+    """``check_target``, and never one of the run's own input files (even with --force)."""
+    from optimizer.catalogue import DEFAULT_CATALOGUE
+    from optimizer.data import DATA_DIR
+    from optimizer.errors import OutputError
+    from optimizer.tables import TABLES
+
+    check_target(path, force, what)
+    data_dir = Path(sc.data.dir or DATA_DIR)
+    inputs = [*sc.files, Path(sc.data.catalogue or DEFAULT_CATALOGUE)]
+    inputs += [data_dir / schema.filename for schema in TABLES.values()]
+    target = os.path.realpath(path)
+    used = next((p for p in inputs if os.path.realpath(p) == target), None)
+    if used is not None:
+        raise OutputError(str(path), f"is an input of this run ({used}); choose another {what}")
 
 
 # ---------------------------------------------------------------------------- data
