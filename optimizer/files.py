@@ -27,6 +27,7 @@ from optimizer.errors import Interrupted, OutputError, TipfocusError
 
 MAX_TOML_BYTES = 4 * 1024 * 1024  # scenarios and catalogues are a few kB; 4 MB is generous
 _KINDS = (
+    (stat.S_ISREG, "a file"),
     (stat.S_ISDIR, "a folder"),
     (stat.S_ISFIFO, "a named pipe (FIFO)"),
     (stat.S_ISCHR, "a character device"),
@@ -36,7 +37,7 @@ _KINDS = (
 
 
 def file_kind(mode: int) -> str:
-    """What a non-regular file is, in words."""
+    """What a file system entry is, in words: a file, a folder, a named pipe (FIFO), ..."""
     return next((words for test, words in _KINDS if test(mode)), "not a regular file")
 
 
@@ -177,7 +178,7 @@ def _check_folder_above(path: Path, what: str) -> None:
     except OSError:
         info = None
     if info is None or not stat.S_ISDIR(info.st_mode):
-        kind = _broken_link(parent) if info is None else _kind(info.st_mode)
+        kind = _broken_link(parent) if info is None else file_kind(info.st_mode)
         raise OutputError(
             str(path),
             f"cannot write here ({parent} is {kind}, not a folder); choose another {what}",
@@ -188,10 +189,6 @@ def _check_folder_above(path: Path, what: str) -> None:
         raise OutputError(
             str(path), f"cannot write in {parent} ({exc.strerror or exc}); choose another {what}"
         ) from None
-
-
-def _kind(mode: int) -> str:
-    return "a file" if stat.S_ISREG(mode) else file_kind(mode)
 
 
 def _resolves_to(path: Path) -> Path | None:

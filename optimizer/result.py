@@ -144,13 +144,15 @@ def not_a_run(folder: Path, written: set[str] | None = None) -> str:
     """Why ``folder`` is not an earlier tipfocus run folder ("" if it is), so that ``--force``
     never deletes anything else: a real folder (not a symlink) holding summary.json (tipfocus's)
     and manifest.json and only regular files; with ``written`` (the names this run writes) no
-    file tipfocus does not write."""
+    file tipfocus does not write. An empty folder may be replaced too."""
     info = os.lstat(folder)
     if stat.S_ISLNK(info.st_mode):
         return "is a symbolic link, not a tipfocus run folder"
     if not stat.S_ISDIR(info.st_mode):
         return f"is {file_kind(info.st_mode)}, not a tipfocus run folder"
     entries = {entry.name: entry for entry in os.scandir(folder)}
+    if not entries:
+        return ""  # an empty folder: nothing to lose
     missing = [name for name in RECOGNISED_BY if name not in entries]
     if missing:
         return f"is not a tipfocus run folder (no {' or '.join(missing)})"
