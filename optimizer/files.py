@@ -283,15 +283,15 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def clean_stale(parent: Path) -> None:
+def clean_stale(parent: Path, now: float | None = None) -> None:
     """Remove the hidden temporaries of writes that were killed (SIGKILL, power loss).
 
     ``.<name>.tmp-<pid>-*`` (a run folder or an output file) of a dead process is half written:
     removed. ``.<name>.old-<pid>`` is an earlier run moved aside while being replaced: put back if
     ``<name>`` is missing, else removed. A temporary older than a day is stale whatever its PID
-    (PIDs are reused, in containers soon).
+    (PIDs are reused, in containers soon). ``now``: the time to judge age by (default: now).
     """
-    now = time.time()
+    now = time.time() if now is None else now
     with contextlib.suppress(OSError):
         for entry in os.listdir(parent):
             match = STALE.match(entry)
@@ -300,7 +300,8 @@ def clean_stale(parent: Path) -> None:
                 continue
             with contextlib.suppress(OSError):
                 info = os.lstat(path)
-                old = now - info.st_mtime > STALE_AFTER_S
+                # ctime too: a rename (moving an earlier run aside) makes the entry new again
+                old = now - max(info.st_mtime, info.st_ctime) > STALE_AFTER_S
                 if _pid_alive(int(match["pid"])) and not old:
                     continue
                 target = parent / match["name"]

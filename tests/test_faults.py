@@ -424,21 +424,21 @@ def test_force_refuses_a_run_folder_that_gained_a_file_while_solving(runs: Path)
 
 def test_stale_model_files_and_old_temporaries_are_cleaned(tmp_path: Path) -> None:
     """A killed --write-lp leaves `.m.lp.tmp-<pid>-*`; a PID reused by a live process does not
-    keep a day-old temporary for good."""
+    keep a temporary for good: after a day it goes too."""
     dead = _dead_pid()
-    partial = tmp_path / f".m.lp.tmp-{dead}-x1y2"
-    partial.write_text("\\* half an LP")
-    reused = tmp_path / f".run.old-{os.getpid()}"  # alive PID, but two days old
+    (tmp_path / f".m.lp.tmp-{dead}-x1y2").write_text("half an LP")
+    reused = tmp_path / f".run.old-{os.getpid()}"  # a live PID (reused, say)
     reused.mkdir()
     (reused / "summary.json").write_text("{}")
-    two_days = time.time() - 2 * 86400
-    os.utime(reused, (two_days, two_days))
-    fresh = tmp_path / f".n.lp.tmp-{os.getpid()}-a"  # this live process's, just made: kept
+    fresh = tmp_path / f".n.lp.tmp-{os.getpid()}-a"
     fresh.write_text("")
     (tmp_path / "m.lp").write_text("mine")
-    clean_stale(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([fresh.name, "m.lp", "run"])
+    clean_stale(tmp_path)  # the dead process's partial file goes; live PIDs' entries stay
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([fresh.name, "m.lp", reused.name])
+    clean_stale(tmp_path, now=time.time() + 2 * 86400)  # two days on: stale whatever the PID
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.lp", "run"]
     assert (tmp_path / "run" / "summary.json").exists()  # moved aside, put back
+    assert (tmp_path / "m.lp").read_text() == "mine"
 
 
 def test_write_lp_cleans_a_dead_writers_partial_file(tmp_path: Path) -> None:
