@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import tomllib
 import typing
 from pathlib import Path
 from typing import Any, Literal
@@ -16,6 +15,8 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from optimizer.errors import CatalogueError
+from optimizer.files import MAX_TOML_BYTES, read_input
+from optimizer.layering import parse_toml
 from optimizer.scenario import Section
 from optimizer.tables import SECTORS
 
@@ -64,6 +65,10 @@ class Triangle(_Frozen):
     mode: float
     high: float
     _strictly_positive: typing.ClassVar[bool] = True
+    # A typo guard in every triangle's units (US$ per outcome, outcomes per person in modern
+    # slavery, elasticity, impact units): the catalogue's largest value is 150,000, and 1e300
+    # overflowed into a solver error or NaN curve breakpoints.
+    _highest: typing.ClassVar[float] = 1e9
 
     @model_validator(mode="after")
     def _ordered_and_signed(self) -> Triangle:
@@ -73,6 +78,11 @@ class Triangle(_Frozen):
                 raise ValueError(f"{name} must be above 0 (got {value:g})")
             if not self._strictly_positive and value < 0:
                 raise ValueError(f"{name} must be 0 or more (got {value:g})")
+            if value > self._highest:
+                raise ValueError(
+                    f"{name} {value:g} is above {self._highest:g}, far beyond any value in the "
+                    "catalogue's units; check the number"
+                )
         if self.low > self.mode:
             raise ValueError(f"low {self.low:g} is above mode {self.mode:g}; fix the triangle")
         if self.mode > self.high:
@@ -279,17 +289,13 @@ def load_catalogue(path: Path = DEFAULT_CATALOGUE) -> Catalogue:
     """Read, check and return the catalogue; raise CatalogueError listing every problem."""
     path = Path(path)
     where = str(path)
+    hint = f"file not found; check the path, or omit it to use {DEFAULT_CATALOGUE}"
+    data = read_input(path, CatalogueError, MAX_TOML_BYTES, hint, what="catalogue")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        hint = f"file not found; check the path, or omit it to use {DEFAULT_CATALOGUE}"
-        raise CatalogueError(where, hint) from None
-    except (OSError, UnicodeDecodeError) as exc:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise CatalogueError(where, f"cannot read the file: {exc}") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise CatalogueError(where, f"malformed TOML: {exc}; fix the syntax there") from None
+    raw = parse_toml(text, CatalogueError, where, "malformed TOML")
 
     problems = _all_unknown_keys(raw)
     head = raw.get("catalogue")

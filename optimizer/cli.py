@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import math
+import os
 import sys
 from pathlib import Path
 
@@ -44,8 +46,10 @@ class Group(click.Group):
             ctx.exit(exc.exit_code)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
-        except KeyboardInterrupt:
-            click.echo("Interrupted; nothing was written.", err=True)
+        except KeyboardInterrupt as exc:
+            written = getattr(exc, "written", None) or ctx.meta.get("written")
+            said = f"{written} was written in full" if written else "nothing was written"
+            click.echo(f"Interrupted; {said}.", err=True)
             ctx.exit(130)
         except Exception as exc:
             if ctx.meta.get("debug"):
@@ -126,7 +130,11 @@ def _naming_file(scenario: Path | None):
 
 @main.command(context_settings=CONTEXT)
 @SCENARIO_ARG
-@click.option("--year", type=int, help="Reference year (TIP report year); default: the scenario's.")
+@click.option(
+    "--year",
+    type=click.IntRange(1900, 2100),
+    help="Reference year (TIP report year); default: the scenario's.",
+)
 @SET_OPTION
 @click.option(
     "--format",
@@ -147,7 +155,9 @@ def screen(scenario, year, overrides, fmt, out, force) -> None:
     from optimizer.report.text import screen_table
     from optimizer.screening import screen as run_screen
 
-    sc = _load(scenario, overrides + ((f"data.reference_year={year}",) if year else ()))
+    sc = _load(scenario, overrides + (() if year is None else (f"data.reference_year={year}",)))
+    if out:
+        _check_file_output(out, force, "--out", sc)  # before any work
     tables = load_tables(sc.data.dir) if sc.data.dir else load_tables()
     result = run_screen(tables, sc.eligibility, sc.data.reference_year)
     frame = result.frame.reset_index()
@@ -161,12 +171,20 @@ def screen(scenario, year, overrides, fmt, out, force) -> None:
         text = frame.to_json(orient="records", indent=2) + "\n"
     if out:
         write_text(out, text, force)
+        click.get_current_context().meta["written"] = out
         click.echo(f"Wrote {out} ({len(frame)} countries, {int(frame['eligible'].sum())} eligible)")
     else:
         click.echo(text, nl=False)
 
 
 # ---------------------------------------------------------------------------- run
+
+
+def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """FloatRange lets nan through (every comparison with nan is false): refuse it, and inf."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number.", ctx, param)
+    return value
 
 
 @main.command(context_settings=CONTEXT)
@@ -180,9 +198,14 @@ def screen(scenario, year, overrides, fmt, out, force) -> None:
     "--solver", type=click.Choice(["highs", "cbc"]), help="MIP solver (default: scenario's)."
 )
 @click.option(
-    "--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds for the whole solve."
+    "--time-limit",
+    type=click.FloatRange(min=0, min_open=True),
+    callback=_finite,
+    help="Seconds for the whole solve.",
 )
-@click.option("--gap", type=click.FloatRange(0, 1), help="Relative MIP gap to stop at.")
+@click.option(
+    "--gap", type=click.FloatRange(0, 1), callback=_finite, help="Relative MIP gap to stop at."
+)
 @click.option(
     "--write-lp",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -213,16 +236,17 @@ def run(scenario, overrides, out, force, solver, time_limit, gap, write_lp, writ
     chosen = {key: value for key, value in options.items() if value is not None}
     if chosen:  # click has checked them; the run records them in the solver section, not as --set
         sc = sc.model_copy(update={"solver": sc.solver.model_copy(update=chosen)})
-    for path, what in ((write_lp, "--write-lp"), (write_mps, "--write-mps"), (out, "--out")):
-        if path:
-            check_target(path, force, what)  # fail before solving, not after
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = out or Path("runs") / f"{run_name(sc.name, overrides)}-{stamp}"
+    _check_outputs(folder, write_lp, write_mps, force, sc)  # fail before solving, not after
 
     if write_lp or write_mps:
         with _naming_file(scenario):
             prep = prepare(sc)
         for path, fmt in ((write_lp, "lp"), (write_mps, "mps")):
             if path:
-                write_model(prep.model, path, fmt)
+                write_model(prep.model, path, fmt, force)
+                click.get_current_context().meta["written"] = path
                 click.echo(
                     f"Wrote {path} ({len(prep.model.variables)} variables, "
                     f"{len(prep.model.problem.constraints())} rows); not solved."
@@ -231,12 +255,46 @@ def run(scenario, overrides, out, force, solver, time_limit, gap, write_lp, writ
     progress = _progress()
     with _naming_file(scenario):
         result = run_engine(sc, progress=progress)
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    folder = out or Path("runs") / f"{run_name(sc.name, overrides)}-{stamp}"
     progress(f"writing {folder}/")
     write_run(result, folder, force=force)
+    click.get_current_context().meta["written"] = folder
     click.echo(run_summary(result))
     click.echo(f"\nWrote {folder}/")
+
+
+def _check_outputs(
+    folder: Path, write_lp: Path | None, write_mps: Path | None, force: bool, sc
+) -> None:
+    """Every output path checked before the solve: one each, none in another's place."""
+    from optimizer.errors import OutputError
+    from optimizer.result import not_a_run
+
+    models = [(p, what) for p, what in ((write_lp, "--write-lp"), (write_mps, "--write-mps")) if p]
+    if len(models) == 2 and os.path.abspath(write_lp) == os.path.abspath(write_mps):
+        raise OutputError(
+            str(write_lp), "given to both --write-lp and --write-mps; give each its own file"
+        )
+    for path, what in models:
+        _check_file_output(path, force, what, sc)
+    if not models:
+        check_target(folder, force, "--out", replaceable=not_a_run)
+
+
+def _check_file_output(path: Path, force: bool, what: str, sc) -> None:
+    """``check_target``, and never one of the run's own input files (even with --force)."""
+    from optimizer.catalogue import DEFAULT_CATALOGUE
+    from optimizer.data import DATA_DIR
+    from optimizer.errors import OutputError
+    from optimizer.tables import TABLES
+
+    check_target(path, force, what)
+    data_dir = Path(sc.data.dir or DATA_DIR)
+    inputs = [*sc.files, Path(sc.data.catalogue or DEFAULT_CATALOGUE)]
+    inputs += [data_dir / schema.filename for schema in TABLES.values()]
+    target = os.path.realpath(path)
+    used = next((p for p in inputs if os.path.realpath(p) == target), None)
+    if used is not None:
+        raise OutputError(str(path), f"is an input of this run ({used}); choose another {what}")
 
 
 # ---------------------------------------------------------------------------- data

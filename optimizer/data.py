@@ -7,6 +7,7 @@ whose lines name the row (1-based line number, the header is line 1) or the colu
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,11 +15,13 @@ import numpy as np
 import pandas as pd
 
 from optimizer.errors import DataError
+from optimizer.files import read_input
 from optimizer.tables import SECTORS, TABLES, WGI_DIMENSIONS, TableSchema
 
 DATA_DIR: Path = Path(__file__).resolve().parent.parent / "data"
 MAX_TABLE_BYTES = 20 * 1024 * 1024
 MAX_LISTED_PROBLEMS = 40
+MAX_EXACT = float(2**53)  # larger whole numbers are not exact in float64 (and overflow Int64 casts)
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,7 @@ def _limit(problems: list[str]) -> list[str]:
 def read_csv(
     path: Path,
     columns: list[str] | tuple[str, ...],
-    max_bytes: int | None = MAX_TABLE_BYTES,
+    max_bytes: int = MAX_TABLE_BYTES,
     numeric: list[str] | None = None,
 ) -> pd.DataFrame:
     """Read a CSV as text (blank = ""), accepting a BOM and CRLF; check the expected columns.
@@ -62,18 +65,17 @@ def read_csv(
     missing columns. Extra columns are kept (callers select what they need).
     """
     where = str(path)
-    if not path.is_file():
-        raise DataError(where, "file not found; check the path (or run `tipfocus data check`)")
-    if max_bytes is not None and path.stat().st_size > max_bytes:
-        raise DataError(
-            where,
-            f"file is larger than {max_bytes // (1024 * 1024)} MB; tipfocus "
-            "tables are small, is this the right file?",
-        )
+    data = read_input(
+        path,
+        DataError,
+        max_bytes,
+        "file not found; check the path (or run `tipfocus data check`)",
+        what="table" if max_bytes == MAX_TABLE_BYTES else "file",
+    )
     if numeric:  # fast path: let the C parser read numbers; any trouble -> text path below
         try:
             df = pd.read_csv(
-                path,
+                io.BytesIO(data),
                 dtype=dict.fromkeys(numeric, "float64"),
                 encoding="utf-8-sig",
                 keep_default_na=False,
@@ -84,7 +86,7 @@ def read_csv(
         except (ValueError, pd.errors.ParserError, UnicodeDecodeError):
             pass
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        df = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
         raise DataError(
             where, "file is empty; expected a header line with columns: " + ", ".join(columns)
@@ -176,6 +178,14 @@ def validate_frame(
         bad = ~blank & num.isna()
         for i in raw.index[bad]:
             problems.append(f"line {i + 2}: column {col} value {text[i]!r} is not a number")
+        huge = num.notna() & ~(num.abs() <= MAX_EXACT)  # inf, 1e400 (read as inf), 1e23
+        for i in raw.index[huge]:
+            shown = repr(text[i]) if isinstance(text[i], str) else _num_text(num[i])
+            problems.append(
+                f"line {i + 2}: column {col} value {shown} is infinite or too large to be a "
+                "count, share or year; check the cell (a unit or exponent typo?)"
+            )
+        num = num.mask(huge)
         if kind == "int":
             frac = num.notna() & (num != np.floor(num))
             for i in raw.index[frac]:

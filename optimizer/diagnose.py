@@ -152,6 +152,20 @@ def explain_infeasible(elastic: AllocationModel, solve_fn) -> list[str]:
         lines.append(f"{family}: {detail}{more}{total}")
     if not lines:
         return ["the solver reported infeasibility but no rule had to give (numerical trouble?)"]
+    return lines + _locks_behind(elastic, [row for rows in by_family.values() for row, _ in rows])
+
+
+def _locks_behind(elastic: AllocationModel, rows: list[str]) -> list[str]:
+    """A locked-in country whose own rules had to give: the lock is what forces them."""
+    lines = []
+    for iso in elastic.scenario.selection.lock_in:
+        own = [row for row in rows if iso in row.split("_")]
+        if own:
+            lines.append(
+                f"selection.lock_in: {iso} is locked in, which is what forces its rules above "
+                f"({', '.join(own[:3])}{' ...' if len(own) > 3 else ''}); unlock it, or loosen "
+                "those rules so that it can meet them"
+            )
     return lines
 
 

@@ -113,12 +113,22 @@ def run(
             f"scenario {scenario.name} is infeasible; these rules had to give to find an allocation",
             explain_infeasible(elastic, lambda m: solve(m, scenario.solver, name)),
         )
-    if not info.status.has_solution:
+    other = "cbc" if name == "highs" else "highs"
+    if info.status == Status.NO_SOLUTION:
         raise SolverError(
             name,
             f"no allocation found (status {info.status}, time limit "
             f"{scenario.solver.time_limit_s:g} s); raise solver.time_limit_s (--time-limit) "
-            f"or try --solver {'cbc' if name == 'highs' else 'highs'}",
+            f"or try --solver {other}",
+        )
+    if not info.status.has_solution:  # an error or unbounded: not a time limit
+        said = f"; {info.detail}" if info.detail else ""
+        raise SolverError(
+            name,
+            f"the solver failed (status {info.status}{said}) after {info.solve_seconds:.1f} s, "
+            "before the time limit: numerical trouble in the model, most likely from extreme "
+            "objective.weights, objective.tipping_bonus or catalogue values; check them, or try "
+            f"--solver {other}",
         )
     progress("reading the allocation and the outcomes")
     return collect(prep, info)

@@ -58,3 +58,12 @@ class SolverError(TipfocusError):
 
 class OutputError(TipfocusError):
     """An output path exists or cannot be written (exit code 2)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM that arrived while an output was being put in place: the output
+    ``written`` is whole (the CLI says so instead of "nothing was written")."""
+
+    def __init__(self, written):
+        self.written = written
+        super().__init__(f"interrupted after writing {written}")

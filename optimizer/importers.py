@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from optimizer.data import DATA_DIR, load_table, read_csv, validate_frame
+from optimizer.data import DATA_DIR, MAX_EXACT, load_table, read_csv, validate_frame
 from optimizer.errors import DataError
 from optimizer.files import atomic_path
 from optimizer.tables import TABLES, TableSchema
@@ -45,7 +45,13 @@ def _numbers(raw: pd.DataFrame, col: str, problems: list[str]) -> pd.Series:
     num = pd.to_numeric(text.mask(blank), errors="coerce").astype("float64")
     for i in raw.index[~blank & num.isna()]:
         problems.append(f"line {i + 2}: column {col} value {text[i]!r} is not a number")
-    return num
+    huge = num.notna() & ~(num.abs() <= MAX_EXACT)  # inf, 1e400 (read as inf), 1e23
+    for i in raw.index[huge]:
+        problems.append(
+            f"line {i + 2}: column {col} value {text[i]!r} is infinite or too large; check the "
+            "cell (a unit or exponent typo?)"
+        )
+    return num.mask(huge)
 
 
 def _raise(where: Path, problems: list[str]) -> None:
@@ -520,7 +526,7 @@ def format_table(df: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
 
 def write_table(text: pd.DataFrame, path: Path) -> None:
     """Write a text table atomically (``optimizer.files.atomic_path``)."""
-    with atomic_path(path) as tmp:
+    with atomic_path(path, what="table") as tmp:
         text.to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
 
 

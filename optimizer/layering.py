@@ -21,7 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from optimizer.errors import ScenarioError
+from optimizer.errors import ScenarioError, TipfocusError
+from optimizer.files import MAX_TOML_BYTES, read_input
+
+MAX_NESTING = 16  # tables and arrays inside each other; the scenario schema needs 3
+MAX_EXTENDS = 32  # files in one extends chain; the bundled what-ifs use 2
 
 
 @dataclass(frozen=True)
@@ -42,22 +46,55 @@ def layered(path: Path) -> Layers:
     return Layers(raw, files, origin)
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(
+    path: Path, missing: str = "file not found; give the path of a scenario .toml"
+) -> dict[str, Any]:
+    data = read_input(path, ScenarioError, MAX_TOML_BYTES, missing, what="scenario")
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ScenarioError(
-            str(path), "file not found; give the path of a scenario .toml"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
         raise ScenarioError(str(path), f"cannot read the file ({exc})") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(str(path), f"not valid TOML: {exc}") from None
+    raw = parse_toml(text, ScenarioError, str(path), "not valid TOML")
     if _has_nul(raw):
         raise ScenarioError(str(path), "a key or text value contains \\u0000 (NUL); remove it")
     return raw
+
+
+def parse_toml(text: str, error: type[TipfocusError], where: str, what: str) -> dict[str, Any]:
+    """TOML text as a table, or ``error(where, ...)``: malformed, or nested deeper than
+    ``MAX_NESTING`` (tomllib recurses, so a 500-deep array would end in RecursionError)."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise error(where, f"{what}: {exc}") from None
+    except RecursionError:
+        raw = None
+    _check_nesting(raw, error, where)
+    return raw
+
+
+def _check_nesting(value: Any, error: type[TipfocusError], where: str) -> None:
+    """``error`` if ``value`` (None: tomllib gave up) nests deeper than ``MAX_NESTING``."""
+    if value is None or nesting(value) > MAX_NESTING:
+        raise error(
+            where,
+            f"tables or arrays are nested more than {MAX_NESTING} levels deep; a scenario or "
+            "catalogue needs 3 or 4 levels, flatten it",
+        )
+
+
+def nesting(value: Any) -> int:
+    """How deeply tables and arrays nest in ``value`` (a scalar is 0), without recursing."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            depth += 1
+            deepest = max(deepest, depth)
+            if depth <= MAX_NESTING:
+                children = item.values() if isinstance(item, dict) else item
+                stack.extend((child, depth) for child in children)
+    return deepest
 
 
 def _has_nul(value: Any) -> bool:
@@ -107,30 +144,49 @@ def _record_origin(raw: dict[str, Any], path: Path, origin: dict, prefix: tuple 
 
 
 def _layered(
-    path: Path, seen: tuple[Path, ...], files: list[Path], origin: dict[tuple[str, ...], Path]
+    path: Path,
+    seen: tuple[Path, ...],
+    files: list[Path],
+    origin: dict[tuple[str, ...], Path],
+    read: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The file merged over the chain it extends; ``files`` collects the chain, file first, and
-    ``origin`` the file each key's value comes from (the file beats what it extends)."""
+    ``origin`` the file each key's value comes from (the file beats what it extends). ``read``:
+    the file's table when the caller has read it already."""
+    if len(seen) >= MAX_EXTENDS:
+        raise ScenarioError(
+            str(seen[0]),
+            f"the 'extends' chain is longer than {MAX_EXTENDS} files (reached {path.name}); "
+            "layer each what-if on the baseline instead of on a long chain",
+        )
+    table = _read_toml(path) if read is None else read  # errors name the path as given
     path = path.resolve()
     if path in seen:
         chain = " -> ".join(p.name for p in (*seen, path))
         raise ScenarioError(
             str(path), f"'extends' loops back on itself ({chain}); remove the cycle"
         )
-    raw = _absolutise(_read_toml(path), path.parent)
+    raw = _absolutise(table, path.parent)
     files.append(path)
     base: dict[str, Any] = {}
     parent = raw.get("extends")
     if parent is not None:
         if not isinstance(parent, str) or not parent.strip():
             raise ScenarioError(str(path), "'extends' must be a file name in quotes")
-        if not (path.parent / parent).is_file():
+        target = path.parent / parent
+        if not target.exists() and not target.is_symlink():
             raise ScenarioError(
                 str(path),
-                f"'extends' names {parent!r}, which is not a file ({path.parent / parent}); "
+                f"'extends' names {parent!r}, which is not a file ({target}); "
                 "give the path of a scenario .toml relative to this file",
             )
-        base = _layered(path.parent / parent, (*seen, path), files, origin)
+        try:
+            parent_table = _read_toml(target)
+        except ScenarioError as exc:  # name the file whose 'extends' it is, then the target
+            raise ScenarioError(
+                str(path), [f"'extends' names {parent!r}: {exc.render()}"]
+            ) from None
+        base = _layered(target, (*seen, path), files, origin, parent_table)
         base.pop("name", None)
         base.pop("description", None)
     _record_origin(raw, path, origin)  # after the base's: the file beats what it extends
@@ -145,13 +201,32 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         raise ScenarioError(
             "--set", f"{text!r} is not section.key=value (e.g. budget.total_usd=200M)"
         )
+    keys = key.split(".")
+    if keys[0] == "extends":
+        raise ScenarioError(
+            "--set",
+            f"{text!r}: 'extends' cannot be set with --set (the chain is read before --set "
+            'applies); write a scenario file with extends = "..." and pass that file',
+        )
     try:
         parsed = tomllib.loads(f"v = {value.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         parsed = value.strip()
+    except RecursionError:
+        parsed = None
+    patch = None if parsed is None else _patch(keys, parsed)
+    _check_nesting(patch, ScenarioError, f"--set {key}")
     if _has_nul(parsed):
         raise ScenarioError("--set", f"{text!r}: the value contains \\u0000 (NUL); remove it")
-    return key.split("."), parsed
+    return keys, parsed
+
+
+def _patch(keys: list[str], value: Any) -> dict[str, Any]:
+    """``["a", "b"], v`` -> ``{"a": {"b": v}}`` (for the nesting check of a dotted --set key)."""
+    patch: dict[str, Any] = {keys[-1]: value}
+    for key in reversed(keys[:-1]):
+        patch = {key: patch}
+    return patch
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import platform
 import re
 import shutil
+import stat
 import tempfile
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -18,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from optimizer.errors import OutputError
-from optimizer.files import blocked_because, check_target
+from optimizer.files import blocked_because, check_target, clean_stale, file_kind, publish, umask
 from optimizer.scenario import PROJECT_DIR
 
 ALLOCATION_COLUMNS = ["iso3", "country", "component", "pillar", "channel", "year", "amount_usd"]
@@ -163,54 +165,52 @@ def manifest(inputs: list[Path], solver: str, solver_version: str) -> dict[str, 
 # ---------------------------------------------------------------------------- run folders
 
 
-_STALE = re.compile(r"^\.(?P<name>.+)\.(?P<kind>tmp|old)-(?P<pid>\d+)(-[^/]*)?$")
+RECOGNISED_BY = ("summary.json", "manifest.json")  # an earlier run folder holds both
+TIMINGS = ("build_seconds", "solve_seconds")  # in timings.json, so summary.json repeats exactly
 
 
-def _pid_alive(pid: int) -> bool:
-    if os.name != "posix":  # no cheap, safe liveness test: assume alive, keep the folder
-        return True
+def not_a_run(folder: Path, written: set[str] | None = None) -> str:
+    """Why ``folder`` is not an earlier tipfocus run folder ("" if it is), so that ``--force``
+    never deletes anything else: a real folder (not a symlink) holding summary.json (tipfocus's)
+    and manifest.json and only regular files; with ``written`` (the names this run writes) no
+    file tipfocus does not write. An empty folder may be replaced too."""
+    info = os.lstat(folder)
+    if stat.S_ISLNK(info.st_mode):
+        return "is a symbolic link, not a tipfocus run folder"
+    if not stat.S_ISDIR(info.st_mode):
+        return f"is {file_kind(info.st_mode)}, not a tipfocus run folder"
+    entries = {entry.name: entry for entry in os.scandir(folder)}
+    if not entries:
+        return ""  # an empty folder: nothing to lose
+    missing = [name for name in RECOGNISED_BY if name not in entries]
+    if missing:
+        return f"is not a tipfocus run folder (no {' or '.join(missing)})"
+    odd = sorted(n for n, e in entries.items() if not e.is_file(follow_symlinks=False))
+    odd += sorted(set(entries) - written - set(odd)) if written is not None else []
+    if odd:
+        return f"holds {odd[0]}, which tipfocus did not write; move it out first"
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
-def _clean_stale(parent: Path) -> None:
-    """Remove the hidden temporary folders of runs that were killed (SIGKILL, power loss).
-
-    ``.<name>.tmp-<pid>-*`` of a dead process is a half-written run: removed. ``.<name>.old-<pid>``
-    is an earlier run moved aside while being replaced: put back if ``<name>`` is missing, else
-    removed.
-    """
-    with contextlib.suppress(OSError):
-        for entry in os.listdir(parent):
-            match = _STALE.match(entry)
-            path = parent / entry
-            if not match or not path.is_dir() or _pid_alive(int(match["pid"])):
-                continue
-            target = parent / match["name"]
-            if match["kind"] == "old" and not target.exists():
-                with contextlib.suppress(OSError):
-                    os.rename(path, target)
-            else:
-                shutil.rmtree(path, ignore_errors=True)
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        ours = isinstance(summary, dict) and {"scenario", "status"} <= set(summary)
+    except (OSError, ValueError):
+        ours = False
+    return "" if ours else "holds a summary.json that tipfocus did not write"
 
 
 def write_run(result: Result, folder: Path, force: bool = False) -> Path:
     """Write the run folder atomically: a temporary sibling renamed into place.
 
-    An existing folder is replaced only with ``force``; a failure leaves no partial folder and the
-    earlier folder untouched.
+    Without ``force`` the folder must not exist, also at the rename (a run that finished meanwhile
+    into the same folder is kept, and this one refused). With ``force`` only an earlier run
+    folder is replaced (``not_a_run``). A failure leaves no partial folder and the earlier folder
+    untouched; the folder and its files follow the umask.
     """
     folder = Path(folder)
-    check_target(folder, force)
+    check_target(folder, force, replaceable=not_a_run)
     parent = folder.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        _clean_stale(parent)
+        clean_stale(parent)
         tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-{os.getpid()}-", dir=parent))
     except OSError as exc:
         why = blocked_because(folder, exc)
@@ -218,26 +218,58 @@ def write_run(result: Result, folder: Path, force: bool = False) -> Path:
             str(folder), f"cannot create the folder ({why}); choose another --out"
         ) from None
     try:
+        os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes it 0700; files already follow the umask
         write_csv(result.allocation, tmp / "allocation.csv")
         write_csv(result.outcomes, tmp / "outcomes.csv")
         write_csv(result.constraints, tmp / "constraints.csv")
         write_csv(result.screen.reset_index(), tmp / "screen.csv")
-        (tmp / "summary.json").write_text(json.dumps(asdict(result.summary), indent=2) + "\n")
+        summary = asdict(result.summary)
+        timings = {key: summary.pop(key) for key in TIMINGS}
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        (tmp / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
         (tmp / "scenario.toml").write_text(result.scenario_toml)
         (tmp / "manifest.json").write_text(
             json.dumps(result.manifest, indent=2, sort_keys=True) + "\n"
         )
-        if folder.exists():
-            old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-            os.rename(folder, old)
-            os.rename(tmp, folder)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, folder)
+        _put_in_place(tmp, folder, force)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return folder
+
+
+def _put_in_place(tmp: Path, folder: Path, force: bool) -> None:
+    """Rename ``tmp`` onto ``folder``: onto nothing, or (``force``) in place of an earlier run."""
+    if force and os.path.lexists(folder):
+        why = not_a_run(folder, set(os.listdir(tmp)))  # again: it may have changed while solving
+        if why:
+            raise OutputError(str(folder), f"{why}; --force replaces only what tipfocus wrote")
+        old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+
+        def swap() -> None:
+            os.rename(folder, old)
+            try:
+                os.rename(tmp, folder)
+            except OSError:
+                os.rename(old, folder)  # the earlier run goes back
+                raise
+
+        try:
+            publish(swap, folder)
+        finally:
+            shutil.rmtree(old, ignore_errors=True)
+        return
+    try:
+        # rename() onto a folder with files fails (ENOTEMPTY/EEXIST), onto a file too (ENOTDIR)
+        publish(lambda: os.rename(tmp, folder), folder)
+    except OSError as exc:
+        if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR):
+            raise
+        raise OutputError(
+            str(folder),
+            "appeared while this run was solving (another run into the same --out?); it was "
+            "kept and this run not written: choose another --out, or use --force",
+        ) from None
 
 
 def read_run(folder: Path) -> Result:
@@ -247,7 +279,10 @@ def read_run(folder: Path) -> Result:
     missing = [n for n in needed if not (folder / n).is_file()]
     if missing:
         raise OutputError(str(folder), f"not a tipfocus run folder (missing {', '.join(missing)})")
-    summary = Summary(**json.loads((folder / "summary.json").read_text()))
+    timings = dict.fromkeys(TIMINGS, 0.0)
+    with contextlib.suppress(FileNotFoundError):
+        timings |= json.loads((folder / "timings.json").read_text())
+    summary = Summary(**(timings | json.loads((folder / "summary.json").read_text())))
     manifest_data: dict[str, Any] = {}
     with contextlib.suppress(FileNotFoundError):
         manifest_data = json.loads((folder / "manifest.json").read_text())

@@ -30,8 +30,12 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 SCENARIO_DIR = PROJECT_DIR / "scenarios"
 DEFAULT_SCENARIO = SCENARIO_DIR / "baseline.toml"
 
-_MONEY = re.compile(r"^\s*\$?\s*([0-9]+(?:[.,][0-9]+)*)\s*([kKmMbB]?)\s*$")
+_MONEY = re.compile(r"^\s*\$?\s*([0-9][0-9,]*(?:\.[0-9]+)?)\s*([kKmMbB]?)\s*$")
+_THOUSANDS = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?")  # 12,000,000 or 1,250.5
 _SCALE = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9}
+# A typo guard, not a policy limit: US foreign aid in all is about $60B a year (2023), and amounts
+# past ~1e15 exceed the solver's tolerances (a 1e30 compact cap came back as a solver error).
+MAX_USD = 1e12
 
 
 def parse_money(value: Any) -> float:
@@ -47,11 +51,21 @@ def parse_money(value: Any) -> float:
                 f"{value!r} is not an amount; write a number of US dollars or e.g. '250M', '1.5B', '40k'"
             )
         digits, suffix = match.groups()
+        if "," in digits and not _THOUSANDS.fullmatch(digits):
+            raise ValueError(
+                f"{value!r}: a comma may only separate thousands (12,000,000); write a decimal "
+                "with a point ('2.5M', not '2,5M')"
+            )
         amount = float(digits.replace(",", "")) * _SCALE[suffix.lower()]
     else:
         raise ValueError(f"expected an amount in US dollars, got {type(value).__name__}")
     if not math.isfinite(amount) or amount < 0:
         raise ValueError(f"amount must be a finite number of dollars >= 0, got {value!r}")
+    if amount > MAX_USD:
+        raise ValueError(
+            f"{value!r} is above $1 trillion (1e12), far beyond any aid budget; check the "
+            "number of zeros or the suffix (k, M, B)"
+        )
     return amount
 
 
@@ -110,9 +124,10 @@ ReadinessPart = Literal[
 
 
 class Section(BaseModel):
-    """Every section is frozen and forbids unknown keys, so a typo fails loudly."""
+    """Every section is frozen and forbids unknown keys, so a typo fails loudly; numbers must be
+    finite (inf and nan would reach the solver)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod
@@ -137,7 +152,7 @@ class DataSection(Section):
     """Which data the run reads: the reference year, the tables folder and the impact catalogue."""
 
     reference_year: int = Field(
-        2013, description="Year the country data describe (TIP report year)."
+        2013, ge=1900, le=2100, description="Year the country data describe (TIP report year)."
     )
     dir: Path | None = Field(
         None, description="Folder of curated data tables; default: the bundled data/."
@@ -205,13 +220,23 @@ class EligibilitySection(Section):
         ),
     )
 
+    @field_validator("readiness_weights")
+    @classmethod
+    def _some_readiness_weight(cls, weights: dict[str, float]) -> dict[str, float]:
+        if not any(w > 0 for w in weights.values()):
+            raise ValueError(
+                "no readiness weight is above 0, which would blank every readiness score and "
+                "rank; give at least one part a positive weight (e.g. rule_of_law = 1)"
+            )
+        return weights
+
 
 class BudgetSection(Section):
     """The money: total, compact length, yearly cap and the discount on later outcomes."""
 
     total_usd: Money = Field(250e6, description="Total budget over the horizon, US dollars.")
     horizon_years: int = Field(5, description="Compact length in years: 3, 4 or 5.")
-    first_year: int = Field(2015, description="Label of year 1 (fiscal year).")
+    first_year: int = Field(2015, ge=1990, le=2100, description="Label of year 1 (fiscal year).")
     annual_cap_usd: Money | None = Field(
         None, description="Most that may be spent in any one year."
     )
@@ -289,7 +314,7 @@ class PolicySection(Section):
     me_floor_share: Share = Field(
         0.0, description="Least share of each compact on baseline data, monitoring and evaluation."
     )
-    ramp_up: Annotated[float, Field(ge=0)] | None = Field(
+    ramp_up: Annotated[float, Field(ge=0, le=100)] | None = Field(
         None, description="Most a country's spend may grow year on year (0.5 = +50%)."
     )
     ramp_down: Annotated[float, Field(ge=0, le=1)] | None = Field(
@@ -310,14 +335,22 @@ class PolicySection(Section):
         return self
 
 
+# Assumption (numerical, not a value judgment): beyond these the objective's coefficients span
+# more than the solver's tolerances can resolve (HiGHS works to about 1e-7 relative), so a weight of
+# 1e20 or an infinite bonus comes back as a solver error rather than an allocation. The baseline's
+# whole portfolio is worth about 150,000 impact units and the catalogue's largest weight is 15.
+MAX_WEIGHT = 1e4
+MAX_BONUS = 1e6
+
+
 class ObjectiveSection(Section):
     """What counts as impact: metric weights, the tipping-point bonus and the curve approximation."""
 
-    weights: dict[str, Annotated[float, Field(ge=0)]] = Field(
+    weights: dict[str, Annotated[float, Field(ge=0, le=MAX_WEIGHT)]] = Field(
         {},
         description="Impact units per unit of each metric; missing metrics use the catalogue's mode.",
     )
-    tipping_bonus: Annotated[float, Field(ge=0)] = Field(
+    tipping_bonus: Annotated[float, Field(ge=0, le=MAX_BONUS)] = Field(
         0.0, description="Impact units credited for each full compact (a focus country selected)."
     )
     segments: Annotated[int, Field(ge=1, le=50)] = Field(
@@ -342,7 +375,7 @@ class SolverSection(Section):
     mip_gap: Annotated[float, Field(ge=0, le=1)] = Field(
         1e-6, description="Relative MIP gap to stop at."
     )
-    threads: Annotated[int, Field(ge=1)] = Field(
+    threads: Annotated[int, Field(ge=1, le=64)] = Field(
         1, description="Solver threads (1 is deterministic)."
     )
 
@@ -428,13 +461,27 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{where}: {message}"
 
 
+def _name_from(path: Path) -> str:
+    """The scenario's default name, its file name: refused if not valid UTF-8 (it would fail
+    only after the solve, writing the run folder)."""
+    try:
+        path.stem.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ScenarioError(
+            str(path).encode("utf-8", "backslashreplace").decode(),
+            'the file name is not valid UTF-8; rename the file, or give it a name = "..." line',
+        ) from None
+    return path.stem
+
+
 def load_scenario(path: Path | str | None = None, overrides: list[str] | None = None) -> Scenario:
     """Load a scenario file (default: the bundled baseline), apply ``extends`` and ``--set`` overrides."""
     path = Path(path) if path is not None else DEFAULT_SCENARIO
     layers = layered(path)
     raw = apply_overrides(layers.raw, list(overrides or []))
     raw.pop("extends", None)
-    raw.setdefault("name", path.stem)
+    if "name" not in raw:
+        raw["name"] = _name_from(path)
     try:
         scenario = Scenario.model_validate(raw)
     except ValidationError as exc:

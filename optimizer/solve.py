@@ -49,6 +49,7 @@ class SolveInfo:
     solve_seconds: float
     solver: str
     solver_version: str
+    detail: str = ""  # the solver's own status words, for an error
 
 
 def solver_version(name: str) -> str:
@@ -333,12 +334,15 @@ def solve(model: AllocationModel, settings: SolverSection, name: str | None = No
         var.varValue = None
     start = time.perf_counter()
     loaded = None
+    detail = ""
     if name == "highs":
         highs, variables, is_mip = _highs(model, settings)
         status, bound = _integral_relaxation(highs, model, variables) if is_mip else (None, None)
         if status is None:
             status, bound = _run_highs(highs, model.problem, variables, is_mip)
         loaded = (highs, variables)
+        if status == Status.ERROR:
+            detail = f"HiGHS model status: {highs.modelStatusToString(highs.getModelStatus())}"
     else:
         status, bound = _solve_cbc(model.problem, settings)
     if status.has_solution and model.select:
@@ -355,6 +359,7 @@ def solve(model: AllocationModel, settings: SolverSection, name: str | None = No
         solve_seconds=seconds,
         solver=name,
         solver_version=solver_version(name),
+        detail=detail,
     )
 
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-
 TIERS = ("1", "2", "2WL", "3", "special_case", "not_rated")
 REGIONS = ("AF", "EAP", "EUR", "NEA", "SCA", "WHA")
 # Economic sectors of the goods on the DOL List of Goods (data/dol_good_sectors.csv maps each good to
@@ -50,6 +48,9 @@ class TableSchema:
 
 WGI_DIMENSIONS = ("rule_of_law", "control_of_corruption", "voice_accountability")
 _YEAR = (1900.0, 2100.0)
+# People in one country: the largest population is about 1.44 billion (UN WPP 2024); 2 billion
+# leaves room and still refuses a unit or exponent typo.
+_PEOPLE = (0.0, 2e9)
 
 TABLES: dict[str, TableSchema] = {
     s.name: s
@@ -161,9 +162,9 @@ TABLES: dict[str, TableSchema] = {
             required=("iso3", "year"),
             ranges={
                 "year": _YEAR,
-                "population": (0, np.inf),
-                "immigrant_stock": (0, np.inf),
-                "emigrant_stock": (0, np.inf),
+                "population": _PEOPLE,
+                "immigrant_stock": _PEOPLE,
+                "emigrant_stock": _PEOPLE,
                 "immigrant_share_pct": (0.0, 100.0),
                 "emigrant_share_pct": (0.0, 1000.0),
             },
@@ -186,7 +187,7 @@ TABLES: dict[str, TableSchema] = {
                 "edition": _YEAR,
                 "estimate_year": _YEAR,
                 "prevalence_per_1000": (0.0, 1000.0),
-                "number": (0, np.inf),
+                "number": _PEOPLE,
             },
             decimals={"prevalence_per_1000": 3},
             year_column="estimate_year",
@@ -224,7 +225,7 @@ TABLES: dict[str, TableSchema] = {
             {"iso3": "str", "year": "int", "population": "int"},
             key=("iso3", "year"),
             required=("iso3", "year", "population"),
-            ranges={"year": _YEAR, "population": (0, np.inf)},
+            ranges={"year": _YEAR, "population": _PEOPLE},
             year_column="year",
         ),
     ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tomllib
@@ -69,6 +70,22 @@ def corrupt(root: Path, spec: dict) -> None:
         path.write_bytes(data.replace(old, new, spec.get("count", -1)))
     elif op == "delete":
         path.unlink()
+    elif op == "write":  # generated files (deep nesting, large files)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        count = spec.get("count", 1)
+        text = spec.get("head", "") + spec.get("body", "") * count + spec.get("middle", "")
+        path.write_text(text + spec.get("close", "") * count + spec.get("tail", ""), "utf-8")
+    elif op == "fifo":
+        path.unlink(missing_ok=True)
+        os.mkfifo(path)
+    elif op == "symlink":
+        path.unlink(missing_ok=True)
+        os.symlink(spec["target"], path)
+    elif op == "chain":  # file extends c1.toml, which extends c2.toml, ... c<count>.toml
+        for i in range(spec["count"]):
+            name = path if i == 0 else path.with_name(f"c{i}.toml")
+            name.write_text(f'extends = "c{i + 1}.toml"\n', encoding="utf-8")
+        path.with_name(f"c{spec['count']}.toml").write_text('name = "end"\n', encoding="utf-8")
     elif op == "grow":  # generated here, never committed
         row = b"AFG,2000,1\n"
         with open(path, "ab") as handle:
@@ -77,6 +94,15 @@ def corrupt(root: Path, spec: dict) -> None:
                 handle.write(block)
     else:  # pragma: no cover - corpus typo
         raise AssertionError(f"unknown corrupt op {op!r}")
+
+
+def expand(arg: str) -> str:
+    """``{nest:N}`` in an argument -> N nested arrays (too long to write in the corpus)."""
+    head, sep, rest = arg.partition("{nest:")
+    if not sep:
+        return arg
+    count, _, tail = rest.partition("}")
+    return head + "[" * int(count) + "]" * int(count) + tail
 
 
 def project(tmp_path: Path, case: dict) -> Path:
@@ -103,6 +129,9 @@ def snapshot(root: Path) -> dict[str, str]:
             out[os.path.relpath(os.path.join(dirpath, name), root)] = "dir"
         for name in filenames:
             path = Path(dirpath) / name
+            if not stat.S_ISREG(os.lstat(path).st_mode):  # a FIFO or symlink: never read it
+                out[os.path.relpath(path, root)] = f"mode {os.lstat(path).st_mode:o}"
+                continue
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
             out[os.path.relpath(path, root)] = digest
     return out
@@ -147,7 +176,7 @@ def test_case(case: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     root = tmp_path / "project"
     before = snapshot(tmp_path)
     monkeypatch.chdir(folder)
-    result = CliRunner().invoke(main, case["args"])
+    result = CliRunner().invoke(main, [expand(arg) for arg in case["args"]])
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise AssertionError(f"case {case['id']} raised {result.exception!r}")
     check_contract(case, result.exit_code, result.stdout, result.stderr)

@@ -1,4 +1,5 @@
-"""Same input, same bytes: ``allocation.csv`` and ``outcomes.csv`` do not depend on the run or solver.
+"""Same input, same bytes: ``allocation.csv`` and ``outcomes.csv`` do not depend on the run or solver,
+and every run file but ``timings.json`` repeats byte for byte.
 
 Proves, through ``optimizer.result.write_run`` into fresh folders:
 
@@ -37,6 +38,13 @@ def files(result, folder) -> dict[str, bytes]:
     return {name: (folder / name).read_bytes() for name in FILES}
 
 
+def every_file_but_timings(folder) -> dict[str, bytes]:
+    """The run folder's files that must repeat byte for byte (README: all but timings.json)."""
+    names = sorted(p.name for p in folder.iterdir())
+    assert "timings.json" in names and "summary.json" in names
+    return {name: (folder / name).read_bytes() for name in names if name != "timings.json"}
+
+
 def small_result(seed: int, solver: str):
     """A fresh build and solve (new PuLP problem, new variables) of the seed's world."""
     w = world(seed)
@@ -51,6 +59,8 @@ def test_small_worlds_repeat_byte_identical(solver, tmp_path):
         first = files(small_result(seed, solver), tmp_path / f"{seed}-a")
         second = files(small_result(seed, solver), tmp_path / f"{seed}-b")
         assert first == second, (seed, solver)
+        a, b = (every_file_but_timings(tmp_path / f"{seed}-{x}") for x in "ab")
+        assert a == b, (seed, solver, [n for n in a if a[n] != b.get(n)])
         assert first["allocation.csv"].count(b"\n") > 1  # not vacuously equal: rows were written
 
 
@@ -61,6 +71,9 @@ def test_reduced_baseline_repeat_and_across_solvers(tmp_path):
     highs_b = files(engine.run(sc, solver="highs"), tmp_path / "highs-b")
     cbc = files(engine.run(sc, solver="cbc"), tmp_path / "cbc")
     assert highs_a == highs_b
+    assert every_file_but_timings(tmp_path / "highs-a") == every_file_but_timings(
+        tmp_path / "highs-b"
+    )
     assert highs_a == cbc, first_differences(tmp_path / "highs-a", tmp_path / "cbc")
 
 

@@ -23,9 +23,12 @@ import pulp
 import pytest
 from click.testing import CliRunner
 
+import optimizer.engine as engine_module
 import optimizer.solve as solve_module
 from optimizer.cli import main
-from optimizer.result import _clean_stale, read_run, write_run
+from optimizer.errors import OutputError
+from optimizer.files import clean_stale
+from optimizer.result import read_run, write_run
 from optimizer.solve import Status
 
 REPO = Path(__file__).resolve().parent.parent
@@ -230,7 +233,7 @@ def test_stale_cleanup_restores_an_earlier_run_moved_aside(tmp_path: Path) -> No
     alive.mkdir()
     unrelated = tmp_path / ".config"
     unrelated.mkdir()
-    _clean_stale(tmp_path)
+    clean_stale(tmp_path)
     assert (tmp_path / "run" / "summary.json").read_text() == "{}"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([".config", alive.name, "run"])
 
@@ -289,7 +292,7 @@ def _stopped_early(status: Status, bound_factor: float | None):
         real = original(highs, problem, variables, is_mip)
         if not is_mip:  # the LP re-solve with the selection fixed: leave it alone
             return real
-        if status == Status.NO_SOLUTION:
+        if status in (Status.NO_SOLUTION, Status.ERROR):
             for var in problem.variables():
                 var.varValue = None
             return status, None
@@ -330,3 +333,164 @@ def test_time_limit_without_an_allocation_exits_1(
     assert "--solver cbc" in result.stderr
     assert "('" not in result.stderr  # a message, not a tuple
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_solver_error_is_not_called_a_time_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HiGHS failing (numerical trouble) is reported as a solver failure, not "raise the limit"."""
+    monkeypatch.setattr(solve_module, "_integral_relaxation", _no_shortcut)
+    monkeypatch.setattr(solve_module, "_run_highs", _stopped_early(Status.ERROR, None))
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["run", *SMALL, "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    assert "the solver failed (status error; HiGHS model status:" in result.stderr
+    assert "before the time limit" in result.stderr and "objective.weights" in result.stderr
+    assert "raise solver.time_limit_s" not in result.stderr
+    assert result.stderr.count("Error:") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------- (d) races, signals
+
+# Runs the CLI with SIGTERM sent to itself just after the run folder is renamed into place.
+RENAME_HOOK = r"""
+import os, signal, sys
+import optimizer.result as result
+original = result.publish
+def publish_then_term(move, target):
+    def move_then_term():
+        move()
+        os.kill(os.getpid(), signal.SIGTERM)
+    original(move_then_term, target)
+result.publish = publish_then_term
+from optimizer.cli import main
+sys.exit(main())
+"""
+
+
+def test_sigterm_just_after_the_rename_says_the_run_was_written(runs: Path, tmp_path: Path) -> None:
+    """Replacing an earlier run with --force: the signal waits for both renames, then says what
+    was written; the earlier run's copy moved aside is removed."""
+    before = tree_hash(runs / "earlier")
+    proc = hooked(
+        ["run", *SMALL, "--out", str(runs / "earlier"), "--force"], tmp_path / "m", RENAME_HOOK
+    )
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (out, err)
+    assert f"Interrupted; {runs / 'earlier'} was written in full." in err
+    assert "nothing was written" not in err and "Traceback" not in err
+    assert sorted(p.name for p in runs.iterdir()) == ["earlier"]  # no .earlier.old-*, no .tmp
+    assert set(tree_hash(runs / "earlier")) == set(before)
+    assert read_run(runs / "earlier").summary.status == "optimal"
+
+
+def test_two_runs_into_one_out_one_wins_the_other_is_refused(runs: Path) -> None:
+    """Both start before either has written: the first rename wins, the second is refused (not a
+    silent replace), and the folder is one whole run."""
+    command = [str(TIPFOCUS)] if TIPFOCUS.exists() else [sys.executable, "-m", "optimizer.cli"]
+    args = [*command, "run", *SMALL, "--out", str(runs / "same")]
+    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)]
+    procs.append(subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    results = [(p.wait(timeout=120), p.communicate()[1]) for p in procs]
+    codes = sorted(code for code, _ in results)
+    assert codes == [0, 2], results
+    refused = next(err for code, err in results if code == 2)
+    assert "appeared while this run was solving" in refused or "already exists" in refused
+    assert read_run(runs / "same").summary.status == "optimal"
+    assert sorted(p.name for p in runs.iterdir()) == ["earlier", "same"]
+
+
+def test_the_rename_refuses_a_folder_that_appeared_meanwhile(runs: Path, tmp_path: Path) -> None:
+    """The race made deterministic: the target appears between the check and the rename."""
+    from optimizer import result as result_module
+
+    earlier = read_run(runs / "earlier")
+    real_check = result_module.check_target
+
+    def check_then_appear(folder, force, **kwargs):
+        real_check(folder, force, **kwargs)
+        shutil.copytree(runs / "earlier", folder)  # another run finishes first
+
+    before = tree_hash(runs / "earlier")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(result_module, "check_target", check_then_appear)
+        with pytest.raises(OutputError, match="appeared while this run was solving"):
+            write_run(earlier, runs / "raced")
+    assert tree_hash(runs / "raced") == before  # the other run's folder, untouched
+    assert hidden_temps(runs) == []
+
+
+def test_force_refuses_a_run_folder_that_gained_a_file_while_solving(runs: Path) -> None:
+    earlier = read_run(runs / "earlier")
+    (runs / "earlier" / "my-notes.txt").write_text("keep me")
+    with pytest.raises(OutputError, match=r"holds my-notes\.txt, which tipfocus did not write"):
+        write_run(earlier, runs / "earlier", force=True)
+    assert (runs / "earlier" / "my-notes.txt").read_text() == "keep me"
+    assert hidden_temps(runs) == []
+
+
+def test_stale_model_files_and_old_temporaries_are_cleaned(tmp_path: Path) -> None:
+    """A killed --write-lp leaves `.m.lp.tmp-<pid>-*`; a PID reused by a live process does not
+    keep a temporary for good: after a day it goes too."""
+    dead = _dead_pid()
+    (tmp_path / f".m.lp.tmp-{dead}-x1y2").write_text("half an LP")
+    reused = tmp_path / f".run.old-{os.getpid()}"  # a live PID (reused, say)
+    reused.mkdir()
+    (reused / "summary.json").write_text("{}")
+    fresh = tmp_path / f".n.lp.tmp-{os.getpid()}-a"
+    fresh.write_text("")
+    (tmp_path / "m.lp").write_text("mine")
+    clean_stale(tmp_path)  # the dead process's partial file goes; live PIDs' entries stay
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([fresh.name, "m.lp", reused.name])
+    clean_stale(tmp_path, now=time.time() + 2 * 86400)  # two days on: stale whatever the PID
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.lp", "run"]
+    assert (tmp_path / "run" / "summary.json").exists()  # moved aside, put back
+    assert (tmp_path / "m.lp").read_text() == "mine"
+
+
+def test_write_lp_cleans_a_dead_writers_partial_file(tmp_path: Path) -> None:
+    from optimizer.files import write_text
+
+    partial = tmp_path / f".m.lp.tmp-{_dead_pid()}-zz"
+    partial.write_text("half")
+    write_text(tmp_path / "m.lp", "whole\n", force=False, what="--write-lp")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.lp"]
+
+
+def test_an_unwritable_folder_is_refused_before_the_solve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The probe (a folder made and removed) fails: exit 2 before any solve, nothing written.
+    Simulated (root ignores permissions): the file system is read-only."""
+    import tempfile
+
+    import optimizer.files as files_module
+
+    def read_only(*_args, **_kwargs):
+        raise OSError(30, "Read-only file system")
+
+    def no_solve(*_args, **_kwargs):
+        raise AssertionError("solved before checking the output")
+
+    monkeypatch.setattr(files_module.tempfile, "mkdtemp", read_only)
+    monkeypatch.setattr(engine_module, "solve", no_solve)
+    result = CliRunner().invoke(main, ["run", *SMALL, "--out", str(tmp_path / "ro" / "run")])
+    monkeypatch.setattr(files_module.tempfile, "mkdtemp", tempfile.mkdtemp)
+    assert result.exit_code == 2, result.output
+    assert "cannot write in" in result.stderr and "Read-only file system" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes anywhere")
+def test_a_read_only_folder_is_refused_before_the_solve(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        result = CliRunner().invoke(main, ["run", *SMALL, "--out", str(folder / "run")])
+    finally:
+        folder.chmod(0o755)
+    assert result.exit_code == 2, result.output
+    assert "cannot write in" in result.stderr
+    assert list(folder.iterdir()) == []

@@ -12,7 +12,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
+import stat
+import sys
 import tomllib
 from pathlib import Path
 
@@ -236,3 +239,34 @@ def test_hostile_component_key_is_refused(hostile: Path, tmp_path: Path) -> None
     assert "catalogue.toml" in result.stderr and "lower-case letters" in result.stderr
     assert "Traceback" not in result.output
     assert not (tmp_path / "m.lp").exists()
+
+
+def test_run_folder_follows_the_umask(run_folder: Path) -> None:
+    """mkdtemp makes 0700 folders; the run folder is made like its files, from the umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(run_folder.stat().st_mode) == 0o777 & ~mask
+    for path in run_folder.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask, path.name
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="macOS refuses non-UTF-8 file names")
+def test_scenario_file_name_not_utf8_is_refused_before_the_solve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = os.fsdecode(b"what-if-\xff.toml")
+    baseline = (REPO / "scenarios" / "baseline.toml").as_posix()
+    (tmp_path / name).write_text(f"extends = {json.dumps(baseline)}\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["run", name, "--out", "out"])
+    assert result.exit_code == 2, result.output
+    assert "the file name is not valid UTF-8" in result.stderr and 'name = "..."' in result.stderr
+    assert "what-if-\\udcff.toml" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+    (tmp_path / name).write_text(  # with a name in the file it runs (checked without solving)
+        f'extends = {json.dumps(baseline)}\nname = "what-if"\n', encoding="utf-8"
+    )
+    small = ["--set", "eligibility.min_rule_of_law_pct=50"]
+    result = CliRunner().invoke(main, ["run", name, *small, "--write-lp", "m.lp"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "m.lp").is_file()

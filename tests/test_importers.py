@@ -175,7 +175,7 @@ def test_run_import_writes_valid_reproducible_table(
     first = target.read_bytes()
     assert b"\r" not in first and first.endswith(b"\n")
     assert run_import(kind, PUB / filename, data_dir).read_bytes() == first
-    assert not list(data_dir.glob("*.tmp"))
+    assert not list(data_dir.glob(".*.tmp-*"))  # no temporary left (files.atomic_path)
     schema = TABLES[IMPORTERS[kind].table]
     assert first.decode().splitlines()[0] == ",".join(schema.columns)
     load_table(schema, data_dir, set(load_table(TABLES["countries"], data_dir)["iso3"]))

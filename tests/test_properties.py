@@ -30,7 +30,7 @@ from world import World, catalogue, component, random_instance, scenario, view
 
 from optimizer.catalogue import Catalogue
 from optimizer.model import UNIT
-from optimizer.scenario import Scenario
+from optimizer.scenario import MAX_USD, Scenario
 from optimizer.solve import Status
 
 EXAMPLES = int(os.environ.get("TIPFOCUS_FUZZ_EXAMPLES", "25"))
@@ -337,7 +337,7 @@ def test_scaling_costs_and_money_rules_scales_spend_only(seed, odds, f):
         ),
         "selection",
         min_compact_usd=sel.min_compact_usd * f,
-        max_compact_usd=min(sel.max_compact_usd * f, 1e15),
+        max_compact_usd=min(sel.max_compact_usd * f, MAX_USD),  # 1e12: unbounded here
     )
     other = World(scenario=scaled, view=w.view, catalogue=scaled_catalogue(w.catalogue, f))
     (p1, i1), (p2, i2) = w.solve(), other.solve()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from test_model import three_countries
@@ -65,3 +67,30 @@ def test_safe_cell(given, safe):
 )
 def test_safe_name(given, safe):
     assert safe_name(given) == safe
+
+
+def test_not_a_run_recognises_only_tipfocus_run_folders(tmp_path: Path) -> None:
+    """--force replaces an earlier run (or an empty folder), nothing else."""
+    from optimizer.result import not_a_run
+
+    run = tmp_path / "run"
+    run.mkdir()
+    assert not_a_run(run) == ""  # empty: nothing to lose
+    (run / "summary.json").write_text('{"scenario": "x", "status": "optimal"}')
+    assert "no manifest.json" in not_a_run(run)
+    (run / "manifest.json").write_text("{}")
+    assert not_a_run(run) == ""
+    assert not_a_run(run, {"summary.json", "manifest.json", "allocation.csv"}) == ""
+    (run / "notes.txt").write_text("mine")
+    assert not_a_run(run) == ""  # before the solve: only the marks are checked
+    assert "holds notes.txt" in not_a_run(run, {"summary.json", "manifest.json"})
+    (run / "notes.txt").unlink()
+    (run / "sub").mkdir()
+    assert "holds sub" in not_a_run(run)
+    (run / "sub").rmdir()
+    (run / "summary.json").write_text("not json")
+    assert "summary.json that tipfocus did not write" in not_a_run(run)
+    (tmp_path / "link").symlink_to(run)
+    assert "symbolic link" in not_a_run(tmp_path / "link")
+    (tmp_path / "file").write_text("x")
+    assert not_a_run(tmp_path / "file") == "is a file, not a tipfocus run folder"
