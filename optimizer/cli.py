@@ -221,7 +221,7 @@ def run(scenario, overrides, out, force, solver, time_limit, gap, write_lp, writ
 
     SCENARIO defaults to scenarios/baseline.toml. Writes to --out (default
     runs/<scenario>[_<overrides>]-<timestamp>/): allocation.csv, outcomes.csv, constraints.csv
-    (every rule in its own units), screen.csv, summary.json, scenario.toml (the resolved scenario)
+    (every rule in its own units), screen.csv, summary.json, timings.json, scenario.toml (the resolved scenario)
     and manifest.json (input hashes, versions). Progress goes to stderr on a terminal.
     Exit codes: 0 optimal or time-limited with an allocation, 1 infeasible or no solution, 2 bad input.
     """

@@ -31,6 +31,7 @@ RUN_FILES = (
     "constraints.csv",
     "screen.csv",
     "summary.json",
+    "timings.json",
     "scenario.toml",
     "manifest.json",
 )  # what write_run writes
