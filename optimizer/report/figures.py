@@ -1,0 +1,117 @@
+"""Figures for runs: which chart kinds a set of runs can have, and each figure with its footnote."""
+
+from __future__ import annotations
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from optimizer.errors import InputError
+from optimizer.report import charts
+from optimizer.report.sources import Run
+from optimizer.report.tables import (
+    by_country,
+    country_by,
+    data_line,
+    outcomes_table,
+    screening_table,
+    vintage,
+)
+
+ONE_RUN = ("allocation", "phasing", "outcomes", "readiness", "frontier")
+SEVERAL_RUNS = ("compare", "change")
+KINDS = ONE_RUN + SEVERAL_RUNS
+FRONTIER_Y = ("objective", "impact")
+
+
+def frontier_points(run: Run) -> tuple[pd.DataFrame, str, str] | None:
+    """``frontier.csv`` beside the run, with the swept column (x) and the impact column (y)."""
+    frame = run.extra_tables().get("frontier")
+    if frame is None:
+        return None
+    numeric = frame.apply(pd.to_numeric, errors="coerce")
+    y = next((c for c in FRONTIER_Y if c in numeric and numeric[c].notna().all()), None)
+    x = next(
+        (c for c in numeric.columns if c != y and numeric[c].notna().all() and c not in FRONTIER_Y),
+        None,
+    )
+    if y is None or x is None or len(numeric) < 2:
+        raise InputError(
+            str(run.folder / "frontier.csv"),
+            "needs a numeric swept column and an 'objective' (or 'impact') column with 2+ rows; "
+            "write it again with the frontier command",
+        )
+    return numeric, x, y
+
+
+def available(runs: list[Run]) -> list[str]:
+    """The kinds these runs can draw: the one-run kinds (frontier only with frontier.csv), and the
+    comparison kinds with two runs or more."""
+    kinds = [k for k in ONE_RUN if k != "frontier" or frontier_points(runs[0]) is not None]
+    return kinds + (list(SEVERAL_RUNS) if len(runs) > 1 else [])
+
+
+def check_kinds(runs: list[Run], wanted: list[str]) -> list[str]:
+    """``wanted`` (default: every available kind), refusing a kind these runs cannot draw."""
+    have = available(runs)
+    for kind in wanted:
+        if kind not in have:
+            why = (
+                "needs two runs or more"
+                if kind in SEVERAL_RUNS
+                else f"needs frontier.csv in {runs[0].folder or runs[0].label}"
+            )
+            raise InputError(f"--kind {kind}", f"{why}; available here: {', '.join(have)}")
+    return list(dict.fromkeys(wanted)) or have
+
+
+def run_colours(runs: list[Run]) -> dict[str, str]:
+    """One colour per country over every run, so a country looks the same in every chart."""
+    return charts.country_colours(iso for r in runs for iso in r.result.allocation["iso3"])
+
+
+def figure(kind: str, runs: list[Run], colours: dict[str, str]) -> Figure:
+    """The ``kind`` chart of ``runs[0]`` (or of all runs, for the comparison kinds)."""
+    run = runs[0]
+    result = run.result
+    with charts.chart_style():
+        fig, ax = charts.new_figure()
+        if kind == "allocation":
+            names = by_country(result).set_index("iso3")["country"].to_dict()
+            charts.allocation_by_country(ax, country_by(result, "pillar"), names)
+        elif kind == "phasing":
+            charts.phasing_by_year(ax, country_by(result, "year"), colours)
+        elif kind == "outcomes":
+            charts.outcomes_by_metric(ax, outcomes_table(result))
+        elif kind == "readiness":
+            charts.readiness_vs_governance(ax, screening_table(result), colours)
+        elif kind == "frontier":
+            points = frontier_points(run)
+            assert points is not None  # check_kinds refused it otherwise
+            charts.frontier(ax, *points)
+        elif kind == "compare":
+            charts.comparison_bars(ax, money_by_country(runs))
+        elif kind == "change":
+            money = money_by_country(runs)
+            change = money.iloc[:, 1:].sub(money.iloc[:, 0], axis=0)
+            series = change.iloc[:, 0] if change.shape[1] == 1 else change.stack()
+            if change.shape[1] > 1:
+                series.index = [f"{iso} ({label})" for iso, label in series.index]
+            charts.change_bars(ax, series[series != 0], runs[0].label)
+        else:
+            raise InputError(
+                f"--kind {kind}", f"unknown chart kind; choose from {', '.join(KINDS)}"
+            )
+        note = vintage(result) if kind in ONE_RUN else _runs_note(runs)
+        charts.footnote(fig, note)
+    return fig
+
+
+def money_by_country(runs: list[Run]) -> pd.DataFrame:
+    """Money per country (rows: every country any run funds, by the first run's order) per run."""
+    columns = {r.label: r.result.allocation.groupby("iso3")["amount_usd"].sum() for r in runs}
+    return pd.DataFrame(columns).fillna(0.0).sort_values(runs[0].label, ascending=False)
+
+
+def _runs_note(runs: list[Run]) -> str:
+    data = list(dict.fromkeys(data_line(r.result) for r in runs))
+    return f"Runs: {', '.join(r.label for r in runs)}. Data: {' | '.join(data)}."
