@@ -370,5 +370,45 @@ def chart(
     )
 
 
+@main.command(context_settings=CONTEXT)
+@RUNS_ARG
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="HTML file to write (default: <first run's name>-report.html).",
+)
+@click.option(
+    "--xlsx",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write an Excel workbook of the first run (allocation, outcomes, screening, "
+    "assumptions).",
+)
+@FORCE_OPTION
+def report(runs: tuple[Path, ...], out: Path | None, xlsx: Path | None, force: bool) -> None:
+    """Write a self-contained HTML report of run folders or scenario files (solved on the fly).
+
+    One file, charts inline, nothing loaded from elsewhere; prints cleanly to PDF from a browser.
+    Given several runs it starts with their comparison.
+    """
+    from optimizer.report.html import render
+    from optimizer.report.sources import load_runs
+    from optimizer.result import safe_name
+
+    for path, what in ((out, "--out"), (xlsx, "--xlsx")):
+        if path:
+            check_target(path, force, what)
+    with _naming_file(None):
+        loaded = load_runs(list(runs))
+    out = out or Path(f"{safe_name(loaded[0].label)}-report.html")
+    check_target(out, force)
+    html = render(loaded)
+    if xlsx:
+        from optimizer.report.excel import write_workbook
+
+        write_workbook(loaded[0].result, xlsx, force)
+    write_text(out, html, force)
+    click.echo(f"Wrote {out}" + (f" and {xlsx}" if xlsx else ""))
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -70,6 +70,12 @@ def footnote(fig: Figure, text: str) -> Figure:
     return fig
 
 
+def _stack_legend(ax: Axes, **options) -> None:
+    """Legend in stacking order: the top segment first."""
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles[::-1], labels[::-1], fontsize=7, title_fontsize=8, frameon=False, **options)
+
+
 def _millions(ax: Axes, axis: str = "y") -> None:
     formatter = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}")
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(formatter)
@@ -91,7 +97,7 @@ def allocation_by_country(ax: Axes, country_pillar: pd.DataFrame, names: dict[st
     ax.set_ylabel("US$ million over the horizon ($M)")
     ax.set_xlabel("focus country")
     ax.tick_params(axis="x", labelsize=7)
-    ax.legend(title="pillar", fontsize=7, title_fontsize=8, frameon=False)
+    _stack_legend(ax, title="pillar")
     _millions(ax)
     return ax
 
@@ -107,8 +113,7 @@ def phasing_by_year(ax: Axes, country_year: pd.DataFrame, colours: dict[str, str
     ax.set_title("Phasing by year")
     ax.set_ylabel("US$ million per year ($M)")
     ax.set_xlabel("year")
-    ax.legend(title="country", fontsize=7, title_fontsize=8, frameon=False, ncol=2,
-              loc="upper left", bbox_to_anchor=(1.0, 1.0))  # fmt: skip
+    _stack_legend(ax, title="country", ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     _millions(ax)
     return ax
 
