@@ -84,11 +84,15 @@ def _changes(values: list[Any]) -> list[Any]:
     for value in values[1:]:
         if _is_number(first) and _is_number(value):
             out.append(value - first)
-        elif first == value:
+        elif first == value or _missing(first) or _missing(value):
             out.append(None)
         else:
             out.append("differs")
     return out
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _is_number(value: Any) -> bool:
@@ -154,7 +158,7 @@ def cell(value: Any, unit: str) -> str:
     if unit == "usd":
         return money(value)
     if unit == "usd_each":
-        return f"${value:,.0f}"
+        return dollars_each(value)
     if unit == "share":
         return f"{100 * value:.2f}%"
     return f"{value:,.0f}"
@@ -163,6 +167,12 @@ def cell(value: Any, unit: str) -> str:
 def money(amount: float) -> str:
     """Dollars as ``usd`` writes them, and small amounts (rounding differences) to the dollar."""
     return usd(amount) if abs(amount) >= 1e3 else f"${amount:,.0f}".replace("$-", "-$")
+
+
+def dollars_each(amount: float) -> str:
+    """Cost per outcome: cents below $10 (evidence coverage costs about $2 an outcome)."""
+    text = f"${abs(amount):,.2f}" if abs(amount) < 10 else f"${abs(amount):,.0f}"
+    return ("-" if amount < 0 else "") + text
 
 
 def change_cell(value: Any, unit: str) -> str:

@@ -42,7 +42,7 @@ def allocation_sheet(result: Result) -> pd.DataFrame:
     alloc = result.allocation
     keys = ["iso3", "country", "component", "pillar", "channel"]
     wide = alloc.pivot_table(
-        index=keys, columns="year", values="amount_usd", aggfunc="sum", fill_value=0.0
+        index=keys, columns="year", values="amount_usd", aggfunc="sum", fill_value=0
     )
     wide.columns = [str(c) for c in wide.columns]
     wide["total"] = wide.sum(axis=1)

@@ -19,7 +19,13 @@ from markupsafe import Markup
 from optimizer import __version__
 from optimizer.errors import TipfocusError
 from optimizer.report import charts
-from optimizer.report.compare import assumptions_diff, formatted, money, side_by_side
+from optimizer.report.compare import (
+    assumptions_diff,
+    dollars_each,
+    formatted,
+    money,
+    side_by_side,
+)
 from optimizer.report.figures import ONE_RUN, SEVERAL_RUNS, figure
 from optimizer.report.sources import Run
 from optimizer.report.tables import (
@@ -61,7 +67,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(usd=_usd, pct=_pct, num=_num, dollars=_dollars, plain=_plain)
+    env.filters.update(usd=_usd, pct=_pct, num=_num, dollars=_dollars, each=_each, plain=_plain)
     return env
 
 
@@ -75,6 +81,10 @@ def _usd(value: Any) -> str:
 
 def _dollars(value: Any) -> str:
     return "-" if _missing(value) else f"${float(value):,.0f}"
+
+
+def _each(value: Any) -> str:
+    return "-" if _missing(value) else dollars_each(float(value))
 
 
 def _pct(value: Any, digits: int = 1) -> str:

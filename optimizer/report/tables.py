@@ -60,7 +60,7 @@ def country_by(result: Result, column: str) -> pd.DataFrame:
     """Money per focus country (rows, largest first) and ``column`` (columns), with a total column."""
     alloc = result.allocation
     table = alloc.pivot_table(
-        index="iso3", columns=column, values="amount_usd", aggfunc="sum", fill_value=0.0
+        index="iso3", columns=column, values="amount_usd", aggfunc="sum", fill_value=0
     )
     if column == "pillar":
         table = table.reindex(columns=[p for p in PILLARS if p in table.columns])
