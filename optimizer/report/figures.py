@@ -21,6 +21,7 @@ ONE_RUN = ("allocation", "phasing", "outcomes", "readiness", "frontier")
 SEVERAL_RUNS = ("compare", "change")
 KINDS = ONE_RUN + SEVERAL_RUNS
 FRONTIER_Y = ("objective", "impact")
+ROUNDING_USD = 1000.0  # changes smaller than this are rounding, left out of the change chart
 
 
 def frontier_points(run: Run) -> tuple[pd.DataFrame, str, str] | None:
@@ -96,7 +97,7 @@ def figure(kind: str, runs: list[Run], colours: dict[str, str]) -> Figure:
             series = change.iloc[:, 0] if change.shape[1] == 1 else change.stack()
             if change.shape[1] > 1:
                 series.index = [f"{iso} ({label})" for iso, label in series.index]
-            charts.change_bars(ax, series[series != 0], runs[0].label)
+            charts.change_bars(ax, series[series.abs() >= ROUNDING_USD], runs[0].label)
         else:
             raise InputError(
                 f"--kind {kind}", f"unknown chart kind; choose from {', '.join(KINDS)}"

@@ -2,7 +2,8 @@
 from anywhere) that prints cleanly to PDF from a browser.
 
 Rendered by Jinja2 with autoescaping on: every string from a run, a scenario or the catalogue is
-escaped; only the SVG charts matplotlib draws (text as outlines) are inserted as markup.
+escaped; only the SVG charts matplotlib draws (its XML writer escapes their text) are inserted
+as markup.
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ def _plain(value: Any) -> str:
 def svg(fig) -> Markup:
     """Inline SVG of a matplotlib figure, without the RDF metadata block."""
     text = re.sub(r"<metadata>.*?</metadata>\s*", "", charts.svg_markup(fig), flags=re.S)
-    return Markup(text)  # drawn by matplotlib: text as outlines, comments escaped
+    return Markup(text)  # drawn by matplotlib, whose XML writer escapes text and comments
 
 
 def run_views(runs: list[Run], with_charts: bool = True) -> list[RunView]:
