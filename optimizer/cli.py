@@ -335,7 +335,12 @@ def compare(runs: tuple[Path, ...], fmt: str, out: Path | None, force: bool) -> 
     "need two runs or more; frontier needs frontier.csv in the run folder.",
 )
 @click.option(
-    "--format", "fmt", type=click.Choice(["png", "svg", "pdf"]), default="png", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["png", "svg", "pdf"]),
+    default="png",
+    show_default=True,
+    help="Image format; PNG is drawn at 200 dpi.",
 )
 @click.option(
     "--out",

@@ -277,6 +277,8 @@ def _summary(path: Path) -> Summary:
 def read_run(folder: Path) -> Result:
     """Read a run folder back into a Result (no solving)."""
     folder = Path(folder)
+    if not folder.is_dir():
+        raise OutputError(str(folder), "no such run folder; check the path (see `tipfocus run`)")
     needed = ["summary.json", "allocation.csv", "outcomes.csv", "constraints.csv", "screen.csv"]
     missing = [n for n in needed if not (folder / n).is_file()]
     if missing:

@@ -95,7 +95,7 @@ def test_show_refuses_bad_folders(folders, tmp_path, problem):
         (folder / "manifest.json").write_text(json.dumps(manifest))
         expected = "upgrade tipfocus"
     else:
-        expected = "not a tipfocus run folder"
+        expected = "no such run folder"
     code, output = cli("show", folder)
     assert code == 2
     assert expected in output

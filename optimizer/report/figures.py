@@ -21,6 +21,7 @@ ONE_RUN = ("allocation", "phasing", "outcomes", "readiness", "frontier")
 SEVERAL_RUNS = ("compare", "change")
 KINDS = ONE_RUN + SEVERAL_RUNS
 FRONTIER_Y = ("objective", "impact")
+READINESS_COLUMNS = ("readiness", "rule_of_law_pct", "control_of_corruption_pct", "eligible")
 ROUNDING_USD = 1000.0  # changes smaller than this are rounding, left out of the change chart
 
 
@@ -47,7 +48,12 @@ def frontier_points(run: Run) -> tuple[pd.DataFrame, str, str] | None:
 def available(runs: list[Run]) -> list[str]:
     """The kinds these runs can draw: the one-run kinds (frontier only with frontier.csv), and the
     comparison kinds with two runs or more."""
-    kinds = [k for k in ONE_RUN if k != "frontier" or frontier_points(runs[0]) is not None]
+    screen = runs[0].result.screen
+    drawable = {
+        "frontier": frontier_points(runs[0]) is not None,
+        "readiness": set(READINESS_COLUMNS) <= set(screen.columns),
+    }
+    kinds = [k for k in ONE_RUN if drawable.get(k, True)]
     return kinds + (list(SEVERAL_RUNS) if len(runs) > 1 else [])
 
 
@@ -56,11 +62,10 @@ def check_kinds(runs: list[Run], wanted: list[str]) -> list[str]:
     have = available(runs)
     for kind in wanted:
         if kind not in have:
-            why = (
-                "needs two runs or more"
-                if kind in SEVERAL_RUNS
-                else f"needs frontier.csv in {runs[0].folder or runs[0].label}"
-            )
+            why = {
+                "frontier": f"needs frontier.csv in {runs[0].folder or runs[0].label}",
+                "readiness": f"needs the screen's {', '.join(READINESS_COLUMNS)} columns",
+            }.get(kind, "needs two runs or more")
             raise InputError(f"--kind {kind}", f"{why}; available here: {', '.join(have)}")
     return list(dict.fromkeys(wanted)) or have
 
