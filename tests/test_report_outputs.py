@@ -268,3 +268,8 @@ def test_workbook_text_never_runs_as_a_formula(folders, tmp_path):
     assert all(c.data_type == "s" for c in cells)
     summary = openpyxl.load_workbook(path)["Summary"]
     assert summary["B2"].value == SCENARIO_NAME and summary["B2"].data_type == "s"
+
+
+def test_report_is_the_same_every_time(folders):
+    runs = load_runs([folders[1]])
+    assert render(runs) == render(runs)  # no dates, fixed SVG ids

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from optimizer.catalogue import VOCABULARIES
 from optimizer.result import Result
 
-PILLARS = ("prevention", "prosecution", "protection", "partnership")
+PILLARS = VOCABULARIES["pillar"]  # in the 4P order
 # screen.csv column -> the data edition it reports (the latest year at or before the reference year)
 EDITION_COLUMNS = {
     "wgi_year": "World Bank governance indicators (WGI)",
