@@ -30,6 +30,7 @@ from optimizer.result import Result
 
 FORMATS = {
     "usd": {"num_format": "$#,##0"},
+    "usd_cents": {"num_format": "$#,##0.00"},
     "share": {"num_format": "0.0%"},
     "count": {"num_format": "#,##0"},
     "ratio": {"num_format": "0.00"},
@@ -99,7 +100,7 @@ def workbook_sheets(result: Result) -> dict[str, tuple[pd.DataFrame, dict[str, s
             {
                 "outcome": "count",
                 "spend_usd": "usd",
-                "cost_per_outcome_usd": "usd",
+                "cost_per_outcome_usd": "usd_cents",
                 "impact": "count",
                 "share": "share",
             },
