@@ -300,8 +300,7 @@ def compare(runs: tuple[Path, ...], fmt: str, out: Path | None, force: bool) -> 
         raise click.UsageError("give at least two run folders or scenario files to compare")
     if out:
         check_target(out, force)
-    with _naming_file(None):
-        loaded = load_runs(list(runs))
+    loaded = load_runs(list(runs))
     table, diff = side_by_side(loaded), assumptions_diff(loaded)
     if fmt == "csv":
         from optimizer.result import safe_cell
@@ -360,8 +359,7 @@ def chart(
     from optimizer.report.sources import load_runs
     from optimizer.result import safe_name
 
-    with _naming_file(None):
-        loaded = load_runs(list(runs))
+    loaded = load_runs(list(runs))
     wanted = check_kinds(loaded, list(kinds))
     folder = out or Path("charts") / safe_name(loaded[0].label)
     targets = {kind: folder / f"{kind}.{fmt}" for kind in wanted}
@@ -402,8 +400,7 @@ def report(runs: tuple[Path, ...], out: Path | None, xlsx: Path | None, force: b
     for path, what in ((out, "--out"), (xlsx, "--xlsx")):
         if path:
             check_target(path, force, what)
-    with _naming_file(None):
-        loaded = load_runs(list(runs))
+    loaded = load_runs(list(runs))
     out = out or Path(f"{safe_name(loaded[0].label)}-report.html")
     check_target(out, force)
     html = render(loaded)

@@ -286,3 +286,13 @@ def test_frontier_chart_from_frontier_csv(folders, tmp_path):
     line = ax.get_lines()[0]
     assert list(line.get_xdata()) == [150, 200, 250]
     assert "$M" in ax.get_xlabel() and "impact" in ax.get_ylabel()
+
+
+def test_compare_names_the_scenario_file_whose_rules_are_wrong(folders, tmp_path):
+    scenario = tmp_path / "bad.toml"
+    baseline = (Path(__file__).resolve().parent.parent / "scenarios" / "baseline.toml").as_posix()
+    scenario.write_text(f'extends = "{baseline}"\n[selection]\nlock_in = ["XXX"]\n')
+    code, output = cli("compare", folders[0], scenario, "--out", tmp_path / "cmp")
+    assert code == 2
+    assert str(scenario) in output and "selection.lock_in: XXX" in output
+    assert not (tmp_path / "cmp").exists()

@@ -79,5 +79,11 @@ def _resolved(label: str, path: Path, item: object) -> Run:
     if isinstance(item, Result):
         return Run(label=label, result=item, folder=path)
     from optimizer.engine import run as solve_scenario
+    from optimizer.errors import ScenarioError
 
-    return Run(label=label, result=solve_scenario(item))  # type: ignore[arg-type]
+    try:
+        return Run(label=label, result=solve_scenario(item))  # type: ignore[arg-type]
+    except ScenarioError as exc:  # rules checked after loading name the file, as `run` does
+        if not exc.where.startswith("scenario "):
+            raise
+        raise ScenarioError(str(path), exc.problems) from None
