@@ -276,15 +276,20 @@ def test_frontier_chart_from_frontier_csv(folders, tmp_path):
 
     folder = tmp_path / "with-frontier"
     shutil.copytree(folders[0], folder)
-    pd.DataFrame({"budget_usd": [150e6, 200e6, 250e6], "objective": [9e4, 1.1e5, 1.25e5]}).to_csv(
-        folder / "frontier.csv", index=False
-    )
+    pd.DataFrame(
+        {
+            "value": [100e6, 150e6, 200e6, 250e6],
+            "status": ["infeasible", "optimal", "optimal", "optimal"],
+            "objective": [None, 9e4, 1.1e5, 1.25e5],
+        }
+    ).to_csv(folder / "frontier.csv", index=False)
     runs = load_runs([folder])
     assert "frontier" in available(runs)
     assert check_kinds(runs, []) == available(runs)
     _, ax = _draw("frontier", runs)
     line = ax.get_lines()[0]
-    assert list(line.get_xdata()) == [150, 200, 250]
+    assert list(line.get_xdata()) == [150, 200, 250]  # $M; the infeasible point left out
+    assert list(line.get_ydata()) == [9e4, 1.1e5, 1.25e5]
     assert "$M" in ax.get_xlabel() and "impact" in ax.get_ylabel()
 
 

@@ -160,7 +160,9 @@ def readiness_vs_governance(ax: Axes, screening: pd.DataFrame, colours: dict[str
 def frontier(ax: Axes, points: pd.DataFrame, x: str, y: str) -> Axes:
     """The trade-off frontier: weighted impact against the budget (or the swept quantity)."""
     ordered = points.sort_values(x)
-    scale = MILLION if x.endswith("_usd") else 1.0
+    # money columns end in _usd; a bare swept "value" of 100,000 or more is money too (the other
+    # sweepable keys are counts and shares)
+    scale = MILLION if x.endswith("_usd") or ordered[x].min() >= 1e5 else 1.0
     ax.plot(ordered[x] / scale, ordered[y], marker="o", color="#0072B2")
     ax.set_title("Frontier: impact against " + x.removesuffix("_usd").replace("_", " "))
     ax.set_xlabel(

@@ -26,23 +26,23 @@ ROUNDING_USD = 1000.0  # changes smaller than this are rounding, left out of the
 
 
 def frontier_points(run: Run) -> tuple[pd.DataFrame, str, str] | None:
-    """``frontier.csv`` beside the run, with the swept column (x) and the impact column (y)."""
+    """``frontier.csv`` beside the run: its solved points (impact column y numeric), with the swept
+    column x (``value`` if there is one, else the first all-numeric column)."""
     frame = run.extra_tables().get("frontier")
     if frame is None:
         return None
     numeric = frame.apply(pd.to_numeric, errors="coerce")
-    y = next((c for c in FRONTIER_Y if c in numeric and numeric[c].notna().all()), None)
-    x = next(
-        (c for c in numeric.columns if c != y and numeric[c].notna().all() and c not in FRONTIER_Y),
-        None,
-    )
-    if y is None or x is None or len(numeric) < 2:
+    y = next((c for c in FRONTIER_Y if c in numeric), None)
+    solved = numeric[numeric[y].notna()] if y else numeric.iloc[0:0]
+    candidates = [c for c in solved.columns if c not in FRONTIER_Y and solved[c].notna().all()]
+    x = "value" if "value" in candidates else next(iter(candidates), None)
+    if y is None or x is None or len(solved) < 2:
         raise InputError(
             str(run.folder / "frontier.csv"),
-            "needs a numeric swept column and an 'objective' (or 'impact') column with 2+ rows; "
-            "write it again with the frontier command",
+            "needs a numeric swept column ('value') and an 'objective' (or 'impact') column with "
+            "two solved points or more; write it again with the frontier command",
         )
-    return numeric, x, y
+    return solved, x, y
 
 
 def available(runs: list[Run]) -> list[str]:
