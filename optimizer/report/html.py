@@ -59,6 +59,14 @@ class RunView:
     assumptions: Assumptions | None = None
     assumptions_problem: str = ""
 
+    @property
+    def eligible(self) -> pd.DataFrame:
+        return self.screening[self.screening["eligible"].astype(bool)]
+
+    @property
+    def excluded(self) -> pd.DataFrame:
+        return self.screening[~self.screening["eligible"].astype(bool)]
+
 
 def _environment() -> Environment:
     env = Environment(
