@@ -301,3 +301,20 @@ def test_compare_names_the_scenario_file_whose_rules_are_wrong(folders, tmp_path
     assert code == 2
     assert str(scenario) in output and "selection.lock_in: XXX" in output
     assert not (tmp_path / "cmp").exists()
+
+
+def test_compare_terminal_table_keeps_one_line_per_row():
+    from optimizer.report.compare import as_text
+
+    frame = pd.DataFrame(
+        [
+            ["country", "AAA two\nlines", "usd", 1e6, 3e6, 2e6],
+            ["run", "list", "text", "x" * 60, "y", "differs"],
+        ],
+        columns=["section", "item", "unit", "a", "b", "change b"],
+    )
+    diff = pd.DataFrame([["description", "one\r\ntwo", "three"]], columns=["key", "a", "b"])
+    lines = as_text(frame, diff).splitlines()
+    assert any(line.startswith("AAA two lines") and "+$2.00M" in line for line in lines)
+    assert any(("x" * 39 + "…") in line for line in lines)
+    assert "  description: a=one two | b=three" in lines

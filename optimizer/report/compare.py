@@ -16,9 +16,11 @@ import pandas as pd
 
 from optimizer.report.sources import Run
 from optimizer.report.tables import by_country, outcomes_table, totals
+from optimizer.report.text import _one_line as one_line  # the terminal views' own rule
 from optimizer.scenario import usd
 
 NOT_SET = "(not set)"
+TEXT_WIDTH = 40  # terminal table: longest cell
 KEY_COLUMNS = ["section", "item", "unit"]
 
 
@@ -198,36 +200,35 @@ def formatted(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def as_text(frame: pd.DataFrame, diff: pd.DataFrame) -> str:
-    """Terminal table: sections, then the assumptions that differ."""
-    shown = formatted(frame)
+    """Terminal table: sections, then the assumptions that differ; one line per row, cells of
+    free text cut at TEXT_WIDTH (the CSV and Markdown formats keep them whole)."""
+    shown = formatted(frame).map(lambda v: _fit(one_line(v)))
     cols = list(shown.columns[1:])
-    widths = {c: max(len(str(c)), *(len(str(v)) for v in shown[c])) for c in cols}
-    widths["item"] = min(widths["item"], 40)
-    lines = [
-        "  ".join(
-            f"{c[: widths[c]]:<{widths[c]}}" if c == "item" else f"{c:>{widths[c]}}" for c in cols
+    widths = {c: max(len(str(c)), *(len(v) for v in shown[c])) for c in cols}
+
+    def line(values: list[str]) -> str:
+        return "  ".join(
+            f"{v:<{widths[c]}}" if c == "item" else f"{v:>{widths[c]}}"
+            for c, v in zip(cols, values, strict=True)
         )
-    ]
+
+    lines = [line([_fit(c) for c in cols])]
     for section, part in shown.groupby("section", sort=False):
         lines += ["", section]
-        for row in part.itertuples(index=False):
-            values = list(row)[1:]
-            lines.append(
-                "  ".join(
-                    f"{str(v)[: widths[c]]:<{widths[c]}}" if c == "item" else f"{v:>{widths[c]}}"
-                    for c, v in zip(cols, values, strict=True)
-                )
-            )
+        lines += [line(list(row)[1:]) for row in part.itertuples(index=False)]
     lines += ["", "Assumptions that differ (resolved scenarios and input file hashes)"]
     if not len(diff):
         lines.append("  none: the runs share every scenario value and input file")
-    for row in diff.itertuples(index=False):
-        key, *values = row
+    for key, *values in diff.itertuples(index=False):
+        pairs = zip(diff.columns[1:], values, strict=True)
         lines.append(
-            f"  {key}: "
-            + " | ".join(f"{lab}={v}" for lab, v in zip(diff.columns[1:], values, strict=True))
+            f"  {one_line(key)}: " + " | ".join(f"{lab}={one_line(v)}" for lab, v in pairs)
         )
     return "\n".join(lines)
+
+
+def _fit(text: str) -> str:
+    return text if len(text) <= TEXT_WIDTH else text[: TEXT_WIDTH - 1] + "…"
 
 
 def as_markdown(frame: pd.DataFrame, diff: pd.DataFrame) -> str:
