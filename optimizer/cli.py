@@ -284,7 +284,7 @@ def show(run_dir: Path) -> None:
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for comparison and assumptions files (in --format) instead of the terminal.",
+    help="Folder to write comparison.txt, .csv or .md (per --format) to, instead of the terminal.",
 )
 @FORCE_OPTION
 def compare(runs: tuple[Path, ...], fmt: str, out: Path | None, force: bool) -> None:
@@ -293,7 +293,13 @@ def compare(runs: tuple[Path, ...], fmt: str, out: Path | None, force: bool) -> 
     Shows status, money by country, pillar, channel and year, outcomes, cost per outcome and impact,
     each later run's change from the first, and every scenario value and input file that differs.
     """
-    from optimizer.report.compare import as_markdown, as_text, assumptions_diff, side_by_side
+    from optimizer.report.compare import (
+        as_markdown,
+        as_text,
+        assumptions_diff,
+        one_table,
+        side_by_side,
+    )
     from optimizer.report.sources import load_runs
 
     if len(runs) < 2:
@@ -305,10 +311,8 @@ def compare(runs: tuple[Path, ...], fmt: str, out: Path | None, force: bool) -> 
     if fmt == "csv":
         from optimizer.result import safe_cell
 
-        texts = {
-            "comparison.csv": table.map(safe_cell).to_csv(index=False, lineterminator="\n"),
-            "assumptions.csv": diff.map(safe_cell).to_csv(index=False, lineterminator="\n"),
-        }
+        both = one_table(table, diff).map(safe_cell)
+        texts = {"comparison.csv": both.to_csv(index=False, lineterminator="\n")}
     elif fmt == "md":
         texts = {"comparison.md": as_markdown(table, diff) + "\n"}
     else:

@@ -146,7 +146,13 @@ def test_compare_cli_formats(folders, tmp_path):
     names = set(frame.loc[frame["section"] == "country", "item"])
     assert "BRA '=cmd|' /C calc'!A0" in names  # neutralised in the run folder already
     assert all(not str(v).startswith(("=", "+", "-", "@")) for v in frame["item"])
-    assert pd.read_csv(out / "assumptions.csv")["key"].str.startswith("budget.").any()
+    assumed = frame[frame["section"] == "assumption"].set_index("item")
+    assert assumed.loc["budget.total_usd", ["full", "cut", "change cut"]].tolist() == [
+        "250,000,000",
+        "200,000,000",
+        "differs",
+    ]
+    assert sorted(p.name for p in out.iterdir()) == ["comparison.csv"]
 
 
 def test_compare_refuses_bad_arguments_and_writes_nothing(folders, tmp_path):

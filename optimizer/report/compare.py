@@ -148,6 +148,18 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
+def one_table(table: pd.DataFrame, diff: pd.DataFrame) -> pd.DataFrame:
+    """The side-by-side table with the assumptions diff appended as section "assumption" rows
+    (one table for CSV: key in ``item``, unit ``text``, change ``differs``)."""
+    labels = list(diff.columns[1:])
+    rows = diff.rename(columns={"key": "item"}).assign(section="assumption", unit="text")
+    for label in labels[1:]:
+        rows[f"change {label}"] = [
+            None if a == b else "differs" for a, b in zip(rows[labels[0]], rows[label], strict=True)
+        ]
+    return pd.concat([table, rows[table.columns]], ignore_index=True)
+
+
 # ---------------------------------------------------------------------------- rendering
 
 
