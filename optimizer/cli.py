@@ -388,7 +388,7 @@ def chart(
     "--xlsx",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write an Excel workbook of the first run (allocation, outcomes, screening, "
-    "assumptions).",
+    "assumptions) and, given several runs, their comparison.",
 )
 @FORCE_OPTION
 def report(runs: tuple[Path, ...], out: Path | None, xlsx: Path | None, force: bool) -> None:
@@ -411,7 +411,12 @@ def report(runs: tuple[Path, ...], out: Path | None, xlsx: Path | None, force: b
     if xlsx:
         from optimizer.report.excel import write_workbook
 
-        write_workbook(loaded[0].result, xlsx, force)
+        comparison = None
+        if len(loaded) > 1:
+            from optimizer.report.compare import assumptions_diff, one_table, side_by_side
+
+            comparison = one_table(side_by_side(loaded), assumptions_diff(loaded))
+        write_workbook(loaded[0].result, xlsx, force, comparison)
     write_text(out, html, force)
     click.echo(f"Wrote {out}" + (f" and {xlsx}" if xlsx else ""))
 

@@ -273,3 +273,14 @@ def test_workbook_text_never_runs_as_a_formula(folders, tmp_path):
 def test_report_is_the_same_every_time(folders):
     runs = load_runs([folders[1]])
     assert render(runs) == render(runs)  # no dates, fixed SVG ids
+
+
+def test_workbook_of_several_runs_has_the_comparison(folders, tmp_path):
+    path = tmp_path / "two.xlsx"
+    code, output = cli("report", *folders, "--out", tmp_path / "two.html", "--xlsx", path)
+    assert code == 0, output
+    sheet = _table(openpyxl.load_workbook(path)["Comparison"])
+    assert list(sheet.columns) == ["section", "item", "unit", "full", "cut", "change cut"]
+    budget = sheet[(sheet["section"] == "run") & (sheet["item"] == "budget")].iloc[0]
+    assert (budget["full"], budget["cut"], budget["change cut"]) == (250e6, 200e6, -50e6)
+    assert "assumption" in set(sheet["section"])

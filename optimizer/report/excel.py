@@ -120,9 +120,17 @@ def workbook_sheets(result: Result) -> dict[str, tuple[pd.DataFrame, dict[str, s
     return sheets
 
 
-def write_workbook(result: Result, path: Path, force: bool = False) -> None:
-    """Write the workbook atomically (``--force`` to replace an existing file)."""
+def write_workbook(
+    result: Result,
+    path: Path,
+    force: bool = False,
+    comparison: pd.DataFrame | None = None,
+) -> None:
+    """Write the workbook atomically (``--force`` to replace an existing file); ``comparison``
+    (``compare.one_table``) adds a Comparison sheet."""
     sheets = workbook_sheets(result)
+    if comparison is not None:
+        sheets["Comparison"] = (comparison, {}, [])
     with atomic_path(path, force, "--xlsx") as tmp:
         book = xlsxwriter.Workbook(
             str(tmp), {"strings_to_formulas": False, "strings_to_urls": False}
