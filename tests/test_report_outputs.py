@@ -284,3 +284,19 @@ def test_workbook_of_several_runs_has_the_comparison(folders, tmp_path):
     budget = sheet[(sheet["section"] == "run") & (sheet["item"] == "budget")].iloc[0]
     assert (budget["full"], budget["cut"], budget["change cut"]) == (250e6, 200e6, -50e6)
     assert "assumption" in set(sheet["section"])
+
+
+def test_trade_off_tables_beside_a_run_are_shown_escaped(folders, tmp_path):
+    folder = tmp_path / "with-prices"
+    shutil.copytree(folders[0], folder)
+    rows = [
+        {"rule": f"rule_{i}", "price_per_musd": 100.0 + i, "note": "<img src=x onerror=alert(1)>"}
+        for i in range(70)
+    ]
+    pd.DataFrame(rows).to_csv(folder / "prices.csv", index=False)
+    page = Page(render(load_runs([folder]), with_charts=False))
+    assert "run-0-tradeoffs" in page.ids
+    text = "".join(page.text)
+    assert "rule_59" in text and "rule_60" not in text and "first 60 rows" in text
+    assert "<img src=x onerror=alert(1)>" in text
+    assert "img" not in page.tags

@@ -38,7 +38,6 @@ from optimizer.report.tables import (
     report_tables,
     screening_table,
 )
-from optimizer.scenario import usd
 
 EXTRA_ROWS = 60  # rows shown of a trade-off table saved beside a run
 
@@ -174,5 +173,5 @@ def render(runs: list[Run], with_charts: bool = True) -> str:
         comparison=comparison,
         version=__version__,
         title="tipfocus report: " + ", ".join(r.label for r in runs),
-        usd_text=usd,
+        extra_rows=EXTRA_ROWS,
     )
