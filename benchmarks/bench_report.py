@@ -11,6 +11,8 @@ folder) and reused; solving is not timed. Also times the report's parts in this 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -38,13 +40,17 @@ def saved_runs(where: Path) -> list[Path]:
     return folders
 
 
-def wall(args: list[str], repeat: int) -> list[float]:
-    times = []
+def timed(args: list[str], repeat: int) -> tuple[list[float], list[float]]:
+    """Wall seconds and CPU seconds (user + system, the figure a busy machine disturbs least)."""
+    walls, cpus = [], []
     for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         subprocess.run([str(EXE), *args], check=True, capture_output=True)
-        times.append(time.perf_counter() - start)
-    return times
+        walls.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return walls, cpus
 
 
 def parts(folders: list[Path], out: Path) -> dict[str, float]:
@@ -93,10 +99,14 @@ def main() -> None:
             ],
             "chart 4 runs, every kind (png)": ["chart", *names, "--out", f"{out}/c", "--force"],
         }
-        print(f"wall seconds, fresh process, {args.repeat} runs: median (min-max)")
+        print(f"seconds, fresh process, {args.repeat} runs: wall median (min-max), CPU median")
         for label, command in cases.items():
-            t = wall(command, args.repeat)
-            print(f"  {label:<32} {statistics.median(t):6.2f}  ({min(t):.2f}-{max(t):.2f})")
+            t, cpu = timed(command, args.repeat)
+            print(
+                f"  {label:<32} {statistics.median(t):6.2f}  ({min(t):.2f}-{max(t):.2f})"
+                f"  cpu {statistics.median(cpu):5.2f}"
+            )
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         print("parts of report, this process, seconds")
         for label, seconds in parts(folders, out).items():
             print(f"  {label:<32} {seconds:6.2f}")
