@@ -257,18 +257,26 @@ def check_format(folder: Path, manifest_data: dict[str, Any]) -> None:
         )
 
 
-def _summary(path: Path) -> Summary:
-    """The Summary in ``path``; keys this version does not know are ignored (a later version of the
-    same format may add some), a missing one is a damaged folder."""
+def _json_object(path: Path) -> dict[str, Any]:
+    """A JSON object from a run folder file, or an OutputError saying the file is damaged."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise OutputError(str(path), f"is not valid JSON ({exc}); re-run the scenario") from None
+    if not isinstance(data, dict):
+        raise OutputError(str(path), "is not a JSON object; re-run the scenario")
+    return data
+
+
+def _summary(path: Path) -> Summary:
+    """The Summary in ``path``; keys this version does not know are ignored (a later version of the
+    same format may add some), a missing one is a damaged folder."""
+    data = _json_object(path)
     known = {f.name for f in fields(Summary)}
     required = {
         f.name for f in fields(Summary) if f.default is MISSING and f.default_factory is MISSING
     }
-    missing = sorted(required - set(data)) if isinstance(data, dict) else ["everything"]
+    missing = sorted(required - set(data))
     if missing:
         raise OutputError(str(path), f"lacks {', '.join(missing)}; re-run the scenario")
     return Summary(**{k: v for k, v in data.items() if k in known})
@@ -284,8 +292,8 @@ def read_run(folder: Path) -> Result:
     if missing:
         raise OutputError(str(folder), f"not a tipfocus run folder (missing {', '.join(missing)})")
     manifest_data: dict[str, Any] = {}
-    with contextlib.suppress(FileNotFoundError):
-        manifest_data = json.loads((folder / "manifest.json").read_text())
+    if (folder / "manifest.json").is_file():
+        manifest_data = _json_object(folder / "manifest.json")
     check_format(folder, manifest_data)
     summary = _summary(folder / "summary.json")
     return Result(

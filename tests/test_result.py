@@ -124,3 +124,12 @@ def test_csvs_have_no_scientific_notation_and_outcomes_four_figures(result, tmp_
     digits = outcomes["outcome"].map(lambda v: len(f"{v:.15g}".replace(".", "").strip("0")))
     assert digits.max() <= 4
     assert outcomes["outcome"].sum() == pytest.approx(result.outcomes["outcome"].sum(), rel=5e-4)
+
+
+@pytest.mark.parametrize("name", ["manifest.json", "summary.json"])
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]"])
+def test_damaged_json_is_a_clear_error(result, tmp_path, name, text):
+    folder = write_run(result, tmp_path / "run")
+    (folder / name).write_text(text)
+    with pytest.raises(OutputError, match=f"{name}: is not"):
+        read_run(folder)
