@@ -331,7 +331,7 @@ def compare(runs: tuple[Path, ...], fmt: str, out: Path | None, force: bool) -> 
     "--kind",
     "kinds",
     multiple=True,
-    type=click.Choice(
+    type=click.Choice(  # figures.KINDS, spelt out so the CLI starts without matplotlib
         ["allocation", "phasing", "outcomes", "readiness", "frontier", "compare", "change"]
     ),
     help="Chart to draw (repeatable; default: every one the runs can have). compare and change "
@@ -370,8 +370,9 @@ def chart(
     for path in targets.values():
         check_target(path, force)
     colours = run_colours(loaded)
+    figures = {kind: figure(kind, loaded, colours) for kind in wanted}  # all drawn, then saved
     for kind, path in targets.items():
-        charts.save(figure(kind, loaded, colours), path, fmt, force)
+        charts.save(figures[kind], path, fmt, force)
     click.echo(
         f"Wrote {len(targets)} charts to {folder}/: {', '.join(p.name for p in targets.values())}"
     )

@@ -324,3 +324,10 @@ def test_compare_terminal_table_keeps_one_line_per_row():
     assert any(line.startswith("AAA two lines") and "+$2.00M" in line for line in lines)
     assert any(("x" * 39 + "…") in line for line in lines)
     assert "  description: a=one two | b=three" in lines
+
+
+def test_chart_kinds_offered_by_the_cli_are_the_figures_kinds():
+    from optimizer.cli import chart
+
+    kind = next(p for p in chart.params if p.name == "kinds")
+    assert tuple(kind.type.choices) == KINDS
