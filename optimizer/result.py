@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import json
@@ -12,11 +11,12 @@ import re
 import shutil
 import stat
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from optimizer.errors import OutputError
@@ -36,6 +36,10 @@ RUN_FILES = (
     "manifest.json",
 )  # what write_run writes
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Run-folder format, recorded in manifest.json; raise it when a reader of today could misread a
+# folder written by the new code. Folders without it are format 1 (written before it was recorded).
+RUN_FORMAT = 1
+OUTCOME_SIGNIFICANT = 4  # outcomes.csv precision (see claimable_outcomes)
 
 
 @dataclass(frozen=True)
@@ -88,13 +92,36 @@ def safe_cell(value: Any) -> Any:
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Deterministic CSV: neutralised text cells, '\\n' line endings, fixed float format."""
+    """Deterministic CSV: neutralised text cells, '\\n' line endings, plain numbers (see
+    ``plain_number``)."""
     safe = frame.copy()
     for col in safe.columns:
         if safe[col].dtype == object or pd.api.types.is_string_dtype(safe[col]):
             safe[col] = safe[col].map(safe_cell)
-    # 12 significant digits: whole dollars stay exact up to $1e12 (6 digits lost up to $50k)
-    safe.to_csv(path, index=False, lineterminator="\n", float_format="%.12g")
+        elif pd.api.types.is_float_dtype(safe[col]):
+            safe[col] = safe[col].map(plain_number)
+    safe.to_csv(path, index=False, lineterminator="\n")
+
+
+def plain_number(value: float) -> str:
+    """A float for a CSV cell: never scientific notation, at most 12 significant digits (whole
+    dollars stay exact up to $1e12) and 6 decimals (solver noise such as a slack of 3e-8 reads 0);
+    blank when missing."""
+    if pd.isna(value):
+        return ""
+    rounded = round(float(value), 6) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return np.format_float_positional(rounded, precision=12, fractional=False, trim="-")
+
+
+def claimable_outcomes(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """Outcomes and impact to OUTCOME_SIGNIFICANT significant figures: the unit costs, saturation
+    levels and weights behind them are ranges of +-50% or more (docs/model.md), so more digits
+    would claim a precision the model does not have."""
+    out = outcomes.copy()
+    for col in ("outcome", "impact"):
+        if col in out and len(out):
+            out[col] = out[col].map(lambda v: float(f"{v:.{OUTCOME_SIGNIFICANT}g}"))
+    return out
 
 
 def safe_name(text: str) -> str:
@@ -156,6 +183,7 @@ def manifest(inputs: list[Path], solver: str, solver_version: str) -> dict[str, 
     """Input files (project-relative where they can be) with their SHA-256, versions, solver."""
     files = sorted({_input_name(p): p for p in inputs if p.is_file()}.items())
     return {
+        "format": RUN_FORMAT,
         "inputs": {name: file_sha256(p) for name, p in files},
         "packages": package_versions(),
         "solver": solver,
@@ -221,7 +249,7 @@ def write_run(result: Result, folder: Path, force: bool = False) -> Path:
     try:
         os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes it 0700; files already follow the umask
         write_csv(result.allocation, tmp / "allocation.csv")
-        write_csv(result.outcomes, tmp / "outcomes.csv")
+        write_csv(claimable_outcomes(result.outcomes), tmp / "outcomes.csv")
         write_csv(result.constraints, tmp / "constraints.csv")
         write_csv(result.screen.reset_index(), tmp / "screen.csv")
         summary = asdict(result.summary)
@@ -273,20 +301,65 @@ def _put_in_place(tmp: Path, folder: Path, force: bool) -> None:
         ) from None
 
 
+def check_format(folder: Path, manifest_data: dict[str, Any]) -> None:
+    """Refuse a run folder written in a newer format than this version of tipfocus reads."""
+    found = manifest_data.get("format", 1)
+    if not isinstance(found, int) or isinstance(found, bool) or found < 1:
+        raise OutputError(
+            f"{folder}/manifest.json",
+            f"'format' is {found!r}, not a format number; the manifest is damaged, re-run the scenario",
+        )
+    if found > RUN_FORMAT:
+        raise OutputError(
+            str(folder),
+            f"run folder format {found} is newer than this tipfocus reads (format {RUN_FORMAT}); "
+            "upgrade tipfocus to read it",
+        )
+
+
+def _json_object(path: Path) -> dict[str, Any]:
+    """A JSON object from a run folder file, or an OutputError saying the file is damaged."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise OutputError(str(path), f"is not valid JSON ({exc}); re-run the scenario") from None
+    if not isinstance(data, dict):
+        raise OutputError(str(path), "is not a JSON object; re-run the scenario")
+    return data
+
+
+def _summary(path: Path, timings_path: Path) -> Summary:
+    """The Summary in ``path`` with the timings beside it (0 where there are none); keys this
+    version does not know are ignored (a later version of the same format may add some), a missing
+    one is a damaged folder."""
+    timings = dict.fromkeys(TIMINGS, 0.0)
+    if timings_path.is_file():
+        timings |= {k: v for k, v in _json_object(timings_path).items() if k in TIMINGS}
+    data = timings | _json_object(path)
+    known = {f.name for f in fields(Summary)}
+    required = {
+        f.name for f in fields(Summary) if f.default is MISSING and f.default_factory is MISSING
+    }
+    missing = sorted(required - set(data))
+    if missing:
+        raise OutputError(str(path), f"lacks {', '.join(missing)}; re-run the scenario")
+    return Summary(**{k: v for k, v in data.items() if k in known})
+
+
 def read_run(folder: Path) -> Result:
     """Read a run folder back into a Result (no solving)."""
     folder = Path(folder)
+    if not folder.is_dir():
+        raise OutputError(str(folder), "no such run folder; check the path (see `tipfocus run`)")
     needed = ["summary.json", "allocation.csv", "outcomes.csv", "constraints.csv", "screen.csv"]
     missing = [n for n in needed if not (folder / n).is_file()]
     if missing:
         raise OutputError(str(folder), f"not a tipfocus run folder (missing {', '.join(missing)})")
-    timings = dict.fromkeys(TIMINGS, 0.0)
-    with contextlib.suppress(FileNotFoundError):
-        timings |= json.loads((folder / "timings.json").read_text())
-    summary = Summary(**(timings | json.loads((folder / "summary.json").read_text())))
     manifest_data: dict[str, Any] = {}
-    with contextlib.suppress(FileNotFoundError):
-        manifest_data = json.loads((folder / "manifest.json").read_text())
+    if (folder / "manifest.json").is_file():
+        manifest_data = _json_object(folder / "manifest.json")
+    check_format(folder, manifest_data)
+    summary = _summary(folder / "summary.json", folder / "timings.json")
     return Result(
         summary=summary,
         allocation=pd.read_csv(folder / "allocation.csv", keep_default_na=False),

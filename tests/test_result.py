@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -9,7 +11,14 @@ import pytest
 from test_model import three_countries
 
 from optimizer.errors import OutputError
-from optimizer.result import read_run, safe_cell, safe_name, write_run
+from optimizer.result import (
+    RUN_FORMAT,
+    plain_number,
+    read_run,
+    safe_cell,
+    safe_name,
+    write_run,
+)
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +35,7 @@ def test_round_trip(result, tmp_path):
         back.outcomes.reset_index(drop=True),
         result.outcomes.reset_index(drop=True),
         check_dtype=False,
-        rtol=1e-11,
+        rtol=5e-4,  # outcomes.csv keeps 4 significant figures (claimable_outcomes)
     )
     assert back.totals("iso3").to_dict() == result.totals("iso3").to_dict()
     assert back.scenario_toml == result.scenario_toml
@@ -94,3 +103,61 @@ def test_not_a_run_recognises_only_tipfocus_run_folders(tmp_path: Path) -> None:
     assert "symbolic link" in not_a_run(tmp_path / "link")
     (tmp_path / "file").write_text("x")
     assert not_a_run(tmp_path / "file") == "is a file, not a tipfocus run folder"
+
+
+def test_manifest_records_the_format(result, tmp_path):
+    folder = write_run(result, tmp_path / "run")
+    assert json.loads((folder / "manifest.json").read_text())["format"] == RUN_FORMAT
+
+
+def test_newer_format_is_refused(result, tmp_path):
+    folder = write_run(result, tmp_path / "run")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "format": RUN_FORMAT + 1}))
+    with pytest.raises(OutputError, match=f"format {RUN_FORMAT + 1} is newer"):
+        read_run(folder)
+
+
+def test_summary_keys_from_a_later_version_are_ignored(result, tmp_path):
+    folder = write_run(result, tmp_path / "run")
+    summary = json.loads((folder / "summary.json").read_text())
+    (folder / "summary.json").write_text(json.dumps({**summary, "added_later": [1]}))
+    assert read_run(folder).summary == result.summary
+    del summary["status"]
+    (folder / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(OutputError, match="lacks status"):
+        read_run(folder)
+
+
+@pytest.mark.parametrize(
+    ("given", "text"),
+    [
+        (2.84217094304e-08, "0"),
+        (250000000.0, "250000000"),
+        (1234567.5, "1234567.5"),
+        (-0.0, "0"),
+        (1e15, "1000000000000000"),
+        (float("nan"), ""),
+    ],
+)
+def test_plain_number(given, text):
+    assert plain_number(given) == text
+
+
+def test_csvs_have_no_scientific_notation_and_outcomes_four_figures(result, tmp_path):
+    folder = write_run(result, tmp_path / "run")
+    for name in ("allocation.csv", "outcomes.csv", "constraints.csv", "screen.csv"):
+        assert not re.search(r"\d[eE][+-]?\d", (folder / name).read_text()), name
+    outcomes = pd.read_csv(folder / "outcomes.csv")
+    digits = outcomes["outcome"].map(lambda v: len(f"{v:.15g}".replace(".", "").strip("0")))
+    assert digits.max() <= 4
+    assert outcomes["outcome"].sum() == pytest.approx(result.outcomes["outcome"].sum(), rel=5e-4)
+
+
+@pytest.mark.parametrize("name", ["manifest.json", "summary.json"])
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]"])
+def test_damaged_json_is_a_clear_error(result, tmp_path, name, text):
+    folder = write_run(result, tmp_path / "run")
+    (folder / name).write_text(text)
+    with pytest.raises(OutputError, match=f"{name}: is not"):
+        read_run(folder)

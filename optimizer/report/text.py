@@ -7,6 +7,7 @@ import textwrap
 
 import pandas as pd
 
+from optimizer.report.tables import outcomes_table
 from optimizer.result import Result
 from optimizer.scenario import usd
 
@@ -109,26 +110,20 @@ def run_summary(result: Result) -> str:
     lines += ["", *_table(alloc.groupby("channel")["amount_usd"].sum(), total, "By channel")]
     by_year = alloc.groupby("year")["amount_usd"].sum()
     lines += ["", "By year"] + [f"  {y}  {usd(a):>10}" for y, a in by_year.items()]
-    out = result.outcomes
-    if len(out):
-        spend_by_metric = (
-            alloc.merge(
-                out[["iso3", "component", "year", "metric"]], on=["iso3", "component", "year"]
-            )
-            .groupby("metric")["amount_usd"]
-            .sum()
-        )
-        impact = out.groupby("metric")["impact"].sum()
-        total_impact = impact.sum()
+    outcomes = outcomes_table(result)
+    if len(outcomes):
         lines += [
             "",
             f"Projected outcomes over {len(s.years)} years",
             f"  {'metric':<26} {'outcomes':>12} {'cost each':>11} {'share of impact':>16}",
         ]
-        for metric, value in s.outcomes_by_metric.items():
-            cost = f"${spend_by_metric.get(metric, 0.0) / value:,.0f}" if value else "-"
-            share = impact.get(metric, 0.0) / total_impact if total_impact else 0.0
-            lines.append(f"  {metric[:26]:<26} {value:>12,.0f} {cost:>11} {share:>16.1%}")
+        for row in outcomes.itertuples():
+            cost = (
+                "-" if math.isnan(row.cost_per_outcome_usd) else f"${row.cost_per_outcome_usd:,.0f}"
+            )
+            lines.append(
+                f"  {row.metric[:26]:<26} {row.outcome:>12,.0f} {cost:>11} {row.share:>16.1%}"
+            )
         lines.append(f"  {'weighted impact (objective, impact units)':<51} {s.objective:>14,.0f}")
         lines.append(
             "  Impact units weigh each metric by a value judgment (docs/model.md, section 5);"
