@@ -17,6 +17,7 @@ from optimizer.catalogue import DEFAULT_CATALOGUE, Catalogue, load_catalogue
 from optimizer.data import DATA_DIR, load_tables
 from optimizer.diagnose import binding_rows, explain_infeasible, precheck, too_small
 from optimizer.errors import InfeasibleError, SolverError
+from optimizer.focus import durable_factor
 from optimizer.impact import Curves, build_curves
 from optimizer.model import UNIT, AllocationModel, build_model
 from optimizer.result import ALLOCATION_COLUMNS, OUTCOME_COLUMNS, Result, Summary, manifest
@@ -108,6 +109,23 @@ def _spend(prep: Prepared) -> pd.DataFrame:
     )["amount_usd"].sum()
 
 
+def _count_stocks_once(prep: Prepared, outcomes: pd.DataFrame, weight: np.ndarray) -> None:
+    """A metric counted once (a stock, e.g. evidence coverage) scores at most one saturation per
+    (country, component) over the compact, undiscounted, as in the objective: scale its yearly
+    rows down to that and drop the discount (in place)."""
+    once = [k for k, metric in prep.catalogue.metrics.items() if metric.counted == "once"]
+    rows = outcomes["metric"].isin(once)
+    if not rows.any():
+        return
+    saturation = prep.curves.params["saturation"]
+    keys = ["iso3", "component"]
+    total = outcomes[rows].groupby(keys)["outcome"].transform("sum")
+    limit = saturation.reindex(pd.MultiIndex.from_frame(outcomes.loc[rows, keys])).to_numpy()
+    scale = np.minimum(1.0, limit / total.where(total > 0, 1.0).to_numpy())
+    outcomes.loc[rows, "outcome"] = outcomes.loc[rows, "outcome"] * scale
+    outcomes.loc[rows, "impact"] = outcomes.loc[rows, "outcome"] * weight[rows.to_numpy()]
+
+
 def collect(prep: Prepared, info: SolveInfo) -> Result:
     """Read the solved model into plain data."""
     scenario, view = prep.scenario, prep.screen.frame
@@ -134,6 +152,7 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
         weight = params["weight"].reindex(key).to_numpy()
         discount = delta ** (outcomes["year"] - scenario.budget.first_year)
         outcomes["impact"] = outcomes["outcome"] * weight * discount
+        _count_stocks_once(prep, outcomes, weight)
         outcomes["country"] = outcomes["iso3"].map(view["name"])
         outcomes = outcomes.sort_values(["iso3", "component", "year"], ignore_index=True)
     outcomes = outcomes[OUTCOME_COLUMNS]
@@ -144,6 +163,13 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
         for fam, group in constraints[constraints["binding"]].groupby("family", sort=False)
     }
     selected = sorted(iso for iso, y in prep.model.select.items() if (y.varValue or 0) > 0.5)
+    tipped = sorted(iso for iso, z in prep.model.tipped.items() if (z.varValue or 0) > 0.5)
+    durable = sum((d.varValue or 0.0) for d in prep.model.durable.values()) * durable_factor(
+        scenario.budget.discount_rate,
+        scenario.budget.horizon_years,
+        scenario.tipping.durable_years,
+        scenario.tipping.decay,
+    )
     warnings = (
         []
         if info.status == Status.OPTIMAL
@@ -177,6 +203,8 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
         outcomes_by_metric={
             m: float(v) for m, v in outcomes.groupby("metric", sort=True)["outcome"].sum().items()
         },
+        tipped=tipped,
+        durable_impact=float(durable) if prep.model.durable else None,
         warnings=warnings,
         notes=prep.notes,
     )
