@@ -13,7 +13,7 @@ import pulp
 from optimizer.catalogue import Catalogue
 from optimizer.errors import InfeasibleError, ScenarioError
 from optimizer.impact import Curves
-from optimizer.model import COUNT_FAMILIES, UNIT, AllocationModel
+from optimizer.model import COUNT_FAMILIES, OUTCOME_FAMILIES, UNIT, AllocationModel
 from optimizer.scenario import Scenario, usd
 
 
@@ -57,6 +57,18 @@ def precheck(
         for p, s in pol.pillar_floor_share.items()
         if s > 0 and p not in pillars
     ]
+    bad += [
+        f"policy.component_floor_share.{k}: not a catalogue component; use one of "
+        f"{', '.join(catalogue.components)}"
+        for k in pol.component_floor_share
+        if k not in catalogue.components
+    ]
+    metrics = {c.metric for c in catalogue.components.values()}
+    if pol.aftercare_share > 0 and "victims_assisted" not in metrics:
+        bad.append(
+            "policy.aftercare_share: no catalogue component has the metric 'victims_assisted'; "
+            "set it to 0 or add an aftercare component"
+        )
     if pol.me_floor_share > 0 and "me_data" not in tags:
         bad.append("policy.me_floor_share: no catalogue component carries the tag 'me_data'")
     if bad:
@@ -123,6 +135,8 @@ def explain_infeasible(elastic: AllocationModel, solve_fn) -> list[str]:
             by_family.setdefault(row_family.get(row, "?"), []).append((row, amount))
     for family, rows in sorted(by_family.items()):
         size = (lambda a: f"{a:g} countries") if family in COUNT_FAMILIES else _usd_m
+        if family in OUTCOME_FAMILIES:
+            size = lambda a: f"{a:,.0f} outcomes"  # noqa: E731
         detail = ", ".join(f"{r} by {size(a)}" for r, a in rows[:6])
         more = f" (+{len(rows) - 6} more rows)" if len(rows) > 6 else ""
         total = f", {size(sum(a for _, a in rows))} in all" if len(rows) > 1 else ""
@@ -154,7 +168,7 @@ def binding_rows(model: AllocationModel, tolerance: float = 1e-6) -> pd.DataFram
             slack = rhs - activity if con.sense == pulp.LpConstraintLE else activity - rhs
             if con.sense == pulp.LpConstraintEQ:
                 slack = abs(slack)
-            money = family not in COUNT_FAMILIES
+            money = family not in COUNT_FAMILIES | OUTCOME_FAMILIES
             scale = UNIT if money else 1.0
             rows.append(
                 {

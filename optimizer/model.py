@@ -266,8 +266,7 @@ FAMILIES = [
     define_me_floor,
     define_ramp_up,
     define_ramp_down,
-    *focus.FAMILIES,
-]
+]  # then focus.FAMILIES (optimizer/focus.py), added in build_model: the two modules import each other
 
 
 # ---------------------------------------------------------------------------- building
@@ -328,7 +327,7 @@ def build_model(
         variables=[*cols["var"], *select.values()],
         caps=caps,
     )
-    for define in FAMILIES:
+    for define in [*FAMILIES, *focus.FAMILIES]:
         define(m)
     problem.setObjective(elastic_objective(m) if elastic else impact_objective(m))
     return m

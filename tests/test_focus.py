@@ -206,3 +206,17 @@ def test_a_stock_is_counted_once_not_every_year():
     assert result.outcomes["outcome"].sum() == pytest.approx(100_000, rel=1e-9)
     yearly = one_country(comps, {"coverage": 1.0}, budget={"total_usd": 10e6}).result()
     assert yearly.summary.objective == pytest.approx(3 * REACH * 100_000, rel=1e-6)
+
+
+def test_a_component_floor_on_an_unknown_component_is_bad_input(tmp_path):
+    from click.testing import CliRunner
+
+    from optimizer.cli import main
+
+    out = tmp_path / "run"
+    args = ["run", "--out", str(out), "--set", "policy.component_floor_share={police=0.1}"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert "policy.component_floor_share.police: not a catalogue component" in result.output
+    assert "police_anti_trafficking_units" in result.output and "Traceback" not in result.output
+    assert not out.exists()
