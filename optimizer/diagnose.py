@@ -12,6 +12,7 @@ import pulp
 
 from optimizer.catalogue import Catalogue
 from optimizer.errors import InfeasibleError, ScenarioError
+from optimizer.focus import absorptive_caps
 from optimizer.impact import Curves
 from optimizer.model import COUNT_FAMILIES, OUTCOME_FAMILIES, UNIT, AllocationModel
 from optimizer.scenario import Scenario, usd
@@ -110,6 +111,19 @@ def precheck(
                 f"{iso} is locked in but can usefully absorb only {usd(capacity[iso])}, below the "
                 f"minimum compact {usd(sel.min_compact_usd)}"
             )
+    if sel.absorptive_cap_usd is not None:
+        locked = [c for c in sel.lock_in if c in countries]
+        bounds = (catalogue.context.phi_min, catalogue.context.phi_max)
+        caps = absorptive_caps(screen, locked, sel.absorptive_cap_usd, *bounds)
+        years = bud.horizon_years
+        why += [
+            f"{iso} is locked in but its institutions can absorb only {usd(cap)} a year "
+            f"(selection.absorptive_cap_usd scaled by its governance and civic-space "
+            f"percentiles), {usd(cap * years)} over {years} years, below the minimum compact "
+            f"{usd(sel.min_compact_usd)}; lower min_compact_usd or raise absorptive_cap_usd"
+            for iso, cap in caps.items()
+            if cap * years < sel.min_compact_usd
+        ]
     for region, limit in sel.region_max.items():
         locked = [c for c in sel.lock_in if c in screen.index and screen.at[c, "region"] == region]
         if len(locked) > limit:

@@ -220,3 +220,17 @@ def test_a_component_floor_on_an_unknown_component_is_bad_input(tmp_path):
     assert "policy.component_floor_share.police: not a catalogue component" in result.output
     assert "police_anti_trafficking_units" in result.output and "Traceback" not in result.output
     assert not out.exists()
+
+
+def test_locking_in_a_country_whose_institutions_cannot_absorb_a_compact_is_explained(tmp_path):
+    from click.testing import CliRunner
+
+    from optimizer.cli import main
+
+    out = tmp_path / "run"
+    args = ["run", "--out", str(out), "--set", 'selection.lock_in=["AFG"]']
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1, result.output
+    assert "AFG is locked in but its institutions can absorb only $2.00M a year" in result.output
+    assert "below the minimum compact $15.0M" in result.output
+    assert not out.exists()
