@@ -64,6 +64,13 @@ def precheck(
         for k in pol.component_floor_share
         if k not in catalogue.components
     ]
+    if scenario.tipping.systems_dividend > 0:
+        bad += [
+            f"tipping.systems_components: {k} is not a catalogue component; use one of "
+            f"{', '.join(catalogue.components)}"
+            for k in scenario.tipping.systems_components
+            if k not in catalogue.components
+        ]
     metrics = {c.metric for c in catalogue.components.values()}
     if pol.aftercare_share > 0 and "victims_assisted" not in metrics:
         bad.append(

@@ -126,6 +126,18 @@ def _count_stocks_once(prep: Prepared, outcomes: pd.DataFrame, weight: np.ndarra
     outcomes.loc[rows, "impact"] = outcomes.loc[rows, "outcome"] * weight[rows.to_numpy()]
 
 
+def _dividend(prep: Prepared) -> float:
+    """Discounted impact units of the systems dividend (capacity that builds)."""
+    bud = prep.scenario.budget
+    delta = 1.0 / (1.0 + bud.discount_rate)
+    return float(
+        sum(
+            (v.varValue or 0.0) * delta ** (year - bud.first_year)
+            for (_iso, year), v in prep.model.dividend.items()
+        )
+    )
+
+
 def collect(prep: Prepared, info: SolveInfo) -> Result:
     """Read the solved model into plain data."""
     scenario, view = prep.scenario, prep.screen.frame
@@ -205,6 +217,7 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
         },
         tipped=tipped,
         durable_impact=float(durable) if prep.model.durable else None,
+        dividend_impact=_dividend(prep) if prep.model.dividend else None,
         warnings=warnings,
         notes=prep.notes,
     )

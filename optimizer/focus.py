@@ -8,7 +8,9 @@
 - the tipping point: a binary ``tip_c <= y_c`` that needs cumulative spend per person within
   reach and every pillar funded in the last years; only then do durable outcomes ``durable_c``
   (a share of the final year's weighted outcomes, larger where readiness is higher, decaying)
-  count after the compact.
+  count after the compact;
+- capacity that builds: systems spend (coordination, data) in earlier years adds a dividend to
+  later service outcomes, bounded by a share of them (off by default).
 
 Same helpers and row-naming rules as ``optimizer.model`` (imported as a module: the two refer to
 each other only at call time).
@@ -184,6 +186,38 @@ def define_tipping(m: AllocationModel) -> None:
         m.define(f"durable_switch_{iso}", {durable: 1.0, tip: -big}, core.LE)
 
 
+def define_systems_dividend(m: AllocationModel) -> None:
+    """dividend_{c}_{t} <= g * systems spend in c before year t, and <= cap * weighted service
+    outcomes of c in year t: coordination and data spent earlier make later services go further.
+    A minimum of linear terms, maximised: the model stays linear."""
+    tp = m.scenario.tipping
+    if tp.systems_dividend <= 0 or tp.systems_dividend_cap <= 0:
+        return
+    cols = m.columns
+    systems = cols["component"].isin(tp.systems_components)
+    service = cols[~systems & ~cols["metric"].isin(once_metrics(m))]
+    spent = {key: list(g) for key, g in cols[systems].groupby(["iso3", "year"])["var"]}
+    served = {key: g for key, g in service.groupby(["iso3", "year"])}
+    years = m.scenario.years
+    for iso in m.countries:
+        for t, year in enumerate(years[1:], start=1):
+            gain = m.new_var(f"dividend_{iso}_{year}")
+            m.dividend[(iso, year)] = gain
+            before = [v for y in years[:t] for v in spent.get((iso, y), [])]
+            m.define(
+                f"dividend_build_{iso}_{year}",
+                {gain: 1.0, **core._ones(before, -tp.systems_dividend)},
+                core.LE,
+            )
+            group = served.get((iso, year))
+            terms = (
+                {}
+                if group is None
+                else _outcome_terms(group, "value_slope", -tp.systems_dividend_cap)
+            )
+            m.define(f"dividend_cap_{iso}_{year}", {gain: 1.0, **terms}, core.LE)
+
+
 def objective_terms(m: AllocationModel) -> dict:
     """Coverage of once-counted metrics (undiscounted: a stock) and durable outcomes."""
     terms = {}
@@ -194,6 +228,9 @@ def objective_terms(m: AllocationModel) -> dict:
     factor = durable_factor(bud.discount_rate, bud.horizon_years, tp.durable_years, tp.decay)
     for var in m.durable.values():
         terms[var] = factor
+    delta = 1.0 / (1.0 + bud.discount_rate)
+    for (_iso, year), var in m.dividend.items():
+        terms[var] = delta ** (year - bud.first_year)
     return terms
 
 
@@ -203,4 +240,5 @@ FAMILIES = [
     define_aftercare,
     define_counted_once,
     define_tipping,
+    define_systems_dividend,
 ]

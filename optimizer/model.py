@@ -52,6 +52,7 @@ class AllocationModel:
     tipped: dict[str, pulp.LpVariable] = field(default_factory=dict)  # tip_c (binary)
     durable: dict[str, pulp.LpVariable] = field(default_factory=dict)  # durable_c, impact units
     coverage: dict[tuple[str, str], pulp.LpVariable] = field(default_factory=dict)
+    dividend: dict[tuple[str, int], pulp.LpVariable] = field(default_factory=dict)
 
     @property
     def binaries(self) -> list[pulp.LpVariable]:

@@ -304,7 +304,8 @@ class ObjectiveSection(Section):
 
 
 class TippingSection(Section):
-    """The tipping point: when a compact's outcomes last beyond it (docs/model.md)."""
+    """The tipping point (when a compact's outcomes last beyond it) and capacity that builds
+    over the compact (docs/model.md, section 10)."""
 
     threshold_usd_per_person: Annotated[float, Field(ge=0)] = Field(
         20.0,
@@ -334,6 +335,22 @@ class TippingSection(Section):
     decay: Share = Field(
         0.2,
         description="Yearly decay of durable outcomes after the compact (assumption, range 0.1-0.4).",
+    )
+    systems_dividend: Annotated[float, Field(ge=0)] = Field(
+        0.0,
+        description="Capacity that builds: impact units a year that each US$1M spent earlier on "
+        "systems components can add to later service outcomes; 0 = off (assumption if used, "
+        "range 10-50).",
+    )
+    systems_dividend_cap: Share = Field(
+        0.2,
+        description="Most the systems dividend can add to a year's weighted service outcomes, "
+        "as a share (assumption, range 0.1-0.3).",
+    )
+    systems_components: list[str] = Field(
+        ["nap_coordination", "baseline_me"],
+        description="Components that build capacity (coordination, data) rather than deliver "
+        "services.",
     )
 
 

@@ -234,3 +234,26 @@ def test_locking_in_a_country_whose_institutions_cannot_absorb_a_compact_is_expl
     assert "AFG is locked in but its institutions can absorb only $2.00M a year" in result.output
     assert "below the minimum compact $15.0M" in result.output
     assert not out.exists()
+
+
+def test_capacity_that_builds_coordination_first_then_services():
+    comps = {
+        "coord": component(metric="none", cost=1000.0),  # almost no direct value
+        "serve": component(metric="m", cost=1000.0),
+    }
+    metrics = {"m": 1.0, "none": 1e-9}
+    plain = one_country(comps, metrics).result().summary
+    assert plain.dividend_impact is None
+    assert plain.objective == pytest.approx(1e6 * slope(1000.0), rel=1e-6)
+    g, cap = 1000.0, 0.2  # impact units a year per $1M of coordination; at most +20% of services
+    dividend = {"systems_dividend": g, "systems_dividend_cap": cap, "systems_components": ["coord"]}
+    result = one_country(comps, metrics, tipping=dividend).result()
+    s = result.summary
+    # Year 1: just enough coordination to lift years 2 and 3 by 20%; no services in year 1 (they
+    # would earn no dividend). Services X a year in years 2 and 3, coordination 0.2 s X / g.
+    x = 1e6 / (2 + cap * slope(1000.0) * 1e6 / g)
+    assert s.objective == pytest.approx(2 * (1 + cap) * slope(1000.0) * x, rel=1e-6)
+    assert s.dividend_impact == pytest.approx(2 * cap * slope(1000.0) * x, rel=1e-6)
+    spend = result.allocation.set_index(["component", "year"])["amount_usd"]
+    assert spend[("coord", 2015)] == pytest.approx(cap * slope(1000.0) * x / g * 1e6, abs=1.0)
+    assert ("serve", 2015) not in spend.index

@@ -119,6 +119,10 @@ class Oracle:
         cols = [("coverage", f"{i}|{k}") for i, k in self.once_pairs()]
         if self.tipping_on():
             cols += [("durable", c) for c in sorted(self.world.view.index)]
+        tp = self.world.scenario.tipping
+        if tp.systems_dividend > 0 and tp.systems_dividend_cap > 0:
+            years = sorted(set(self.year.tolist()))[1:]
+            cols += [("dividend", f"{c}|{y}") for c in sorted(self.world.view.index) for y in years]
         return cols
 
     def objective(self, chosen: tuple[str, ...]) -> np.ndarray:
@@ -128,6 +132,10 @@ class Oracle:
         for kind, key in self.extra(chosen):
             if kind == "coverage":
                 coef.append(cat.metrics[cat.components[key.split("|")[1]].metric].weight.mode)
+            elif kind == "dividend":
+                bud = self.world.scenario.budget
+                year = int(key.split("|")[1])
+                coef.append((1.0 + bud.discount_rate) ** -(year - bud.first_year))
             else:
                 coef.append(self.durable_factor())
         return np.concatenate([self.value, np.array(coef, dtype=float)])
@@ -234,6 +242,19 @@ class Oracle:
                 b.append(0.0)
                 r = self.world.catalogue.components[k].saturation.mode
                 upper_extra.append(r * factors[i][0])  # one saturation: r_k * people within reach
+            elif kind == "dividend":  # <= g * systems spend before, <= cap * service value
+                c, year = key.split("|")[0], int(key.split("|")[1])
+                systems = np.isin(self.comp, tp.systems_components)
+                row[:n] = -tp.systems_dividend * ((self.iso == c) & systems & (self.year < year))
+                A_full.append(row)
+                b.append(0.0)
+                cap_row = np.zeros(n + len(extra))
+                cap_row[n + j] = 1.0
+                served = (self.iso == c) & ~systems & ~once_col & (self.year == year)
+                cap_row[:n] = -tp.systems_dividend_cap * self.weighted * served
+                A_full.append(cap_row)
+                b.append(0.0)
+                upper_extra.append(np.inf)
             else:
                 c = key
                 if c not in tipped:
@@ -370,10 +391,16 @@ def test_engine_matches_brute_force_over_subsets(seed):
     spend = engine_spend(prep)
     x_max = prep.curves.params["x_max"] / UNIT
     assert all(v <= x_max[(i, k)] * (1 + 1e-9) + 1e-9 for (i, k, _), v in spend.items())
-    extra = [
-        (model.coverage[tuple(key.split("|"))] if kind == "coverage" else model.durable[key])
-        for kind, key in oracle.extra(chosen)
-    ]
+
+    def column(kind: str, key: str):
+        if kind == "coverage":
+            return model.coverage[tuple(key.split("|"))]
+        if kind == "dividend":
+            iso, year = key.split("|")
+            return model.dividend[(iso, int(year))]
+        return model.durable[key]
+
+    extra = [column(kind, key) for kind, key in oracle.extra(chosen)]
     # The aftercare link bounds identified outcomes from above, so where rules force spending
     # the model may fund a curve's segments out of order (docs/model.md, section 10): check the
     # model's own segment values then, else the best fill of its spend.
@@ -412,6 +439,7 @@ def test_instances_exercise_every_rule():
             "aftercare",
             "counted_once",
             "tipping",
+            "systems_dividend",
         ],
         0,
     )
@@ -439,6 +467,7 @@ def test_instances_exercise_every_rule():
         on["aftercare"] += pol.aftercare_share > 0
         on["counted_once"] += any(m.counted == "once" for m in world.catalogue.metrics.values())
         on["tipping"] += sc.tipping.durable_years > 0
+        on["systems_dividend"] += sc.tipping.systems_dividend > 0
     assert min(on.values()) >= 5, on
     feasible = sum(oracle_best(seed)[0] is not None for seed in SEEDS)
     assert feasible >= 0.75 * len(SEEDS)

@@ -313,6 +313,10 @@ def random_instance(
                 "durable_years": int(rng.integers(1, 6)),
                 "decay": float(rng.uniform(0, 0.5)),
             }
+    if focus_rules and on():
+        tipping["systems_dividend"] = float(rng.uniform(5, 200))
+        tipping["systems_dividend_cap"] = float(rng.uniform(0.05, 0.5))
+        tipping["systems_components"] = [f"k{int(rng.integers(k))}"]
     sections: dict[str, Any] = {"tipping": tipping} if tipping else {}
     sc = scenario(
         budget=budget, selection=selection, policy=policy, objective=objective, **sections

@@ -84,8 +84,15 @@ def _table(series: pd.Series, total: float, label: str) -> list[str]:
 
 def _tipping_lines(s) -> list[str]:
     """Which compacts cross the tipping point, what that is worth, and why the years look so."""
+    lines = []
+    if s.dividend_impact is not None:
+        text = (
+            f"Capacity that builds: coordination and data spent in earlier years add "
+            f"{s.dividend_impact:,.0f} impact units to later services (docs/model.md, section 10)."
+        )
+        lines += ["", *textwrap.wrap(text, WIDTH)]
     if s.durable_impact is None:
-        return []
+        return lines
     share = s.durable_impact / s.objective if s.objective else 0.0
     text = (
         f"Tipping point: {len(s.tipped)} of {len(s.selected)} focus countries cross it "
@@ -95,7 +102,7 @@ def _tipping_lines(s) -> list[str]:
         "year, so compacts build up to their last year rather than front-load money as the "
         "discount rate alone would (docs/model.md, section 10)."
     )
-    return ["", *textwrap.wrap(text, WIDTH)]
+    return [*lines, "", *textwrap.wrap(text, WIDTH)]
 
 
 def run_summary(result: Result) -> str:
