@@ -241,7 +241,7 @@ def unspent_reason(
         each = f"at most {usd(sel.max_compact_usd)} each (selection.max_compact_usd)"
         if full - at_max:
             fewer = ", ".join(sorted(full - at_max))
-            each += f", less where a country can usefully absorb less ({fewer})"
+            each += f", less where a country can usefully absorb less ({fewer}; selection.absorptive_cap_usd)"
         if len(by_country) >= sel.max_countries:
             return (
                 f"at most {sel.max_countries} focus countries (selection.max_countries) x {each} "

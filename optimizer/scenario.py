@@ -10,7 +10,7 @@ import difflib
 import math
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -132,16 +132,20 @@ class Section(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _none_in_words(cls, data: Any) -> Any:
-        """``key = "none"`` sets a key whose default is none back to none: TOML has no null, and a
-        scenario must be able to drop a limit it inherits (``annual_cap_usd = "none"``)."""
+        """``key = "none"`` sets a key that may be none to none: TOML has no null, and a scenario
+        must be able to drop a limit it inherits (``annual_cap_usd = "none"``)."""
         if not isinstance(data, dict):
             return data
         out = dict(data)
         for key, value in data.items():
             field = cls.model_fields.get(key)
-            if field is not None and field.default is None and _is_none_word(value):
+            if field is not None and _admits_none(field) and _is_none_word(value):
                 out[key] = None
         return out
+
+
+def _admits_none(field: Any) -> bool:
+    return field.default is None or type(None) in get_args(field.annotation)
 
 
 def _is_none_word(value: Any) -> bool:
