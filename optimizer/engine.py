@@ -7,7 +7,7 @@ rules on ``Prepared.model`` and re-solve cheaply; ``run`` solves and packs the p
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -76,8 +76,13 @@ def prepare(scenario: Scenario) -> Prepared:
     )
 
 
-def run(scenario: Scenario, solver: str | None = None) -> Result:
-    """Solve the scenario; raise InfeasibleError with an explanation when the rules cannot hold."""
+def run(
+    scenario: Scenario, solver: str | None = None, tradeoffs: bool = False, progress=None
+) -> Result:
+    """Solve the scenario; raise InfeasibleError with an explanation when the rules cannot hold.
+
+    With ``tradeoffs``, also price each rule, the marginal values and the closest countries left
+    out (``optimizer.analysis.tradeoffs``); ``progress`` is called with each step's name."""
     prep = prepare(scenario)
     name = solver or scenario.solver.name
     info = solve(prep.model, scenario.solver, name)
@@ -96,7 +101,24 @@ def run(scenario: Scenario, solver: str | None = None) -> Result:
             f"{scenario.solver.time_limit_s:g} s); raise solver.time_limit_s (--time-limit) "
             f"or try --solver {'cbc' if name == 'highs' else 'highs'}",
         )
-    return collect(prep, info)
+    result = collect(prep, info)
+    return with_tradeoffs(prep, result, progress) if tradeoffs else result
+
+
+def with_tradeoffs(prep: Prepared, result: Result, progress=None) -> Result:
+    """``result`` (read from ``prep``'s solved model) with its trade-offs; re-solves the model, so
+    it comes after ``collect``."""
+    from optimizer.analysis.tradeoffs import analyse
+
+    found = analyse(
+        prep.model,
+        result.summary.objective,
+        tuple(result.summary.selected),
+        prep.screen.frame["name"],
+        progress,
+    )
+    summary = replace(result.summary, tradeoffs=found.sentences)
+    return replace(result, summary=summary, tradeoffs=found.prices, margins=found.margins)
 
 
 def _spend(prep: Prepared) -> pd.DataFrame:

@@ -47,6 +47,7 @@ class Summary:
     outcomes_by_metric: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the run left out or assumed, and why
+    tradeoffs: list[str] = field(default_factory=list)  # plain-language trade-offs, ranked
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ class Result:
     screen: pd.DataFrame  # the screening frame the run used
     scenario_toml: str = ""
     manifest: dict[str, Any] = field(default_factory=dict)
+    tradeoffs: pd.DataFrame | None = None  # price of each rule (optimizer.analysis.prices)
+    margins: pd.DataFrame | None = None  # marginal values (optimizer.analysis.margins)
 
     def totals(self, by: str | list[str]) -> pd.Series:
         return self.allocation.groupby(by)["amount_usd"].sum()
@@ -194,6 +197,10 @@ def write_run(result: Result, folder: Path, force: bool = False) -> Path:
         write_csv(result.outcomes, tmp / "outcomes.csv")
         write_csv(result.constraints, tmp / "constraints.csv")
         write_csv(result.screen.reset_index(), tmp / "screen.csv")
+        if result.tradeoffs is not None:
+            write_csv(result.tradeoffs, tmp / "tradeoffs.csv")
+        if result.margins is not None:
+            write_csv(result.margins, tmp / "marginal_values.csv")
         (tmp / "summary.json").write_text(json.dumps(asdict(result.summary), indent=2) + "\n")
         (tmp / "scenario.toml").write_text(result.scenario_toml)
         (tmp / "manifest.json").write_text(
@@ -233,4 +240,10 @@ def read_run(folder: Path) -> Result:
         if (folder / "scenario.toml").exists()
         else "",
         manifest=manifest_data,
+        tradeoffs=_optional_csv(folder / "tradeoffs.csv"),
+        margins=_optional_csv(folder / "marginal_values.csv"),
     )
+
+
+def _optional_csv(path: Path) -> pd.DataFrame | None:
+    return pd.read_csv(path, keep_default_na=False) if path.is_file() else None

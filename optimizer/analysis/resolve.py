@@ -1,0 +1,173 @@
+"""One warm HiGHS copy of a built model, changed and re-solved in place.
+
+The copy is handed over once (``solve._highs``); an analysis changes row bounds, column bounds or
+objective coefficients, solves (relaxation first, branch and bound only if a selection is
+fractional, as ``solve.solve`` does) and puts them back. HiGHS keeps its basis between solves, so a
+small change costs a fraction of a cold solve. Values land on the PuLP variables as with any solve:
+read a run's results (``engine.collect``) before analysing it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pulp
+
+from optimizer.model import UNIT, AllocationModel
+from optimizer.scenario import SolverSection
+from optimizer.solve import (
+    Status,
+    _highs,
+    _integral_relaxation,
+    _run_highs,
+)
+
+
+@dataclass(frozen=True)
+class Point:
+    """One re-solve: status, objective (impact units) and the focus countries chosen."""
+
+    status: Status
+    objective: float | None
+    selected: tuple[str, ...]
+    spend_usd: float | None = None  # money allocated, US dollars
+
+    @property
+    def ok(self) -> bool:
+        return self.status.has_solution
+
+
+class Resolver:
+    """The model on one HiGHS instance, with the PuLP names mapped to rows and columns."""
+
+    def __init__(self, model: AllocationModel, settings: SolverSection):
+        self.model = model
+        self.settings = settings
+        self.highs, self.variables, self.is_mip = _highs(model, settings)
+        self.col = {v.name: i for i, v in enumerate(self.variables)}
+        self.row = {con.name: i for i, con in enumerate(model.problem.constraints())}
+        lp = self.highs.getLp()
+        self.row_lower = np.array(lp.row_lower_, dtype=float)
+        self.row_upper = np.array(lp.row_upper_, dtype=float)
+        self.col_lower = np.array(lp.col_lower_, dtype=float)
+        self.col_upper = np.array(lp.col_upper_, dtype=float)
+        self.cost = np.array(lp.col_cost_, dtype=float)  # in HiGHS's sense (minimise)
+        self.sign = -1.0 if model.problem.sense == pulp.LpMaximize else 1.0
+        self.select_cols = {iso: self.col[y.name] for iso, y in model.select.items()}
+        self.spend_cols = np.array([self.col[v.name] for v in model.columns["var"]], dtype=np.int64)
+        self.solves = 0
+
+    # ------------------------------------------------------------------ changes, undone on exit
+    @contextlib.contextmanager
+    def rows_bounds(self, names: list[str], lower: float, upper: float) -> Iterator[None]:
+        """Rows ``names`` get bounds [lower, upper] (model units) for the block."""
+        index = np.array([self.row[n] for n in names], dtype=np.int32)
+        self._rows(index, np.full(len(index), lower), np.full(len(index), upper))
+        try:
+            yield
+        finally:
+            self._rows(index, self.row_lower[index], self.row_upper[index])
+
+    @contextlib.contextmanager
+    def relaxed(self, names: list[str]) -> Iterator[None]:
+        """Rows ``names`` dropped (free) for the block."""
+        with self.rows_bounds(names, -np.inf, np.inf):
+            yield
+
+    @contextlib.contextmanager
+    def cols_bounds(self, index: np.ndarray, lower, upper) -> Iterator[None]:
+        index = np.asarray(index, dtype=np.int32)
+        low = np.broadcast_to(np.asarray(lower, dtype=float), index.shape).copy()
+        up = np.broadcast_to(np.asarray(upper, dtype=float), index.shape).copy()
+        self.highs.changeColsBounds(len(index), index, low, up)
+        try:
+            yield
+        finally:
+            self.highs.changeColsBounds(
+                len(index), index, self.col_lower[index], self.col_upper[index]
+            )
+
+    @contextlib.contextmanager
+    def costs_scaled(self, index: np.ndarray, factor: float) -> Iterator[None]:
+        """Objective coefficients of columns ``index`` multiplied by ``factor`` for the block."""
+        index = np.asarray(index, dtype=np.int32)
+        self.highs.changeColsCost(len(index), index, self.cost[index] * factor)
+        try:
+            yield
+        finally:
+            self.highs.changeColsCost(len(index), index, self.cost[index])
+
+    def set_rows_upper(self, names: list[str], upper: float) -> None:
+        """A lasting change of right-hand side (frontier sweeps): rows ``names`` get ``upper``."""
+        index = np.array([self.row[n] for n in names], dtype=np.int32)
+        self._rows(index, self.row_lower[index], np.full(len(index), upper))
+
+    def set_rows_lower(self, names: list[str], lower: float) -> None:
+        index = np.array([self.row[n] for n in names], dtype=np.int32)
+        self._rows(index, np.full(len(index), lower), self.row_upper[index])
+
+    def _rows(self, index: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
+        if len(index):
+            self.highs.changeRowsBounds(len(index), index, lower, upper)
+
+    def country_cols(self, iso: str) -> np.ndarray:
+        """Columns of the spend variables of one country (its objective terms)."""
+        cols = self.model.columns
+        return np.array([self.col[v.name] for v in cols.loc[cols["iso3"] == iso, "var"]])
+
+    # ------------------------------------------------------------------ solving
+    def solve(self) -> Point:
+        """Solve the current copy: relaxation first, branch and bound if a selection is
+        fractional. The time limit applies to this solve alone."""
+        highs = self.highs
+        highs.setOptionValue("time_limit", highs.getRunTime() + self.settings.time_limit_s)
+        self.solves += 1
+        status = None
+        if self.is_mip:
+            status, _ = _integral_relaxation(highs, self.model, self.variables)
+        if status is None:
+            status, _ = _run_highs(highs, self.model.problem, self.variables, self.is_mip)
+        if not status.has_solution:
+            return Point(status, None, ())
+        values = highs.getSolution().col_value
+        chosen = tuple(sorted(c for c, i in self.select_cols.items() if values[i] > 0.5))
+        objective = self.sign * highs.getInfo().objective_function_value
+        spend = float(np.asarray(values)[self.spend_cols].sum()) * UNIT
+        return Point(status, objective, chosen, spend)
+
+    def fixed_lp(self, selected: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray] | None:
+        """The LP with the selection fixed (as the run's final LP): (row duals, column duals) in
+        the objective's sense (impact units per model unit), or None if it has no optimum."""
+        import highspy
+
+        basis = self.highs.getBasis()  # the relaxation's basis: a good start for what follows
+        index = np.array(list(self.select_cols.values()), dtype=np.int32)
+        fixed = np.array([1.0 if c in selected else 0.0 for c in self.select_cols])
+        kinds = np.array([highspy.HighsVarType.kContinuous] * len(index))
+        self.highs.changeColsIntegrality(len(index), index, kinds)
+        try:
+            with self.cols_bounds(index, fixed, fixed):
+                self.highs.setOptionValue(
+                    "time_limit", self.highs.getRunTime() + self.settings.time_limit_s
+                )
+                status, _ = _run_highs(self.highs, self.model.problem, self.variables, False)
+                solution = self.highs.getSolution()
+                if status != Status.OPTIMAL or not solution.dual_valid:
+                    return None
+                return (
+                    self.sign * np.array(solution.row_dual),
+                    self.sign * np.array(solution.col_dual),
+                )
+        finally:
+            if self.is_mip:
+                kinds = np.array([highspy.HighsVarType.kInteger] * len(index))
+                self.highs.changeColsIntegrality(len(index), index, kinds)
+            # From the fixed LP's basis the free relaxation can take a minute (measured on the
+            # baseline); from the relaxation's own basis, or a cold start, about a second.
+            if basis.valid:
+                self.highs.setBasis(basis)
+            else:
+                self.highs.clearSolver()

@@ -1,0 +1,100 @@
+"""The trade-off commands: bad input (exit 2, one message, nothing written), a small real frontier
+that never decreases with more budget, explain on real countries."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from optimizer.cli import main
+
+SMALL = ["--set", "selection.max_countries=3", "--set", "eligibility.min_rule_of_law_pct=50"]
+
+
+def invoke(args: list[str], code: int):
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == code, result.output
+    return result
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["frontier", "--vary", "budget.nope=1M:2M:1M"], "budget.nope: unknown key"),
+        (["frontier", "--vary", "eligibility.require_mission=0:1:1"], "not a numeric scenario key"),
+        (["frontier", "--vary", "name=1:2:1"], "name"),
+        (["frontier", "--vary", "budget.total_usd=300M:200M:10M"], "reversed"),
+        (["frontier", "--vary", "budget.total_usd=200M:300M:0"], "empty"),
+        (["frontier", "--vary", "budget.total_usd=1M:600M:1M"], "more than 500"),
+        (["frontier", "--vary", "budget.total_usd=lots:2M:1M"], "START"),
+        (["frontier", "--vary", "budget.total_usd"], "KEY=START:STOP:STEP"),
+        (["frontier", "--vary", "selection.max_countries=3:5:0.5"], "whole numbers"),
+        (["alternatives", "--within", "0"], "outside (0, 100%)"),
+        (["alternatives", "--within", "100%"], "outside (0, 100%)"),
+        (["alternatives", "--within", "two"], "not a margin"),
+        (["explain", "XYZ"], "not a TIP-rated country"),
+        (["explain", "arm"], "ARM Armenia is not eligible: Tier 1"),
+    ],
+)
+def test_bad_input_is_one_message_and_nothing_written(args, words, tmp_path):
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        result = invoke(args, 2)
+    finally:
+        os.chdir(cwd)
+    assert words in result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert list(Path(tmp_path).iterdir()) == []
+
+
+def test_budget_frontier_never_decreases(tmp_path):
+    out = tmp_path / "frontier"
+    result = invoke(
+        ["frontier", *SMALL, "--vary", "budget.total_usd=45M:105M:15M", "--out", str(out)], 0
+    )
+    assert "5 points (5 solved)" in result.output
+    frame = pd.read_csv(out / "frontier.csv", keep_default_na=False)
+    assert list(frame.columns[:5]) == [
+        "value",
+        "status",
+        "objective",
+        "budget_used_usd",
+        "countries",
+    ]
+    assert list(frame["value"]) == [45e6, 60e6, 75e6, 90e6, 105e6]
+    objective = frame["objective"].astype(float)
+    assert (objective.diff().dropna() >= -1e-6 * objective.max()).all()
+    assert (frame["budget_used_usd"].astype(float) <= frame["value"] + 1).all()
+    assert all(len(c.split(";")) <= 3 for c in frame["countries"])
+    assert (out / "frontier.png").stat().st_size > 1000
+    again = invoke(
+        ["frontier", *SMALL, "--vary", "budget.total_usd=45M:45M:1M", "--out", str(out)], 2
+    )
+    assert "--force" in again.output
+
+
+def test_rebuilt_frontier_marks_infeasible_points(tmp_path):
+    """min_compact_usd is not a right-hand side: each point is rebuilt; a minimum compact above
+    what 3 countries can share in the budget is a row with its status, not a crash."""
+    out = tmp_path / "f"
+    args = [
+        "frontier",
+        *SMALL,
+        "--set",
+        "selection.min_countries=3",
+        "--set",
+        "budget.total_usd=60M",
+    ]
+    invoke([*args, "--vary", "selection.min_compact_usd=10M:30M:10M", "--out", str(out)], 0)
+    frame = pd.read_csv(
+        out / "f" / "frontier.csv" if False else out / "frontier.csv", keep_default_na=False
+    )
+    assert list(frame["status"][:2]) == ["optimal", "optimal"]
+    assert frame["status"].iloc[2] == "infeasible"
+    assert frame["countries"].iloc[2] == ""
