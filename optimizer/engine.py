@@ -110,14 +110,27 @@ def with_tradeoffs(prep: Prepared, result: Result, progress=None) -> Result:
     it comes after ``collect``."""
     from optimizer.analysis.tradeoffs import analyse
 
-    found = analyse(
-        prep.model,
-        result.summary.objective,
-        tuple(result.summary.selected),
-        prep.screen.frame["name"],
-        progress,
-    )
-    summary = replace(result.summary, tradeoffs=found.sentences)
+    try:
+        found = analyse(
+            prep.model,
+            result.summary.objective,
+            tuple(result.summary.selected),
+            prep.screen.frame["name"],
+            progress,
+        )
+    except SolverError as exc:  # HiGHS missing (a CBC-only install): the run itself stands
+        warning = f"trade-offs skipped: {exc}"
+        return replace(
+            result, summary=replace(result.summary, warnings=[*result.summary.warnings, warning])
+        )
+    sentences = found.sentences
+    if result.summary.status != str(Status.OPTIMAL):
+        sentences = [
+            "The allocation is the best found at the time limit, not a proven optimum: the prices "
+            "below are measured against it and may overstate what a rule costs.",
+            *sentences,
+        ]
+    summary = replace(result.summary, tradeoffs=sentences)
     return replace(result, summary=summary, tradeoffs=found.prices, margins=found.margins)
 
 

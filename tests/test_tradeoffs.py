@@ -19,7 +19,7 @@ from optimizer.analysis.explain import explain_country, solve_scaled
 from optimizer.analysis.margins import fixed_duals, marginal_values
 from optimizer.analysis.prices import price_rules, rules
 from optimizer.analysis.resolve import Resolver
-from optimizer.analysis.sentences import explain_sentences
+from optimizer.analysis.sentences import explain_sentences, price_sentences
 from optimizer.analysis.tradeoffs import analyse
 from optimizer.engine import collect, with_tradeoffs
 from optimizer.impact import REACH, SPACING
@@ -234,3 +234,33 @@ def test_alternatives_differ_from_each_other():
     assert set(sets[0]).isdisjoint(sets[1])  # the farthest pair shares no country
     for alt in found:
         assert alt.point.ok and alt.impact_lost_pct <= 5.0 + 1e-9
+
+
+def test_pillar_floor_priced_as_a_whole_and_pillar_by_pillar():
+    """Two like countries (phi 1), k in protection (1 RATE per $1M), j in prevention at five times
+    the cost (0.2 RATE). At least 50% prevention: $3M each on j and k, 3*1 + 3*0.2 = 3.6; without
+    it all $6M on k = 6: the prevention floor costs 2.4 (66.7%), the 10% protection floor nothing."""
+    countries = {"AAA": {"rl": 20, "cc": 20}, "BBB": {"rl": 20, "cc": 20}}
+    comps = {
+        "k": component(pillar="protection", cost=1000.0, saturation=1000.0, context="governance"),
+        "j": component(pillar="prevention", cost=5000.0, saturation=1000.0, context="governance"),
+    }
+    floors = {"pillar_floor_share": {"prevention": 0.5, "protection": 0.1}}
+    world = World(
+        scenario=scenario(budget={"total_usd": 6e6}, policy=floors),
+        view=view(countries),
+        catalogue=catalogue(comps),
+    )
+    info, table = priced(world)
+    assert info.objective == pytest.approx(3.6 * RATE, rel=1e-6)
+    assert table.at["pillar_floor", "impact_lost"] == pytest.approx(2.4 * RATE, rel=1e-6)
+    assert table.at["pillar_floor:prevention", "impact_lost_pct"] == pytest.approx(
+        200 / 3, rel=1e-6
+    )
+    assert table.at["pillar_floor:protection", "impact_lost"] == pytest.approx(0.0, abs=1e-6)
+    assert table.at["pillar_floor:prevention", "rows"] == 2
+    sentences = price_sentences(table.reset_index(), world.scenario)
+    assert (
+        "Requiring at least 50% prevention in every focus country costs 66.7%"
+        in sentences[0] + sentences[1]
+    )

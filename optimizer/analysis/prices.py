@@ -29,16 +29,32 @@ PRICE_COLUMNS = [
 
 
 def rules(model: AllocationModel) -> list[tuple[str, str, list[str]]]:
-    """(rule, family, rows) for every family with rows; lock families row by row."""
+    """(rule, family, rows) for every family with rows; lock families row by row; and a family
+    whose rows repeat over countries for several parts (pillar floors: one row per country and
+    pillar) also part by part, as ``family:part``."""
     out = []
     for family, rows in model.families.items():
         if not rows:
             continue
         if family.startswith("lock_"):  # each lock names one country: a rule on its own
             out += [(row, family, [row]) for row in rows]
-        else:
-            out.append((family, family, list(rows)))
+            continue
+        out.append((family, family, list(rows)))
+        parts = _parts(model, family, rows)
+        if len(parts) > 1 and all(len(names) > 1 for names in parts.values()):
+            out += [(f"{family}:{part}", family, names) for part, names in sorted(parts.items())]
     return out
+
+
+def _parts(model: AllocationModel, family: str, rows: list[str]) -> dict[str, list[str]]:
+    """Rows by what their names say besides the family, the country and the year."""
+    index = set(model.countries) | {str(y) for y in model.scenario.years}
+    parts: dict[str, list[str]] = {}
+    for row in rows:
+        tokens = row.removeprefix(f"{family}_").split("_")
+        part = "_".join(t for t in tokens if t not in index)
+        parts.setdefault(part, []).append(row)
+    return parts
 
 
 def price_rules(

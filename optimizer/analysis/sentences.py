@@ -50,7 +50,13 @@ def describe_rule(rule: str, family: str, scenario: Scenario) -> str:
         "lock_in": lambda: f"Locking in {rule.removeprefix('lock_in_')}",
         "lock_out": lambda: f"Locking out {rule.removeprefix('lock_out_')}",
     }
-    phrase = known.get(family)
+    family_rule, _, part = rule.partition(":")
+    if part:
+        if family == "pillar_floor" and part in p.pillar_floor_share:
+            share = p.pillar_floor_share[part]
+            return f"Requiring at least {share:.0%} {part} in every focus country"
+        return f"The {family.replace('_', ' ')} rule for {part.replace('_', ' ')}"
+    phrase = known.get(family_rule)
     return phrase() if phrase else f"The {family.replace('_', ' ')} rule"
 
 
