@@ -98,3 +98,35 @@ def test_rebuilt_frontier_marks_infeasible_points(tmp_path):
     assert list(frame["status"][:2]) == ["optimal", "optimal"]
     assert frame["status"].iloc[2] == "infeasible"
     assert frame["countries"].iloc[2] == ""
+
+
+def test_interrupted_sweep_keeps_the_points_solved():
+    from optimizer.analysis.frontier import parse_sweep, solve_points
+    from optimizer.scenario import DEFAULT_SCENARIO
+
+    overrides = [SMALL[1], SMALL[3]]
+    sweep = parse_sweep("budget.total_usd=45M:105M:15M", DEFAULT_SCENARIO, overrides)
+    solved = []
+
+    def tick():
+        solved.append(1)
+        if len(solved) == 2:
+            raise KeyboardInterrupt
+
+    frame, interrupted = solve_points(sweep, DEFAULT_SCENARIO, overrides, tick)
+    assert interrupted
+    assert list(frame["value"]) == [45e6, 60e6]
+    assert list(frame["status"]) == ["optimal", "optimal"]
+
+
+def test_run_writes_tradeoffs_unless_told_not_to(tmp_path):
+    result = invoke(["run", *SMALL, "--out", str(tmp_path / "with")], 0)
+    assert "Trade-offs (exact re-solves" in result.output
+    prices = pd.read_csv(tmp_path / "with" / "tradeoffs.csv", keep_default_na=False)
+    assert {"pillar_floor", "pillar_floor:protection", "budget"} <= set(prices["rule"])
+    assert (prices["impact_lost"].astype(float) >= 0).all()
+    margins = pd.read_csv(tmp_path / "with" / "marginal_values.csv", keep_default_na=False)
+    assert "budget_total" in set(margins["name"])
+    plain = invoke(["run", *SMALL, "--no-tradeoffs", "--out", str(tmp_path / "without")], 0)
+    assert "Trade-offs" not in plain.output
+    assert not (tmp_path / "without" / "tradeoffs.csv").exists()

@@ -21,7 +21,9 @@ def plot_frontier(frame: pd.DataFrame, ax, key: str = "value"):
         steps = x.diff().fillna(0).abs()
         width = float(steps[steps > 0].min()) * 0.6 if (steps > 0).any() else 1.0
         twin.bar(x, marginal.fillna(0), width=width, alpha=0.25, color="tab:orange")
-        twin.set_ylabel("marginal impact per unit", color="tab:orange")
+        twin.set_ylabel(f"marginal impact per unit of {key}", color="tab:orange")
+        ax.set_zorder(twin.get_zorder() + 1)  # the curve over the bars
+        ax.patch.set_visible(False)
     previous = None
     for xi, yi, countries in zip(x, y, solved["countries"], strict=True):
         if countries != previous:
