@@ -18,12 +18,9 @@ import pulp
 
 from optimizer.model import UNIT, AllocationModel
 from optimizer.scenario import SolverSection
-from optimizer.solve import (
-    Status,
-    _highs,
-    _integral_relaxation,
-    _run_highs,
-)
+from optimizer.solve import INTEGRALITY_TOLERANCE, Status, _highs, _run_highs
+
+NODE_LIMIT = 40  # nodes of the resolver's own branch and bound before HiGHS's MIP takes over
 
 
 @dataclass(frozen=True)
@@ -120,22 +117,89 @@ class Resolver:
 
     # ------------------------------------------------------------------ solving
     def solve(self) -> Point:
-        """Solve the current copy: relaxation first, branch and bound if a selection is
-        fractional. The time limit applies to this solve alone."""
+        """Solve the current copy: the relaxation first, then (if a selection is fractional) a
+        small depth-first branch and bound on the selections with warm LP re-solves, and HiGHS's
+        own MIP only if that needs more than ``NODE_LIMIT`` nodes. The time limit applies to this
+        solve alone."""
+        import highspy
+
         highs = self.highs
         highs.setOptionValue("time_limit", highs.getRunTime() + self.settings.time_limit_s)
         self.solves += 1
-        status = None
-        if self.is_mip:
-            status, _ = _integral_relaxation(highs, self.model, self.variables)
-        if status is None:
-            status, _ = _run_highs(highs, self.model.problem, self.variables, self.is_mip)
-        if not status.has_solution:
+        if not self.is_mip:
+            status, _ = _run_highs(highs, self.model.problem, self.variables, False)
+            return self._point(status, highs.getSolution().col_value, self._objective())
+        ycols = np.array(list(self.select_cols.values()), dtype=np.int32)
+        lp_now = self.highs.getLp()  # the selection bounds as the caller set them
+        low0 = np.array(lp_now.col_lower_)[ycols]
+        up0 = np.array(lp_now.col_upper_)[ycols]
+        kinds = np.array([highspy.HighsVarType.kContinuous] * len(ycols))
+        highs.changeColsIntegrality(len(ycols), ycols, kinds)
+        try:
+            found = self._branch(ycols, low0, up0)
+        finally:
+            highs.changeColsBounds(len(ycols), ycols, low0, up0)
+            kinds = np.array([highspy.HighsVarType.kInteger] * len(ycols))
+            highs.changeColsIntegrality(len(ycols), ycols, kinds)
+        if found is not None:
+            status, values, objective = found
+            if status.has_solution:  # the PuLP variables hold the best node, not the last
+                for var, value in zip(self.variables, values, strict=True):
+                    var.varValue = value
+            return self._point(status, values, objective)
+        status, _ = _run_highs(highs, self.model.problem, self.variables, True)
+        return self._point(status, highs.getSolution().col_value, self._objective())
+
+    def _branch(self, ycols: np.ndarray, low0: np.ndarray, up0: np.ndarray):
+        """Depth-first branch and bound over the selection columns, each node a warm LP.
+        Returns (status, values), or None to hand over to HiGHS's MIP (node limit, time limit
+        or a numerical failure)."""
+        highs = self.highs
+        gap = self.settings.mip_gap
+        best: tuple[float, np.ndarray] | None = None
+        stack = [(low0, up0)]
+        nodes = 0
+        while stack:
+            low, up = stack.pop()
+            nodes += 1
+            if nodes > NODE_LIMIT:
+                return None
+            highs.changeColsBounds(len(ycols), ycols, low, up)
+            status, _ = _run_highs(highs, self.model.problem, self.variables, False)
+            if status == Status.INFEASIBLE:
+                continue
+            if status != Status.OPTIMAL:
+                return None
+            objective = self._objective()
+            if best is not None and objective <= best[0] + gap * abs(best[0]):
+                continue  # this branch cannot beat the allocation in hand
+            values = np.asarray(highs.getSolution().col_value, dtype=float)
+            y = values[ycols]
+            fractional = np.abs(y - np.round(y)) > INTEGRALITY_TOLERANCE
+            if not fractional.any():
+                best = (objective, values)
+                continue
+            pick = int(np.argmax(np.where(fractional, 0.5 - np.abs(y - 0.5), -1.0)))
+            down_up = low.copy(), up.copy()
+            down_up[1][pick] = 0.0
+            up_low = low.copy(), up.copy()
+            up_low[0][pick] = 1.0
+            # the side the LP leans to is explored first (pushed last)
+            stack += [down_up, up_low] if y[pick] < 0.5 else [up_low, down_up]
+        if best is None:
+            return Status.INFEASIBLE, None, None
+        return Status.OPTIMAL, best[1], best[0]
+
+    def _objective(self) -> float:
+        """The last solve's objective in the model's sense (with the costs as changed)."""
+        return self.sign * self.highs.getInfo().objective_function_value
+
+    def _point(self, status: Status, values, objective: float | None) -> Point:
+        if not status.has_solution or values is None:
             return Point(status, None, ())
-        values = highs.getSolution().col_value
+        values = np.asarray(values, dtype=float)
         chosen = tuple(sorted(c for c, i in self.select_cols.items() if values[i] > 0.5))
-        objective = self.sign * highs.getInfo().objective_function_value
-        spend = float(np.asarray(values)[self.spend_cols].sum()) * UNIT
+        spend = float(values[self.spend_cols].sum()) * UNIT
         return Point(status, objective, chosen, spend)
 
     def fixed_lp(self, selected: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray] | None:
