@@ -408,9 +408,9 @@ def alternatives(scenario, overrides, within, count) -> None:
     resolver, optimum = _optimum(prep)
     names = prep.screen.frame["name"]
     with _bar(count, "searching") as bar:
-        found = find_alternatives(resolver, optimum, margin, count, _ticker(bar))
+        found, exhausted = find_alternatives(resolver, optimum, margin, count, _ticker(bar))
     click.echo(f"Optimum: {' '.join(optimum.selected)} ({optimum.objective:,.0f} impact units)")
-    if not found:
+    if not found and exhausted:
         click.echo(f"No other focus-country set comes within {margin:.1%} of the optimum.")
     for number, alt in enumerate(found, 1):
         leave = sorted(set(optimum.selected) - set(alt.point.selected))
@@ -421,7 +421,8 @@ def alternatives(scenario, overrides, within, count) -> None:
             f"{', '.join(f'{c} {names.get(c, c)}' for c in come) or 'none'}"
         )
     if len(found) < count:
-        click.echo(f"{len(found)} of {count} found within {margin:.1%}.")
+        why = "no other set qualifies" if exhausted else "the search stopped (time limit or Ctrl-C)"
+        click.echo(f"{len(found)} of {count} found within {margin:.1%}: {why}.")
 
 
 # ---------------------------------------------------------------------------- data

@@ -202,7 +202,8 @@ def test_alternatives_are_feasible_within_the_margin_and_different():
     prep, _ = world.solve()
     resolver = Resolver(prep.model, prep.scenario.solver)
     optimum = resolver.solve()
-    found = find_alternatives(resolver, optimum, 0.25, 3)
+    found, exhausted = find_alternatives(resolver, optimum, 0.25, 3)
+    assert exhausted
     assert [a.point.selected for a in found] == [("AAA", "CCC")]
     assert found[0].impact_lost_pct == pytest.approx(20.0, rel=1e-6)
     assert found[0].distance == 2
@@ -227,7 +228,7 @@ def test_alternatives_differ_from_each_other():
     prep, _ = world.solve()
     resolver = Resolver(prep.model, prep.scenario.solver)
     optimum = resolver.solve()
-    found = find_alternatives(resolver, optimum, 0.05, 2)
+    found, _ = find_alternatives(resolver, optimum, 0.05, 2)
     sets = [optimum.selected, *(a.point.selected for a in found)]
     assert len(found) == 2 and len(set(sets)) == 3
     assert all(len(s) == 2 for s in sets)

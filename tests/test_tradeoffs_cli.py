@@ -130,3 +130,18 @@ def test_run_writes_tradeoffs_unless_told_not_to(tmp_path):
     plain = invoke(["run", *SMALL, "--no-tradeoffs", "--out", str(tmp_path / "without")], 0)
     assert "Trade-offs" not in plain.output
     assert not (tmp_path / "without" / "tradeoffs.csv").exists()
+
+
+def test_alternatives_and_explain_on_real_countries():
+    found = invoke(["alternatives", *SMALL, "--within", "15%", "--count", "2"], 0).output
+    lines = [line for line in found.splitlines() if line[:2] in ("1.", "2.")]
+    assert len(lines) == 2
+    optimum = found.splitlines()[0].split(": ")[1].split(" (")[0].split()
+    sets = [line.split(": ")[0][3:].split() for line in lines]
+    assert len({tuple(optimum), *(tuple(s) for s in sets)}) == 3  # all different
+    for line in lines:
+        loss = float(line.split(": ")[1].split("%")[0])
+        assert 0 <= loss <= 15
+    out = invoke(["explain", "ZAF", *SMALL], 0).output
+    assert out.startswith("ZAF South Africa is eligible but left out: forcing it in costs")
+    assert "It would enter if its programmes were" in out

@@ -17,9 +17,12 @@ from types import SimpleNamespace
 import numpy as np
 
 from optimizer.analysis.resolve import Point, Resolver
+from optimizer.solve import Status
 
 TIE_BREAK_WEIGHT = 0.1  # impact's weight in the search objective, in countries per optimum
 SEARCH_GAP = 0.1  # relative MIP gap of the search for a far set
+SEARCH_SECONDS = 20.0  # the search keeps the farthest set found by then (HiGHS's MIP directly:
+# its relaxation is far from integral, so the resolver's own branching would only add LPs)
 
 
 @dataclass(frozen=True)
@@ -35,9 +38,10 @@ def find_alternatives(
     within: float,
     count: int,
     tick: Callable[[], None] | None = None,
-) -> list[Alternative]:
+) -> tuple[list[Alternative], bool]:
     """Up to ``count`` alternatives whose impact is within ``within`` (a fraction, 0 < within < 1)
-    of ``optimum.objective``; fewer if no other set qualifies. Ctrl-C keeps those found."""
+    of ``optimum.objective``, and whether the search ran out of sets (rather than out of time or
+    patience: Ctrl-C keeps those found)."""
     highs = resolver.highs
     isos = list(resolver.select_cols)
     ycols = np.array([resolver.select_cols[c] for c in isos], dtype=np.int32)
@@ -55,6 +59,7 @@ def find_alternatives(
     everything = np.arange(first_col + 1, dtype=np.int32)
     highs.changeColsCost(len(everything), everything, search_cost)
     found: list[tuple[str, ...]] = []
+    exhausted = False
     variables = resolver.variables
     # the solver writes each column's value on its variable: d gets a stand-in
     resolver.variables = [
@@ -69,10 +74,12 @@ def find_alternatives(
         known = [tuple(optimum.selected)]
         for _ in range(count):
             _distance_row(highs, d, ycols, isos, known[-1])
-            point = resolver.solve()
+            limit = min(SEARCH_SECONDS, resolver.settings.time_limit_s)
+            point = resolver.solve(time_limit=limit, branch=False)
             if tick:
                 tick()
             if not point.ok:
+                exhausted = point.status == Status.INFEASIBLE
                 break
             known.append(point.selected)
             found.append(point.selected)
@@ -86,7 +93,7 @@ def find_alternatives(
         highs.deleteCols(1, np.array([d], dtype=np.int32))
         original = np.arange(first_col, dtype=np.int32)
         highs.changeColsCost(len(original), original, resolver.cost)
-    return [_best(resolver, optimum, selection) for selection in found]
+    return [_best(resolver, optimum, selection) for selection in found], exhausted
 
 
 def _distance_row(

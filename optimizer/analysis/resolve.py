@@ -116,15 +116,16 @@ class Resolver:
         return np.array([self.col[v.name] for v in cols.loc[cols["iso3"] == iso, "var"]])
 
     # ------------------------------------------------------------------ solving
-    def solve(self) -> Point:
+    def solve(self, time_limit: float | None = None, branch: bool = True) -> Point:
         """Solve the current copy: the relaxation first, then (if a selection is fractional) a
         small depth-first branch and bound on the selections with warm LP re-solves, and HiGHS's
-        own MIP only if that needs more than ``NODE_LIMIT`` nodes. The time limit applies to this
-        solve alone."""
+        own MIP only if that needs more than ``NODE_LIMIT`` nodes (at once without ``branch``).
+        The time limit (default: the scenario's) applies to this solve alone."""
         import highspy
 
         highs = self.highs
-        highs.setOptionValue("time_limit", highs.getRunTime() + self.settings.time_limit_s)
+        seconds = self.settings.time_limit_s if time_limit is None else time_limit
+        highs.setOptionValue("time_limit", highs.getRunTime() + seconds)
         self.solves += 1
         if not self.is_mip:
             status, _ = _run_highs(highs, self.model.problem, self.variables, False)
@@ -136,7 +137,7 @@ class Resolver:
         kinds = np.array([highspy.HighsVarType.kContinuous] * len(ycols))
         highs.changeColsIntegrality(len(ycols), ycols, kinds)
         try:
-            found = self._branch(ycols, low0, up0)
+            found = self._branch(ycols, low0, up0) if branch else None
         finally:
             highs.changeColsBounds(len(ycols), ycols, low0, up0)
             kinds = np.array([highspy.HighsVarType.kInteger] * len(ycols))
