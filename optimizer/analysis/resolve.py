@@ -43,6 +43,8 @@ class Resolver:
     def __init__(self, model: AllocationModel, settings: SolverSection):
         self.model = model
         self.settings = settings
+        import highspy
+
         self.highs, self.variables, self.is_mip = _highs(model, settings)
         self.col = {v.name: i for i, v in enumerate(self.variables)}
         self.row = {con.name: i for i, con in enumerate(model.problem.constraints())}
@@ -54,6 +56,10 @@ class Resolver:
         self.cost = np.array(lp.col_cost_, dtype=float)  # in HiGHS's sense (minimise)
         self.sign = -1.0 if model.problem.sense == pulp.LpMaximize else 1.0
         self.select_cols = {iso: self.col[y.name] for iso, y in model.select.items()}
+        # every integer column (the selections, and any a later model adds): branched on
+        integrality = np.array([int(k) for k in lp.integrality_], dtype=int)
+        kind = int(highspy.HighsVarType.kInteger)
+        self.integer_cols = np.flatnonzero(integrality == kind).astype(np.int32)
         self.spend_cols = np.array([self.col[v.name] for v in model.columns["var"]], dtype=np.int64)
         self.solves = 0
 
@@ -130,8 +136,8 @@ class Resolver:
         if not self.is_mip:
             status, _ = _run_highs(highs, self.model.problem, self.variables, False)
             return self._point(status, highs.getSolution().col_value, self._objective())
-        ycols = np.array(list(self.select_cols.values()), dtype=np.int32)
-        lp_now = self.highs.getLp()  # the selection bounds as the caller set them
+        ycols = self.integer_cols
+        lp_now = self.highs.getLp()  # the integer columns' bounds as the caller set them
         low0 = np.array(lp_now.col_lower_)[ycols]
         up0 = np.array(lp_now.col_upper_)[ycols]
         kinds = np.array([highspy.HighsVarType.kContinuous] * len(ycols))
@@ -152,7 +158,7 @@ class Resolver:
         return self._point(status, highs.getSolution().col_value, self._objective())
 
     def _branch(self, ycols: np.ndarray, low0: np.ndarray, up0: np.ndarray):
-        """Depth-first branch and bound over the selection columns, each node a warm LP.
+        """Depth-first branch and bound over the integer columns (binary), each node a warm LP.
         Returns (status, values), or None to hand over to HiGHS's MIP (node limit, time limit
         or a numerical failure)."""
         highs = self.highs
