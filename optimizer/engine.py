@@ -117,6 +117,7 @@ def with_tradeoffs(prep: Prepared, result: Result, progress=None) -> Result:
             tuple(result.summary.selected),
             prep.screen.frame["name"],
             progress,
+            rebuild=lambda scenario: prepare(scenario).model,
         )
     except SolverError as exc:  # HiGHS missing (a CBC-only install): the run itself stands
         warning = f"trade-offs skipped: {exc}"

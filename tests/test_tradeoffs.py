@@ -74,6 +74,11 @@ def test_each_lock_is_priced_on_its_own():
     assert table.at["compact_max", "impact_lost"] == pytest.approx(7 * RATE, rel=1e-6)
     # a rule that does not bind costs nothing
     assert table.at["budget", "impact_lost"] == pytest.approx(0.0, abs=1e-6)
+    sentences = price_sentences(table.reset_index(), world.scenario)
+    assert any(s.startswith("Locking in CCC costs 25.0% of projected impact") for s in sentences)
+    assert any(
+        s.startswith("Keeping between 0 and 2 focus countries costs 37.5%") for s in sentences
+    )
 
 
 def test_rules_are_every_family_with_rows():

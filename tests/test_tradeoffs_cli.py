@@ -145,3 +145,20 @@ def test_alternatives_and_explain_on_real_countries():
     out = invoke(["explain", "ZAF", *SMALL], 0).output
     assert out.startswith("ZAF South Africa is eligible but left out: forcing it in costs")
     assert "It would enter if its programmes were" in out
+
+
+def test_lock_out_is_priced_on_a_model_built_without_it():
+    """THA is in SMALL's optimum; locking it out is priced by building the model with it back."""
+    from optimizer.engine import run
+    from optimizer.scenario import DEFAULT_SCENARIO, load_scenario
+
+    free = run(load_scenario(DEFAULT_SCENARIO, [SMALL[1], SMALL[3]]))
+    assert "THA" in free.summary.selected
+    locked = load_scenario(DEFAULT_SCENARIO, [SMALL[1], SMALL[3], 'selection.lock_out=["THA"]'])
+    result = run(locked, tradeoffs=True)
+    prices = result.tradeoffs.set_index("rule")
+    lost = prices.at["lock_out_THA", "impact_lost"]
+    assert lost == pytest.approx(free.summary.objective - result.summary.objective, rel=1e-6)
+    assert lost > 0
+    assert "THA" in prices.at["lock_out_THA", "countries_without_rule"].split(";")
+    assert any(s.startswith("Locking out THA costs") for s in result.summary.tradeoffs)

@@ -13,7 +13,9 @@ from collections.abc import Callable
 import pandas as pd
 
 from optimizer.analysis.resolve import Resolver
+from optimizer.errors import InfeasibleError
 from optimizer.model import AllocationModel
+from optimizer.scenario import Scenario
 
 RESOURCE_FAMILIES = frozenset({"budget", "annual_cap"})  # money limits rather than rules
 PRICE_COLUMNS = [
@@ -87,3 +89,38 @@ def price_rules(
     return frame.sort_values(
         ["impact_lost", "rule"], ascending=[False, True], na_position="last", ignore_index=True
     )
+
+
+def price_lock_outs(
+    scenario: Scenario,
+    objective: float,
+    rebuild: Callable[[Scenario], AllocationModel],
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """Each lock-out's price: the optimum of a model built with that one lock lifted (the
+    pipeline leaves locked-out countries out of the model, so there is no row to relax)."""
+    rows = []
+    for iso in scenario.selection.lock_out:
+        if progress:
+            progress(f"lock_out_{iso}")
+        kept = [c for c in scenario.selection.lock_out if c != iso]
+        selection = scenario.selection.model_copy(update={"lock_out": kept})
+        try:
+            model = rebuild(scenario.model_copy(update={"selection": selection}))
+        except InfeasibleError:
+            continue  # lifting a lock cannot make the rules infeasible; nothing to price
+        point = Resolver(model, scenario.solver).solve()
+        lost = max(0.0, point.objective - objective) if point.ok else None
+        rows.append(
+            {
+                "rule": f"lock_out_{iso}",
+                "family": "lock_out",
+                "kind": "rule",
+                "rows": 1,
+                "impact_lost": lost,
+                "impact_lost_pct": None if lost is None else 100.0 * lost / abs(objective or 1.0),
+                "status": str(point.status),
+                "countries_without_rule": ";".join(point.selected),
+            }
+        )
+    return pd.DataFrame(rows, columns=PRICE_COLUMNS)

@@ -27,7 +27,9 @@ def describe_rule(rule: str, family: str, scenario: Scenario) -> str:
         "compact_min": lambda: f"Requiring compacts of at least {usd(s.min_compact_usd)}",
         "compact_max": lambda: f"Capping compacts at {usd(s.max_compact_usd)}",
         "country_count": lambda: (
-            f"Keeping between {s.min_countries} and {s.max_countries} focus countries"
+            f"Keeping exactly {s.max_countries} focus countries"
+            if s.min_countries == s.max_countries
+            else f"Keeping between {s.min_countries} and {s.max_countries} focus countries"
         ),
         "region_max": lambda: (
             "Limiting focus countries per region ("
@@ -50,13 +52,13 @@ def describe_rule(rule: str, family: str, scenario: Scenario) -> str:
         "lock_in": lambda: f"Locking in {rule.removeprefix('lock_in_')}",
         "lock_out": lambda: f"Locking out {rule.removeprefix('lock_out_')}",
     }
-    family_rule, _, part = rule.partition(":")
+    _, _, part = rule.partition(":")
     if part:
         if family == "pillar_floor" and part in p.pillar_floor_share:
             share = p.pillar_floor_share[part]
             return f"Requiring at least {share:.0%} {part} in every focus country"
         return f"The {family.replace('_', ' ')} rule for {part.replace('_', ' ')}"
-    phrase = known.get(family_rule)
+    phrase = known.get(family)
     return phrase() if phrase else f"The {family.replace('_', ' ')} rule"
 
 
@@ -95,7 +97,12 @@ def margin_sentences(margins: pd.DataFrame, objective: float) -> list[str]:
     resources = margins[margins["kind"] == "resource"]
     for row in resources.itertuples():
         value = row.impact_per_1m_usd
-        if row.name == "budget_total":
+        if row.name == "budget_total" and value <= 1e-9:
+            lines.append(
+                "More total budget would add nothing with the same focus countries: the budget "
+                "is not the limit (see the rules above)."
+            )
+        elif row.name == "budget_total":
             lines.append(
                 f"One more $1M of total budget would add {value:,.1f} impact units "
                 f"({100 * value / abs(objective or 1):.3f}% of impact) with the same focus countries."

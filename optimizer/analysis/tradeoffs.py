@@ -10,10 +10,11 @@ import pandas as pd
 
 from optimizer.analysis.explain import Explanation, force_in
 from optimizer.analysis.margins import closest_left_out, fixed_duals, marginal_values
-from optimizer.analysis.prices import price_rules
+from optimizer.analysis.prices import price_lock_outs, price_rules
 from optimizer.analysis.resolve import Point, Resolver
 from optimizer.analysis.sentences import left_out_sentence, margin_sentences, price_sentences
 from optimizer.model import AllocationModel
+from optimizer.scenario import Scenario
 
 LEFT_OUT_SHOWN = 3  # eligible countries left out that the summary explains
 TOP_RULES = 4  # rule prices ranked before the marginal value and the left-out reasons
@@ -33,12 +34,20 @@ def analyse(
     selected: tuple[str, ...],
     names: pd.Series,
     progress: Callable[[str], None] | None = None,
+    rebuild: Callable[[Scenario], AllocationModel] | None = None,
 ) -> Tradeoffs:
-    """Everything on one warm resolver: one re-solve a rule, the fixed LP's duals, then one forced-in re-solve for each of the closest countries left
-    out. ``names`` maps ISO3 codes to country names."""
+    """Everything on one warm resolver: one re-solve a rule, the fixed LP's duals, then one
+    forced-in re-solve for each of the closest countries left out. ``names`` maps ISO3 codes to
+    country names. A locked-out country is not in the model at all, so its lock is priced on a
+    model built without it (``rebuild``: scenario -> model), when given."""
     scenario = model.scenario
     resolver = Resolver(model, scenario.solver)
     prices = price_rules(resolver, objective, progress)
+    if rebuild is not None and scenario.selection.lock_out:
+        extra = price_lock_outs(scenario, objective, rebuild, progress)
+        prices = pd.concat([prices, extra], ignore_index=True).sort_values(
+            ["impact_lost", "rule"], ascending=[False, True], na_position="last", ignore_index=True
+        )
     duals = fixed_duals(resolver, selected)
     margins = marginal_values(resolver, duals, selected)
     base = Point(status=_optimal(), objective=objective, selected=tuple(selected))
