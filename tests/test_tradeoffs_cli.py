@@ -73,6 +73,13 @@ def test_budget_frontier_never_decreases(tmp_path):
     assert (frame["budget_used_usd"].astype(float) <= frame["value"] + 1).all()
     assert all(len(c.split(";")) <= 3 for c in frame["countries"])
     assert (out / "frontier.png").stat().st_size > 1000
+    # the points re-solved in place agree with a model built at that budget
+    from optimizer.engine import run
+    from optimizer.scenario import load_scenario
+
+    built = run(load_scenario(None, [SMALL[1], SMALL[3], "budget.total_usd=105M"]))
+    assert objective.iloc[-1] == pytest.approx(built.summary.objective, rel=1e-6)
+    assert frame["countries"].iloc[-1] == ";".join(built.summary.selected)
     again = invoke(
         ["frontier", *SMALL, "--vary", "budget.total_usd=45M:45M:1M", "--out", str(out)], 2
     )

@@ -138,51 +138,44 @@ def solve_points(
 ) -> tuple[pd.DataFrame, bool]:
     """Every point of ``sweep``, in order: (the frontier table, whether it was interrupted).
     Ctrl-C stops between or during solves and keeps the points already solved."""
-    from optimizer.engine import prepare  # the engine imports analyses: import it late
-
-    overrides = list(overrides or [])
     rows: list[dict] = []
-    resolver = None
+    warm: list[Resolver] = []  # the model whose right-hand side later points change in place
     interrupted = False
     try:
         for value in sweep.values:
-            try:
-                scenario = load_scenario(scenario_path, [*overrides, sweep.override(value)])
-            except ScenarioError as exc:
-                rows.append(_row(value, None, "; ".join(exc.problems)))
-                if tick:
-                    tick()
-                continue
-            in_place = IN_PLACE.get(sweep.key)
-            if in_place and resolver is not None:
-                names, side, scale = in_place[0](resolver.model), in_place[1], in_place[2]
-                if names:
-                    setter = resolver.set_rows_upper if side == "upper" else resolver.set_rows_lower
-                    setter(names, value / scale)
-                    rows.append(_row(value, resolver.solve()))
-                    if tick:
-                        tick()
-                    continue
-            try:
-                prep = prepare(scenario)
-            except InfeasibleError as exc:
-                rows.append({**_row(value, None, "; ".join(exc.problems)), "status": "infeasible"})
-                if tick:
-                    tick()
-                continue
-            fresh = Resolver(prep.model, scenario.solver)
-            if in_place and in_place[0](prep.model):
-                resolver = fresh  # later points change its right-hand side in place
-            rows.append(_row(value, fresh.solve()))
+            rows.append(_solve_point(sweep, value, scenario_path, list(overrides or []), warm))
             if tick:
                 tick()
     except KeyboardInterrupt:
         interrupted = True
-    return finish(
-        pd.DataFrame(
-            rows, columns=[c for c in FRONTIER_COLUMNS if c not in ("marginal_return", "knee")]
-        )
-    ), interrupted
+    columns = [c for c in FRONTIER_COLUMNS if c not in ("marginal_return", "knee")]
+    return finish(pd.DataFrame(rows, columns=columns)), interrupted
+
+
+def _solve_point(
+    sweep: Sweep, value: float, path: Path | None, overrides: list[str], warm: list[Resolver]
+) -> dict:
+    from optimizer.engine import prepare  # the engine imports analyses: import it late
+
+    try:
+        scenario = load_scenario(path, [*overrides, sweep.override(value)])
+    except ScenarioError as exc:  # e.g. a count below the minimum: a row, not a failed sweep
+        return _row(value, None, "; ".join(exc.problems))
+    in_place = IN_PLACE.get(sweep.key)
+    if in_place and warm:
+        rows_of, side, scale = in_place
+        resolver = warm[0]
+        change = resolver.set_rows_upper if side == "upper" else resolver.set_rows_lower
+        change(rows_of(resolver.model), value / scale)
+        return _row(value, resolver.solve())
+    try:
+        prep = prepare(scenario)
+    except InfeasibleError as exc:
+        return {**_row(value, None, "; ".join(exc.problems)), "status": "infeasible"}
+    fresh = Resolver(prep.model, scenario.solver)
+    if in_place and in_place[0](prep.model):
+        warm[:] = [fresh]
+    return _row(value, fresh.solve())
 
 
 def finish(frame: pd.DataFrame) -> pd.DataFrame:
