@@ -137,7 +137,8 @@ def run_summary(result: Result) -> str:
             wrapped = textwrap.wrap(sentence, WIDTH - 4) or [""]
             lines += ["  - " + wrapped[0], *("    " + w for w in wrapped[1:])]
         if len(s.tradeoffs) > TRADEOFFS_SHOWN:
-            lines.append(f"  (+{len(s.tradeoffs) - TRADEOFFS_SHOWN} more in summary.json)")
+            more = len(s.tradeoffs) - TRADEOFFS_SHOWN
+            lines.append(f"  (+{more} more in summary.json; every price in tradeoffs.csv)")
     lines += ["", "Rules that bind (tight at the optimum)"]
     if not s.binding:
         lines.append("  none: the allocation is limited only by diminishing returns")
