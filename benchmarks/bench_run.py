@@ -45,7 +45,7 @@ def end_to_end(scenario: Path, repeat: int) -> list[float]:
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
             subprocess.run(
-                [str(exe), "run", str(scenario), "--out", f"{tmp}/run"],
+                [str(exe), "run", str(scenario), "--no-tradeoffs", "--out", f"{tmp}/run"],
                 check=True,
                 capture_output=True,
             )

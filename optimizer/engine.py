@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -93,10 +93,16 @@ def _quiet(stage: str) -> None:
 
 
 def run(
-    scenario: Scenario, solver: str | None = None, progress: Callable[[str], None] = _quiet
+    scenario: Scenario,
+    solver: str | None = None,
+    tradeoffs: bool = False,
+    progress: Callable[[str], None] = _quiet,
 ) -> Result:
     """Solve the scenario; raise InfeasibleError with an explanation when the rules cannot hold.
-    ``progress`` is told each stage as it starts (the CLI shows them on a terminal)."""
+
+    With ``tradeoffs``, also price each rule, the marginal values and the closest countries left
+    out (``optimizer.analysis.tradeoffs``). ``progress`` is told each stage as it starts (the CLI
+    shows them on a terminal)."""
     progress("reading the data, screening countries and building the model")
     prep = prepare(scenario)
     name = solver or scenario.solver.name
@@ -133,7 +139,41 @@ def run(
             f"--solver {other}",
         )
     progress("reading the allocation and the outcomes")
-    return collect(prep, info)
+    result = collect(prep, info)
+    if not tradeoffs:
+        return result
+    progress("trade-offs: re-solving without each rule")
+    return with_tradeoffs(prep, result, lambda step: progress(f"trade-offs: {step}"))
+
+
+def with_tradeoffs(prep: Prepared, result: Result, progress=None) -> Result:
+    """``result`` (read from ``prep``'s solved model) with its trade-offs; re-solves the model, so
+    it comes after ``collect``."""
+    from optimizer.analysis.tradeoffs import analyse
+
+    try:
+        found = analyse(
+            prep.model,
+            result.summary.objective,
+            tuple(result.summary.selected),
+            prep.screen.frame["name"],
+            progress,
+            rebuild=lambda scenario: prepare(scenario).model,
+        )
+    except SolverError as exc:  # HiGHS missing (a CBC-only install): the run itself stands
+        warning = f"trade-offs skipped: {exc}"
+        return replace(
+            result, summary=replace(result.summary, warnings=[*result.summary.warnings, warning])
+        )
+    sentences = found.sentences
+    if result.summary.status != str(Status.OPTIMAL):
+        sentences = [
+            "The allocation is the best found at the time limit, not a proven optimum: the prices "
+            "below are measured against it and may overstate what a rule costs.",
+            *sentences,
+        ]
+    summary = replace(result.summary, tradeoffs=sentences)
+    return replace(result, summary=summary, tradeoffs=found.prices, margins=found.margins)
 
 
 def _spend(prep: Prepared) -> pd.DataFrame:

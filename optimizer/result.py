@@ -34,7 +34,9 @@ RUN_FILES = (
     "timings.json",
     "scenario.toml",
     "manifest.json",
-)  # what write_run writes
+    "tradeoffs.csv",
+    "marginal_values.csv",
+)  # what write_run writes (the last two unless the run skips its trade-offs)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Run-folder format, recorded in manifest.json; raise it when a reader of today could misread a
 # folder written by the new code. Folders without it are format 1 (written before it was recorded).
@@ -67,6 +69,7 @@ class Summary:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the run left out or assumed, and why
     overrides: list[str] = field(default_factory=list)  # --set section.key=value, in order
+    tradeoffs: list[str] = field(default_factory=list)  # plain-language trade-offs, ranked
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,8 @@ class Result:
     screen: pd.DataFrame  # the screening frame the run used
     scenario_toml: str = ""
     manifest: dict[str, Any] = field(default_factory=dict)
+    tradeoffs: pd.DataFrame | None = None  # price of each rule (optimizer.analysis.prices)
+    margins: pd.DataFrame | None = None  # marginal values (optimizer.analysis.margins)
 
     def totals(self, by: str | list[str]) -> pd.Series:
         return self.allocation.groupby(by)["amount_usd"].sum()
@@ -255,6 +260,10 @@ def write_run(result: Result, folder: Path, force: bool = False) -> Path:
         write_csv(claimable_outcomes(result.outcomes), tmp / "outcomes.csv")
         write_csv(result.constraints, tmp / "constraints.csv")
         write_csv(result.screen.reset_index(), tmp / "screen.csv")
+        if result.tradeoffs is not None:
+            write_csv(result.tradeoffs, tmp / "tradeoffs.csv")
+        if result.margins is not None:
+            write_csv(result.margins, tmp / "marginal_values.csv")
         summary = asdict(result.summary)
         timings = {key: summary.pop(key) for key in TIMINGS}
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -373,4 +382,10 @@ def read_run(folder: Path) -> Result:
         if (folder / "scenario.toml").exists()
         else "",
         manifest=manifest_data,
+        tradeoffs=_optional_csv(folder / "tradeoffs.csv"),
+        margins=_optional_csv(folder / "marginal_values.csv"),
     )
+
+
+def _optional_csv(path: Path) -> pd.DataFrame | None:
+    return pd.read_csv(path, keep_default_na=False) if path.is_file() else None

@@ -201,7 +201,8 @@ def _run_highs(highs, problem: pulp.LpProblem, variables: list, is_mip: bool):
         for var, value in zip(variables, solution.col_value, strict=True):
             var.varValue = value
         if not is_mip and status == Status.OPTIMAL and solution.dual_valid:
-            for con, dual in zip(problem.constraints(), solution.row_dual, strict=True):
+            # non-strict: rows an analysis adds to the HiGHS copy (optimizer.analysis) come last
+            for con, dual in zip(problem.constraints(), solution.row_dual, strict=False):
                 con.pi = sign * dual
     bound = sign * float(info.mip_dual_bound) if is_mip else None
     return status, bound

@@ -12,6 +12,7 @@ from optimizer.result import Result
 from optimizer.scenario import usd
 
 WIDTH = 100
+TRADEOFFS_SHOWN = 8  # trade-off sentences in the run summary; summary.json has them all
 MISSION_SHORT = {
     "bilateral": "bilat",
     "regional_mission": "region",
@@ -153,6 +154,14 @@ def run_summary(result: Result) -> str:
             "  Impact units weigh each metric by a value judgment (docs/model.md, section 5);"
         )
         lines.append("  the share column shows which metrics drive this allocation.")
+    if s.tradeoffs:
+        lines += ["", "Trade-offs (exact re-solves; marginal values keep the same focus countries)"]
+        for sentence in s.tradeoffs[:TRADEOFFS_SHOWN]:
+            wrapped = textwrap.wrap(sentence, WIDTH - 4) or [""]
+            lines += ["  - " + wrapped[0], *("    " + w for w in wrapped[1:])]
+        if len(s.tradeoffs) > TRADEOFFS_SHOWN:
+            more = len(s.tradeoffs) - TRADEOFFS_SHOWN
+            lines.append(f"  (+{more} more in summary.json; every price in tradeoffs.csv)")
     lines += ["", "Rules that bind (tight at the optimum)"]
     if not s.binding:
         lines.append("  none: the allocation is limited only by diminishing returns")

@@ -1,0 +1,79 @@
+"""The trade-offs of a solved run: price of each rule, marginal values, the closest countries
+left out, and the sentences the run summary shows. One warm HiGHS copy serves every re-solve."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from optimizer.analysis.explain import Explanation, force_in
+from optimizer.analysis.margins import closest_left_out, fixed_duals, marginal_values
+from optimizer.analysis.prices import price_lock_outs, price_rules
+from optimizer.analysis.resolve import Point, Resolver
+from optimizer.analysis.sentences import left_out_sentence, margin_sentences, price_sentences
+from optimizer.model import AllocationModel
+from optimizer.scenario import Scenario
+
+LEFT_OUT_SHOWN = 3  # eligible countries left out that the summary explains
+TOP_RULES = 4  # rule prices ranked before the marginal value and the left-out reasons
+
+
+@dataclass(frozen=True)
+class Tradeoffs:
+    prices: pd.DataFrame  # prices.PRICE_COLUMNS, largest first
+    margins: pd.DataFrame  # margins.MARGIN_COLUMNS
+    left_out: list[Explanation]
+    sentences: list[str]
+
+
+def analyse(
+    model: AllocationModel,
+    objective: float,
+    selected: tuple[str, ...],
+    names: pd.Series,
+    progress: Callable[[str], None] | None = None,
+    rebuild: Callable[[Scenario], AllocationModel] | None = None,
+) -> Tradeoffs:
+    """Everything on one warm resolver: one re-solve a rule, the fixed LP's duals, then one
+    forced-in re-solve for each of the closest countries left out. ``names`` maps ISO3 codes to
+    country names. A locked-out country is not in the model at all, so its lock is priced on a
+    model built without it (``rebuild``: scenario -> model), when given."""
+    scenario = model.scenario
+    resolver = Resolver(model, scenario.solver)
+    prices = price_rules(resolver, objective, progress)
+    if rebuild is not None and scenario.selection.lock_out:
+        extra = price_lock_outs(scenario, objective, rebuild, progress)
+        prices = pd.concat([prices, extra], ignore_index=True).sort_values(
+            ["impact_lost", "rule"], ascending=[False, True], na_position="last", ignore_index=True
+        )
+    duals = fixed_duals(resolver, selected)
+    margins = marginal_values(resolver, duals, selected)
+    base = Point(status=_optimal(), objective=objective, selected=tuple(selected))
+    left_out = []
+    for iso in closest_left_out(resolver, duals, LEFT_OUT_SHOWN):
+        if progress:
+            progress(f"force in {iso}")
+        left_out.append(
+            Explanation(
+                iso3=iso,
+                chosen=False,
+                objective=objective,
+                base=base,
+                forced=force_in(resolver, iso),
+            )
+        )
+    left_out.sort(key=lambda e: (e.forced_loss_pct is None, e.forced_loss_pct or 0.0, e.iso3))
+    rules, money = price_sentences(prices, scenario), margin_sentences(margins, objective)
+    reasons = [left_out_sentence(e, str(names.get(e.iso3, ""))) for e in left_out]
+    # The few a planner reads first (the costliest rules, what more money buys, who is left out
+    # and why), then the rest.
+    sentences = [*rules[:TOP_RULES], *money[:1], *reasons, *rules[TOP_RULES:], *money[1:]]
+    return Tradeoffs(prices=prices, margins=margins, left_out=left_out, sentences=sentences)
+
+
+def _optimal():
+    from optimizer.solve import Status
+
+    return Status.OPTIMAL

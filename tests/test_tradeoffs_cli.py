@@ -1,0 +1,171 @@
+"""The trade-off commands: bad input (exit 2, one message, nothing written), a small real frontier
+that never decreases with more budget, explain on real countries."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from optimizer.cli import main
+
+SMALL = ["--set", "selection.max_countries=3", "--set", "eligibility.min_rule_of_law_pct=50"]
+
+
+def invoke(args: list[str], code: int):
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == code, result.output
+    return result
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["frontier", "--vary", "budget.nope=1M:2M:1M"], "budget.nope: unknown key"),
+        (["frontier", "--vary", "eligibility.require_mission=0:1:1"], "not a numeric scenario key"),
+        (["frontier", "--vary", "name=1:2:1"], "name"),
+        (["frontier", "--vary", "budget.total_usd=300M:200M:10M"], "reversed"),
+        (["frontier", "--vary", "budget.total_usd=200M:300M:0"], "empty"),
+        (["frontier", "--vary", "budget.total_usd=1M:600M:1M"], "more than 500"),
+        (["frontier", "--vary", "budget.total_usd=lots:2M:1M"], "START"),
+        (["frontier", "--vary", "budget.total_usd"], "KEY=START:STOP:STEP"),
+        (["frontier", "--vary", "selection.max_countries=3:5:0.5"], "whole numbers"),
+        (["alternatives", "--within", "0"], "outside (0, 100%)"),
+        (["alternatives", "--within", "100%"], "outside (0, 100%)"),
+        (["alternatives", "--within", "two"], "not a margin"),
+        (["explain", "XYZ"], "not a TIP-rated country"),
+        (["explain", "arm"], "ARM Armenia is not eligible: Tier 1"),
+    ],
+)
+def test_bad_input_is_one_message_and_nothing_written(args, words, tmp_path):
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        result = invoke(args, 2)
+    finally:
+        os.chdir(cwd)
+    assert words in result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert list(Path(tmp_path).iterdir()) == []
+
+
+def test_budget_frontier_never_decreases(tmp_path):
+    out = tmp_path / "frontier"
+    result = invoke(
+        ["frontier", *SMALL, "--vary", "budget.total_usd=45M:105M:15M", "--out", str(out)], 0
+    )
+    assert "5 points (5 solved)" in result.output
+    frame = pd.read_csv(out / "frontier.csv", keep_default_na=False)
+    assert list(frame.columns[:5]) == [
+        "value",
+        "status",
+        "objective",
+        "budget_used_usd",
+        "countries",
+    ]
+    assert list(frame["value"]) == [45e6, 60e6, 75e6, 90e6, 105e6]
+    objective = frame["objective"].astype(float)
+    assert (objective.diff().dropna() >= -1e-6 * objective.max()).all()
+    assert (frame["budget_used_usd"].astype(float) <= frame["value"] + 1).all()
+    assert all(len(c.split(";")) <= 3 for c in frame["countries"])
+    assert (out / "frontier.png").stat().st_size > 1000
+    # the points re-solved in place agree with a model built at that budget
+    from optimizer.engine import run
+    from optimizer.scenario import load_scenario
+
+    built = run(load_scenario(None, [SMALL[1], SMALL[3], "budget.total_usd=105M"]))
+    assert objective.iloc[-1] == pytest.approx(built.summary.objective, rel=1e-6)
+    assert frame["countries"].iloc[-1] == ";".join(built.summary.selected)
+    again = invoke(
+        ["frontier", *SMALL, "--vary", "budget.total_usd=45M:45M:1M", "--out", str(out)], 2
+    )
+    assert "--force" in again.output
+
+
+def test_rebuilt_frontier_marks_infeasible_points(tmp_path):
+    """min_compact_usd is not a right-hand side: each point is rebuilt; a minimum compact above
+    what 3 countries can share in the budget is a row with its status, not a crash."""
+    out = tmp_path / "f"
+    args = [
+        "frontier",
+        *SMALL,
+        "--set",
+        "selection.min_countries=3",
+        "--set",
+        "budget.total_usd=60M",
+    ]
+    invoke([*args, "--vary", "selection.min_compact_usd=10M:30M:10M", "--out", str(out)], 0)
+    frame = pd.read_csv(
+        out / "f" / "frontier.csv" if False else out / "frontier.csv", keep_default_na=False
+    )
+    assert list(frame["status"][:2]) == ["optimal", "optimal"]
+    assert frame["status"].iloc[2] == "infeasible"
+    assert frame["countries"].iloc[2] == ""
+
+
+def test_interrupted_sweep_keeps_the_points_solved():
+    from optimizer.analysis.frontier import parse_sweep, solve_points
+    from optimizer.scenario import DEFAULT_SCENARIO
+
+    overrides = [SMALL[1], SMALL[3]]
+    sweep = parse_sweep("budget.total_usd=45M:105M:15M", DEFAULT_SCENARIO, overrides)
+    solved = []
+
+    def tick():
+        solved.append(1)
+        if len(solved) == 2:
+            raise KeyboardInterrupt
+
+    frame, interrupted = solve_points(sweep, DEFAULT_SCENARIO, overrides, tick)
+    assert interrupted
+    assert list(frame["value"]) == [45e6, 60e6]
+    assert list(frame["status"]) == ["optimal", "optimal"]
+
+
+def test_run_writes_tradeoffs_when_asked(tmp_path):
+    result = invoke(["run", *SMALL, "--tradeoffs", "--out", str(tmp_path / "with")], 0)
+    assert "Trade-offs (exact re-solves" in result.output
+    prices = pd.read_csv(tmp_path / "with" / "tradeoffs.csv", keep_default_na=False)
+    assert {"pillar_floor", "pillar_floor:protection", "budget"} <= set(prices["rule"])
+    assert (prices["impact_lost"].astype(float) >= 0).all()
+    margins = pd.read_csv(tmp_path / "with" / "marginal_values.csv", keep_default_na=False)
+    assert "budget_total" in set(margins["name"])
+    plain = invoke(["run", *SMALL, "--out", str(tmp_path / "without")], 0)
+    assert "Trade-offs" not in plain.output
+    assert not (tmp_path / "without" / "tradeoffs.csv").exists()
+
+
+def test_alternatives_and_explain_on_real_countries():
+    found = invoke(["alternatives", *SMALL, "--within", "15%", "--count", "2"], 0).output
+    lines = [line for line in found.splitlines() if line[:2] in ("1.", "2.")]
+    assert len(lines) == 2
+    optimum = found.splitlines()[0].split(": ")[1].split(" (")[0].split()
+    sets = [line.split(": ")[0][3:].split() for line in lines]
+    assert len({tuple(optimum), *(tuple(s) for s in sets)}) == 3  # all different
+    for line in lines:
+        loss = float(line.split(": ")[1].split("%")[0])
+        assert 0 <= loss <= 15
+    out = invoke(["explain", "ZAF", *SMALL], 0).output
+    assert out.startswith("ZAF South Africa is eligible but left out: forcing it in costs")
+    assert "It would enter if its programmes were" in out
+
+
+def test_lock_out_is_priced_on_a_model_built_without_it():
+    """THA is in SMALL's optimum; locking it out is priced by building the model with it back."""
+    from optimizer.engine import run
+    from optimizer.scenario import DEFAULT_SCENARIO, load_scenario
+
+    free = run(load_scenario(DEFAULT_SCENARIO, [SMALL[1], SMALL[3]]))
+    assert "THA" in free.summary.selected
+    locked = load_scenario(DEFAULT_SCENARIO, [SMALL[1], SMALL[3], 'selection.lock_out=["THA"]'])
+    result = run(locked, tradeoffs=True)
+    prices = result.tradeoffs.set_index("rule")
+    lost = prices.at["lock_out_THA", "impact_lost"]
+    assert lost == pytest.approx(free.summary.objective - result.summary.objective, rel=1e-6)
+    assert lost > 0
+    assert "THA" in prices.at["lock_out_THA", "countries_without_rule"].split(";")
+    assert any(s.startswith("Locking out THA costs") for s in result.summary.tradeoffs)
