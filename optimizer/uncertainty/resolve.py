@@ -1,0 +1,125 @@
+"""One built model, many curves: put a draw's curves on the model, re-solve, score allocations.
+
+A draw changes numbers, not structure: each spend column's upper bound (its segment width), its
+coefficient in the selection link ``x <= width * y`` and its objective coefficient. ``apply_curves``
+changes exactly those on the PuLP model (the objective through ``model.impact_objective``, the one
+definition), so ``solve.solve`` hands the changed model to the solver.
+
+``impact_of`` scores any spend on any curves, discounted, without the tie-break or the tipping bonus:
+the draws' optima, the mode allocation and the robust allocation are all scored this one way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from optimizer.engine import Prepared
+from optimizer.impact import Curves, build_curves
+from optimizer.model import UNIT, AllocationModel, impact_objective
+from optimizer.scenario import Scenario
+from optimizer.solve import solve
+from optimizer.uncertainty.draws import Draw
+
+SEGMENT_KEY = ["iso3", "component", "segment"]
+SPEND_KEY = ["iso3", "component", "year"]
+
+
+@dataclass(frozen=True)
+class DrawOutcome:
+    """What one re-solve gives, as plain data (sent back from a worker)."""
+
+    index: int
+    seed: int
+    status: str
+    objective: float | None
+    impact: float | None  # the draw's optimum, scored by ``impact_of``
+    mode_impact: float  # the mode allocation scored on this draw's curves
+    selected: tuple[str, ...]
+    spend: dict[tuple[str, str], float]  # (iso3, pillar) -> US$ over the horizon
+
+
+def draw_curves(prep: Prepared, draw: Draw) -> Curves:
+    """The prepared model's curves with ``draw``'s values (same countries and components)."""
+    curves = build_curves(
+        prep.screen.frame, prep.countries, prep.catalogue, prep.scenario.objective, draw=draw
+    )
+    return curves.only(prep.countries)
+
+
+def apply_curves(model: AllocationModel, curves: Curves) -> None:
+    """Segment widths, link coefficients and objective coefficients from ``curves``, in place."""
+    cols = model.columns
+    fresh = curves.segments.set_index(SEGMENT_KEY)[["width_usd", "value_slope"]]
+    found = fresh.reindex(pd.MultiIndex.from_frame(cols[SEGMENT_KEY]))
+    if found["width_usd"].isna().any():  # a programming error: the structure must not change
+        raise RuntimeError("the drawn curves lack segments of the built model")
+    cols["width_usd"] = found["width_usd"].to_numpy()
+    cols["value_slope"] = found["value_slope"].to_numpy()
+    links = _links(model)
+    for var, iso, width in zip(cols["var"], cols["iso3"], cols["width_usd"], strict=True):
+        var.upBound = width / UNIT
+        links[var.name].expr[model.select[iso]] = -width / UNIT
+    model.curves = curves
+    model.problem.setObjective(impact_objective(model))
+
+
+def _links(model: AllocationModel) -> dict:
+    """Selection-link rows by spend-variable name (found once per model)."""
+    cached = getattr(model, "_links_by_var", None)
+    if cached is None:
+        prefix = "link_"
+        cached = {
+            c.name[len(prefix) :]: c
+            for c in model.problem.constraints()
+            if c.name and c.name.startswith(prefix)
+        }
+        model._links_by_var = cached
+    return cached
+
+
+def model_spend(model: AllocationModel) -> pd.DataFrame:
+    """The solved spend in US$ per (iso3, component, pillar, year)."""
+    cols = model.columns
+    values = np.array([v.varValue or 0.0 for v in cols["var"]]) * UNIT
+    frame = cols[[*SPEND_KEY, "pillar"]].assign(amount_usd=values)
+    return frame.groupby([*SPEND_KEY, "pillar"], as_index=False, sort=True)["amount_usd"].sum()
+
+
+def impact_of(spend: pd.DataFrame, curves: Curves, scenario: Scenario) -> float:
+    """Discounted weighted outcomes of ``spend`` (columns iso3, component, year, amount_usd) on
+    ``curves``: the model's objective without the tie-break and the tipping bonus."""
+    delta = 1.0 / (1.0 + scenario.budget.discount_rate)
+    weight = curves.params["weight"]
+    total = 0.0
+    for year, part in spend.groupby("year", sort=True):
+        amount = part.groupby(["iso3", "component"])["amount_usd"].sum()
+        outcome = curves.outcomes(amount)
+        value = (outcome * weight.reindex(outcome.index).fillna(0.0)).sum()
+        total += float(value) * delta ** (year - scenario.budget.first_year)
+    return total
+
+
+def resolve(prep: Prepared, draw: Draw, index: int, mode_spend: pd.DataFrame) -> DrawOutcome:
+    """Solve ``prep``'s model on ``draw``'s curves; score its optimum and the mode allocation."""
+    curves = draw_curves(prep, draw)
+    apply_curves(prep.model, curves)
+    info = solve(prep.model, prep.scenario.solver)
+    mode_impact = impact_of(mode_spend, curves, prep.scenario)
+    if not info.status.has_solution:
+        return DrawOutcome(index, draw.seed, str(info.status), None, None, mode_impact, (), {})
+    spend = model_spend(prep.model)
+    by_pillar = spend.groupby(["iso3", "pillar"])["amount_usd"].sum()
+    selected = tuple(sorted(i for i, y in prep.model.select.items() if (y.varValue or 0) > 0.5))
+    return DrawOutcome(
+        index=index,
+        seed=draw.seed,
+        status=str(info.status),
+        objective=info.objective,
+        impact=impact_of(spend, curves, prep.scenario),
+        mode_impact=mode_impact,
+        selected=selected,
+        spend={key: float(v) for key, v in by_pillar.items() if v >= 1.0},
+    )
