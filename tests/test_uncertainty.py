@@ -1,0 +1,134 @@
+"""Monte Carlo over the impact model's ranges, on a tiny world (tests/world.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from world import World, catalogue, component, scenario, view
+
+from optimizer.scenario import Scenario
+from optimizer.solve import solve
+from optimizer.uncertainty.draws import at_value, draw_seeds, ranges, sample
+from optimizer.uncertainty.montecarlo import local_executor
+from optimizer.uncertainty.outputs import write_folder
+from optimizer.uncertainty.resolve import impact_of, model_spend
+from optimizer.uncertainty.study import monte_carlo
+
+COUNTRIES = {
+    "AAA": {"people": 200_000, "rl": 30, "cc": 40, "va": 60},
+    "BBB": {"people": 150_000, "rl": 70, "cc": 60, "va": 30},
+    "CCC": {"people": 120_000, "rl": 50, "cc": 50, "va": 50},
+    "DDD": {"people": 90_000, "rl": 20, "cc": 25, "va": 80},
+}
+
+
+def widened(spread: float) -> dict:
+    """Components whose cost and saturation range over mode / spread .. mode * spread."""
+    comps = {
+        "shelter": component(cost=2000, saturation=0.01, context="governance", elasticity=0.5),
+        "police": component(pillar="prosecution", metric="n", cost=800, saturation=0.004),
+        "outreach": component(pillar="prevention", cost=300, saturation=0.03, context="voice"),
+    }
+    for comp in comps.values():
+        for key in ("unit_cost_usd", "saturation"):
+            mode = comp[key]["mode"]
+            comp[key] = {"low": mode / spread, "mode": mode, "high": mode * spread}
+    return comps
+
+
+def world(sc: Scenario, spread: float = 2.0) -> World:
+    return World(scenario=sc, view=view(COUNTRIES), catalogue=catalogue(widened(spread), WEIGHTS))
+
+
+WEIGHTS = {"m": 1.0, "n": 2.0}
+SCENARIO = scenario(
+    budget={"total_usd": 3e6, "horizon_years": 3},
+    selection={"max_countries": 2, "min_compact_usd": 4e5},
+)
+
+
+def prepare_wide(sc: Scenario):
+    return world(sc).prepare()
+
+
+def prepare_collapsed(sc: Scenario):
+    return world(sc, spread=1.0).prepare()
+
+
+def study(tmp_path, name, preparer, workers=1, draws=12, seed=7, sc=SCENARIO):
+    with local_executor(workers) as pool:
+        result = monte_carlo(preparer(sc), draws, seed, pool, preparer=preparer)
+    write_folder(tmp_path / name, False, result.tables, result.summary, {})
+    return result
+
+
+def test_same_seed_same_files_with_one_and_two_workers(tmp_path):
+    one = study(tmp_path, "one", prepare_wide, workers=1)
+    two = study(tmp_path, "two", prepare_wide, workers=2)
+    for name in ("uncertainty.csv", "uncertainty_pillars.csv", "draws.csv", "summary.json"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+    assert one.summary["draws_solved"] == 12
+    assert two.tables["draws"]["seed"].tolist() == draw_seeds(7, 12)
+    other = study(tmp_path, "other", prepare_wide, seed=8)  # and the seed matters
+    assert other.tables["draws"]["impact"].tolist() != one.tables["draws"]["impact"].tolist()
+
+
+def test_collapsed_ranges_reproduce_the_deterministic_optimum(tmp_path):
+    prep = prepare_collapsed(SCENARIO)
+    info = solve(prep.model, SCENARIO.solver)
+    result = study(tmp_path, "flat", prepare_collapsed, draws=5)
+    draws = result.tables["draws"]
+    assert (draws["status"] == "optimal").all()
+    assert np.allclose(draws["objective"], info.objective, rtol=1e-9)
+    assert np.allclose(draws["regret"], 0.0, atol=1e-6 * info.objective)
+    chosen = ";".join(sorted(i for i, y in prep.model.select.items() if y.varValue > 0.5))
+    assert set(draws["focus_countries"]) == {chosen}
+
+
+def test_selection_probabilities_sum_to_the_mean_number_of_focus_countries(tmp_path):
+    result = study(tmp_path, "p", prepare_wide, draws=16)
+    probability = result.tables["uncertainty"]["selection_probability"]
+    assert probability.between(0, 1).all()
+    assert 0 < probability.max() <= 1 and probability.min() < 1  # the ranges move the choice
+    assert probability.sum() == pytest.approx(result.summary["mean_focus_countries"])
+    table = result.tables["uncertainty"]
+    assert (table["allocation_p10_usd"] <= table["allocation_p50_usd"] + 1e-6).all()
+    assert (table["allocation_p50_usd"] <= table["allocation_p90_usd"] + 1e-6).all()
+
+
+def test_regret_is_never_negative(tmp_path):
+    result = study(tmp_path, "r", prepare_wide, draws=10)
+    regret = result.tables["draws"]["regret"]
+    assert (regret >= -1e-6 * result.tables["draws"]["impact"]).all()
+    assert regret.max() > 0  # some draw's optimum beats the mode allocation
+
+
+def test_pert_draws_have_the_pert_mean_and_shared_draws_one_value():
+    prep = prepare_wide(SCENARIO)
+    table = ranges(prep.catalogue, SCENARIO)
+    values = [
+        sample(table, ["AAA", "BBB"], s, "pert", False)("unit_cost_usd", "shelter", "AAA", 0.0)
+        for s in draw_seeds(1, 4000)
+    ]
+    low, mode, high = 1000.0, 2000.0, 4000.0
+    assert np.mean(values) == pytest.approx((low + 4 * mode + high) / 6, rel=0.02)
+    assert min(values) >= low and max(values) <= high
+    shared = sample(table, ["AAA", "BBB"], 3, "triangular", True)
+    one = shared("saturation", "police", "AAA", 0.0)
+    assert one == shared("saturation", "police", "BBB", 0.0) != 0.0
+    apart = sample(table, ["AAA", "BBB"], 3, "triangular", False)
+    assert apart("saturation", "police", "AAA", 0.0) != apart("saturation", "police", "BBB", 0.0)
+
+
+def test_impact_of_scores_the_solved_allocation_as_the_objective_does():
+    prep = prepare_wide(SCENARIO)
+    info = solve(prep.model, SCENARIO.solver)
+    score = impact_of(model_spend(prep.model), prep.curves, SCENARIO)
+    assert score == pytest.approx(info.objective, rel=1e-6)
+
+
+def test_at_value_moves_only_its_parameter():
+    draw = at_value("weight", "n", 5.0)
+    assert draw("weight", "n", "", 2.0) == 5.0
+    assert draw("weight", "m", "", 1.0) == 1.0
+    assert draw("unit_cost_usd", "n", "AAA", 7.0) == 7.0
