@@ -528,22 +528,32 @@ if __name__ == "__main__":  # pragma: no cover
     metavar="ADDRESS",
     help="Send the draws to a Dask distributed scheduler (needs tipfocus[distributed]).",
 )
-def uncertainty(scenario, overrides, draws, seed, workers, out, force, scheduler) -> None:
+@click.option(
+    "--robust",
+    is_flag=True,
+    help="Also the allocation with the best mean impact over the draws (at most 50 draws).",
+)
+def uncertainty(scenario, overrides, draws, seed, workers, out, force, scheduler, robust) -> None:
     """Monte Carlo over the impact model's low / mode / high ranges.
 
     Each draw re-solves the scenario with drawn costs, saturations, context elasticities and metric
     weights ([uncertainty] in the scenario sets the shape and overrides ranges). Writes to --out
     (default runs/<scenario>-uncertainty-<timestamp>/): uncertainty.csv (per country: selection
     probability, allocation P10/P50/P90), uncertainty_pillars.csv, draws.csv, ranges.csv,
-    summary.json (impact distribution, regret of the mode allocation) and charts. The same seed
-    gives the same files whatever --workers or --scheduler. Ctrl-C keeps the finished draws.
+    summary.json (impact distribution, regret of the mode allocation) and charts; with --robust
+    also robust_allocation.csv and robust_vs_mode.csv (sample-average approximation over the
+    draws). The same seed gives the same files whatever --workers or --scheduler. Ctrl-C keeps
+    the finished draws.
     """
     from optimizer.engine import prepare
     from optimizer.result import run_name
     from optimizer.uncertainty.executors import executor
     from optimizer.uncertainty.outputs import check_folder, write_folder
+    from optimizer.uncertainty.robust import check_draws, compare
     from optimizer.uncertainty.study import monte_carlo
 
+    if robust:
+        check_draws(draws)
     sc = _load(scenario, overrides)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = out or Path("runs") / f"{run_name(sc.name, overrides)}-uncertainty-{stamp}"
@@ -558,6 +568,12 @@ def uncertainty(scenario, overrides, draws, seed, workers, out, force, scheduler
     with executor(workers, scheduler) as pool, _bar(draws) as tick:
         progress("solving at the mode values")
         result = monte_carlo(prep, draws, seed, pool, tick)
+    if robust and result.summary["draws_solved"]:
+        progress("solving the robust allocation over the draws")
+        plan, versus = compare(prep, result.study, result.finished, prepare(sc))
+        result.tables["robust_allocation"] = plan
+        result.tables["robust_vs_mode"] = versus
+        click.echo(versus.to_string(index=False, float_format=lambda v: f"{v:,.0f}"))
     write_folder(folder, force, result.tables, result.summary, result.figures)
     click.get_current_context().meta["written"] = folder
     info = result.summary

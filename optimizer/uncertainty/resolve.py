@@ -56,14 +56,20 @@ def apply_curves(model: AllocationModel, curves: Curves) -> None:
     found = fresh.reindex(pd.MultiIndex.from_frame(cols[SEGMENT_KEY]))
     if found["width_usd"].isna().any():  # a programming error: the structure must not change
         raise RuntimeError("the drawn curves lack segments of the built model")
-    cols["width_usd"] = found["width_usd"].to_numpy()
     cols["value_slope"] = found["value_slope"].to_numpy()
-    links = _links(model)
-    for var, iso, width in zip(cols["var"], cols["iso3"], cols["width_usd"], strict=True):
-        var.upBound = width / UNIT
-        links[var.name].expr[model.select[iso]] = -width / UNIT
+    set_widths(model, found["width_usd"].to_numpy())
     model.curves = curves
     model.problem.setObjective(impact_objective(model))
+
+
+def set_widths(model: AllocationModel, widths: np.ndarray) -> None:
+    """Each spend column's width (US$): its upper bound and its selection-link coefficient."""
+    cols = model.columns
+    cols["width_usd"] = widths
+    links = _links(model)
+    for var, iso, width in zip(cols["var"], cols["iso3"], widths, strict=True):
+        var.upBound = width / UNIT
+        links[var.name].expr[model.select[iso]] = -width / UNIT
 
 
 def _links(model: AllocationModel) -> dict:
