@@ -150,3 +150,93 @@ def test_robust_allocation_beats_the_mode_allocation_on_its_draws(tmp_path):
     assert robust.mean_regret <= mode.mean_regret + 1e-6 * mode.expected_impact
     assert plan["amount_usd"].sum() <= SCENARIO.budget.total_usd * (1 + 1e-9)
     assert plan["amount_usd"].sum() > 0
+
+
+def test_a_dask_cluster_gives_the_same_files_as_local_workers(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    local = study(tmp_path, "local", prepare_wide, draws=6)
+    with (
+        distributed.LocalCluster(n_workers=2, processes=False, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        remote = monte_carlo(
+            prepare_wide(SCENARIO), 6, 7, client.get_executor(), preparer=prepare_wide
+        )
+    write_folder(tmp_path / "dask", False, remote.tables, remote.summary, {})
+    for name in ("uncertainty.csv", "uncertainty_pillars.csv", "draws.csv", "summary.json"):
+        assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes()
+    assert local.summary["draws_solved"] == 6
+
+
+# ---------------------------------------------------------------------------- bad input (CLI)
+
+
+def _cli(args, tmp_path):
+    from click.testing import CliRunner
+
+    from optimizer.cli import main
+
+    return CliRunner().invoke(main, [*args, "--out", str(tmp_path / "out")])
+
+
+@pytest.mark.parametrize(
+    ("section", "words"),
+    [
+        (
+            "[uncertainty.unit_cost_usd]\nshelter_reintegration = { low = 900, mode = 800, high = 1000 }",
+            "above mode",
+        ),
+        ("[uncertainty.weight]\nconvictions = { low = 5, mode = 4, high = 15 }", "above mode"),
+        (
+            "[uncertainty.saturation]\nshelter_reintegration = { low = 0.2, mode = 0.2, high = 0.2 }",
+            "needs width",
+        ),
+        (
+            "[uncertainty.unit_cost_usd]\nshelter_reintegration = { low = -5, mode = 800, high = 1000 }",
+            "uncertainty.unit_cost_usd.shelter_reintegration.low",
+        ),
+        (
+            "[uncertainty.unit_cost_usd]\nlabour_inspection = { low = 0, mode = 800, high = 1000 }",
+            "low must be above 0",
+        ),
+        (
+            "[uncertainty.elasticity]\nnot_a_component = { low = 0, mode = 1, high = 2 }",
+            "not a component",
+        ),
+    ],
+)
+def test_bad_ranges_exit_2_with_one_message(tmp_path, section, words):
+    from optimizer.scenario import DEFAULT_SCENARIO
+
+    path = tmp_path / "bad.toml"
+    path.write_text(f'extends = "{DEFAULT_SCENARIO}"\nname = "bad"\n\n{section}\n')
+    result = _cli(["uncertainty", str(path), "--draws", "2"], tmp_path)
+    assert result.exit_code == 2, result.output
+    assert words in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("draws", ["0", "100001"])
+def test_draws_out_of_range_exit_2(tmp_path, draws):
+    result = _cli(["uncertainty", "--draws", draws], tmp_path)
+    assert result.exit_code == 2
+    assert "--draws" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_unreachable_scheduler_exits_2(tmp_path, monkeypatch):
+    pytest.importorskip("distributed")
+    from optimizer.uncertainty import executors
+
+    monkeypatch.setattr(executors, "CONNECT_SECONDS", 1)
+    result = _cli(["uncertainty", "--draws", "2", "--scheduler", "tcp://127.0.0.1:9"], tmp_path)
+    assert result.exit_code == 2, result.output
+    assert "cannot reach a Dask scheduler" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_robust_with_too_many_draws_exits_2(tmp_path):
+    result = _cli(["uncertainty", "--draws", "51", "--robust"], tmp_path)
+    assert result.exit_code == 2
+    assert "--robust" in result.output

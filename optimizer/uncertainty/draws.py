@@ -65,7 +65,7 @@ def ranges(catalogue: Catalogue, scenario: Scenario) -> pd.DataFrame:
                 continue
             table.loc[(kind, key)] = [override.low, override.mode, override.high, "scenario"]
     if problems:
-        raise ScenarioError("uncertainty", problems)
+        raise ScenarioError("scenario [uncertainty]", problems)
     return table.reset_index()
 
 

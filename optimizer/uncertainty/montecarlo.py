@@ -44,6 +44,10 @@ class Study:
 
 
 _local = threading.local()
+# highspy keeps its solve locks on the Highs class, so one process runs one interruptible solve at
+# a time: worker threads of one process (a Dask worker with several threads) take turns. Use
+# worker processes with one thread each (dask-worker --nthreads 1) to solve in parallel.
+_SOLVING = threading.Lock()
 
 
 def _prepared(study: Study, preparer: Callable[[Scenario], Prepared]) -> Prepared:
@@ -61,7 +65,8 @@ def run_draw(
     prep = _prepared(study, preparer)
     section = study.scenario.uncertainty
     draw = sample(study.table, list(study.countries), seed, section.distribution, section.shared)
-    return resolve(prep, draw, index, study.mode_spend)
+    with _SOLVING:
+        return resolve(prep, draw, index, study.mode_spend)
 
 
 def study_of(prep: Prepared) -> Study:
