@@ -607,3 +607,84 @@ def _bar(length: int):
         return
     with click.progressbar(length=length, label="draws", file=sys.stderr) as bar:
         yield lambda: bar.update(1)
+
+
+@main.command(context_settings=CONTEXT)
+@SCENARIO_ARG
+@SET_OPTION
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=os.cpu_count() or 1,
+    show_default="the number of CPUs",
+    help="Local worker processes.",
+)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder to write.")
+@click.option("--force", is_flag=True, help="Replace the folder if an earlier study wrote it.")
+@click.option(
+    "--top",
+    type=click.IntRange(0, 100),
+    default=5,
+    show_default=True,
+    help="Break-even values for this many of the largest swings that change the focus countries.",
+)
+def sensitivity(scenario, overrides, workers, out, force, top) -> None:
+    """One assumption at a time, at its low and at its high value.
+
+    Every component's cost per outcome, saturation and context elasticity (for every country at
+    once), every metric weight and the discount rate. Writes to --out (default
+    runs/<scenario>-sensitivity-<timestamp>/): sensitivity.csv (impact at low and high, swing,
+    focus countries and whether they change, break-even values), summary.json and a tornado chart.
+    """
+    from optimizer.engine import prepare
+    from optimizer.result import run_name
+    from optimizer.uncertainty import charts
+    from optimizer.uncertainty.draws import ranges
+    from optimizer.uncertainty.executors import executor
+    from optimizer.uncertainty.montecarlo import study_of
+    from optimizer.uncertainty.outputs import check_folder, figure, write_folder
+    from optimizer.uncertainty.sensitivity import assumptions, one_at_a_time, with_break_even
+
+    sc = _load(scenario, overrides)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = out or Path("runs") / f"{run_name(sc.name, overrides)}-sensitivity-{stamp}"
+    check_folder(folder, force)
+    progress = _progress()
+    with _naming_file(scenario):
+        progress("reading the data, screening countries and building the model")
+        prep = prepare(sc)
+        ranges(prep.catalogue, sc)
+    progress("solving at the nominal values")
+    study = study_of(prep)
+    points = 2 * len(assumptions(study))
+    with executor(workers) as pool, _bar(points) as tick:
+        table = one_at_a_time(study, pool, tick)
+    if top:
+        progress(f"break-even values for up to {top} assumptions")
+        table = with_break_even(study, table, top=top)
+    info = {
+        "scenario": sc.name,
+        "mode_impact": study.mode_impact,
+        "mode_focus_countries": list(study.mode_selected),
+        "assumptions": len(table),
+        "change_the_focus_countries": int(
+            (table["set_changes_low"] | table["set_changes_high"]).sum()
+        ),
+    }
+    fig = figure(charts.tornado, table, study.mode_impact, height=6.0)
+    write_folder(folder, force, {"sensitivity": table}, info, {"tornado": fig})
+    click.get_current_context().meta["written"] = folder
+    shown = table.head(10)[
+        [
+            "kind",
+            "key",
+            "impact_low",
+            "impact_high",
+            "set_changes_low",
+            "set_changes_high",
+            "break_even",
+        ]
+    ]
+    click.echo(f"Impact at the nominal values: {study.mode_impact:,.0f}. Largest swings:")
+    click.echo(shown.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
+    click.echo(f"\nWrote {folder}/")

@@ -27,12 +27,16 @@ def widened(spread: float) -> dict:
     comps = {
         "shelter": component(cost=2000, saturation=0.01, context="governance", elasticity=0.5),
         "police": component(pillar="prosecution", metric="n", cost=800, saturation=0.004),
-        "outreach": component(pillar="prevention", cost=300, saturation=0.03, context="voice"),
+        "outreach": component(
+            pillar="prevention", cost=300, saturation=0.03, context="voice", elasticity=1.0
+        ),
     }
     for comp in comps.values():
         for key in ("unit_cost_usd", "saturation"):
             mode = comp[key]["mode"]
             comp[key] = {"low": mode / spread, "mode": mode, "high": mode * spread}
+    if spread > 1:  # the voice context matters from not at all to strongly
+        comps["outreach"]["elasticity"] = {"low": 0.0, "mode": 1.0, "high": 3.0}
     return comps
 
 
@@ -240,3 +244,28 @@ def test_robust_with_too_many_draws_exits_2(tmp_path):
     result = _cli(["uncertainty", "--draws", "51", "--robust"], tmp_path)
     assert result.exit_code == 2
     assert "--robust" in result.output
+
+
+def test_sensitivity_moves_impact_the_right_way_and_finds_break_evens():
+    from optimizer.uncertainty.montecarlo import study_of
+    from optimizer.uncertainty.sensitivity import one_at_a_time, with_break_even
+
+    prep = prepare_wide(SCENARIO)
+    base = study_of(prep)
+    with local_executor(1) as pool:
+        table = one_at_a_time(base, pool, preparer=prepare_wide)
+    rows = table.set_index(["kind", "key"])
+    cost = rows.loc[("unit_cost_usd", "outreach")]
+    assert cost["impact_low"] > base.mode_impact > cost["impact_high"]  # cheaper buys more
+    assert ("weight", "n") not in rows.index  # collapsed in this world: not an assumption
+    assert rows.loc[("discount_rate", "budget"), "impact_high"] < base.mode_impact
+    assert rows.loc[("elasticity", "outreach"), "set_changes_low"]  # voice decides the set
+    assert (table["swing"].diff().dropna() <= 1e-9).all()  # largest swing first
+    table = with_break_even(base, table, preparer=prepare_wide, top=2)
+    found = table.dropna(subset=["break_even"])
+    assert ("elasticity", "outreach") in set(zip(found["kind"], found["key"], strict=True))
+    for row in found.itertuples():
+        side = "low" if row.set_changes_low else "high"
+        assert (
+            min(row.mode, getattr(row, side)) <= row.break_even <= max(row.mode, getattr(row, side))
+        )

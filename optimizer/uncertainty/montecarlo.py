@@ -21,7 +21,7 @@ from optimizer.engine import Prepared, prepare
 from optimizer.errors import InfeasibleError, SolverError
 from optimizer.scenario import Scenario, resolved_toml
 from optimizer.solve import solve
-from optimizer.uncertainty.draws import draw_seeds, ranges, sample
+from optimizer.uncertainty.draws import Draw, at_value, draw_seeds, ranges, sample
 from optimizer.uncertainty.resolve import DrawOutcome, model_spend, resolve
 
 MAX_DRAWS = 100_000
@@ -67,6 +67,25 @@ def run_draw(
     draw = sample(study.table, list(study.countries), seed, section.distribution, section.shared)
     with _SOLVING:
         return resolve(prep, draw, index, study.mode_spend)
+
+
+def run_point(
+    study: Study,
+    index: int,
+    kind: str,
+    key: str,
+    value: float,
+    preparer: Callable[[Scenario], Prepared] = prepare,
+) -> DrawOutcome:
+    """One assumption at ``value`` (every country), the rest nominal: a sensitivity task.
+    ``kind`` is a kind of ``draws.ranges`` or "discount_rate"."""
+    prep = _prepared(study, preparer)
+    if kind == "discount_rate":
+        draw, rate = Draw(seed=0), value
+    else:
+        draw, rate = at_value(kind, key, value), None
+    with _SOLVING:
+        return resolve(prep, draw, index, study.mode_spend, discount_rate=rate)
 
 
 def study_of(prep: Prepared) -> Study:

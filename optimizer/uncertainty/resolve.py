@@ -108,12 +108,27 @@ def impact_of(spend: pd.DataFrame, curves: Curves, scenario: Scenario) -> float:
     return total
 
 
-def resolve(prep: Prepared, draw: Draw, index: int, mode_spend: pd.DataFrame) -> DrawOutcome:
-    """Solve ``prep``'s model on ``draw``'s curves; score its optimum and the mode allocation."""
+def resolve(
+    prep: Prepared,
+    draw: Draw,
+    index: int,
+    mode_spend: pd.DataFrame,
+    discount_rate: float | None = None,
+) -> DrawOutcome:
+    """Solve ``prep``'s model on ``draw``'s curves (and ``discount_rate``, if given); score its
+    optimum and the mode allocation."""
+    scenario = prep.scenario
+    if discount_rate is not None:
+        budget = scenario.budget.model_copy(update={"discount_rate": discount_rate})
+        scenario = scenario.model_copy(update={"budget": budget})
     curves = draw_curves(prep, draw)
-    apply_curves(prep.model, curves)
-    info = solve(prep.model, prep.scenario.solver)
-    mode_impact = impact_of(mode_spend, curves, prep.scenario)
+    prep.model.scenario = scenario  # impact_objective discounts with the model's scenario
+    try:
+        apply_curves(prep.model, curves)
+        info = solve(prep.model, scenario.solver)
+    finally:
+        prep.model.scenario = prep.scenario
+    mode_impact = impact_of(mode_spend, curves, scenario)
     if not info.status.has_solution:
         return DrawOutcome(index, draw.seed, str(info.status), None, None, mode_impact, (), {})
     spend = model_spend(prep.model)
@@ -124,7 +139,7 @@ def resolve(prep: Prepared, draw: Draw, index: int, mode_spend: pd.DataFrame) ->
         seed=draw.seed,
         status=str(info.status),
         objective=info.objective,
-        impact=impact_of(spend, curves, prep.scenario),
+        impact=impact_of(spend, curves, scenario),
         mode_impact=mode_impact,
         selected=selected,
         spend={key: float(v) for key, v in by_pillar.items() if v >= 1.0},
