@@ -269,3 +269,38 @@ def test_sensitivity_moves_impact_the_right_way_and_finds_break_evens():
         assert (
             min(row.mode, getattr(row, side)) <= row.break_even <= max(row.mode, getattr(row, side))
         )
+
+
+def test_ctrl_c_keeps_the_finished_draws():
+    from optimizer.uncertainty.montecarlo import run_draws, study_of
+
+    base = study_of(prepare_wide(SCENARIO))
+    seen = []
+
+    def tick():
+        seen.append(1)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    with local_executor(1) as pool:
+        finished = run_draws(base, 20, 7, pool, tick, preparer=prepare_wide)
+    assert finished.interrupted
+    assert 3 <= len(finished.outcomes) < 20
+    indexes = [o.index for o in finished.outcomes]
+    assert indexes == sorted(set(indexes))
+
+
+def test_cli_uncertainty_writes_the_study_folder(tmp_path):
+    import json
+
+    result = _cli(["uncertainty", "--draws", "2", "--workers", "1", "--seed", "3"], tmp_path)
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "out"
+    for name in ("uncertainty.csv", "uncertainty_pillars.csv", "draws.csv", "ranges.csv"):
+        assert (folder / name).stat().st_size > 0
+    assert (folder / "impact_histogram.png").stat().st_size > 0
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["draws_solved"] == 2 and summary["seed"] == 3
+    assert "Regret of the mode allocation" in result.output
+    again = _cli(["uncertainty", "--draws", "2", "--workers", "1"], tmp_path)
+    assert again.exit_code == 2 and "--force" in again.output  # an existing folder is kept

@@ -3,8 +3,8 @@
 For every range with width (``draws.ranges``: each component's cost per outcome, saturation and
 context elasticity, set for every country at once; each metric weight) and the discount rate: the
 impact of the re-solved optimum at low and at high, and whether the focus-country set changes.
-For the assumptions with the largest swing whose set changes, the break-even value: the value
-nearest the nominal at which the set is no longer the nominal one, by bisection.
+For the assumptions with the largest swing whose set changes, the break-even value: between the
+nominal and the end that changes the set (low first), where the set stops being the nominal one.
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ def one_at_a_time(
         table[f"set_changes_{side}"] = [s != mode_set for s in sets]
     table["swing"] = (table["impact_high"] - table["impact_low"]).abs()
     table["break_even"] = float("nan")
+    table["break_even_side"] = ""
     return table.sort_values(
         ["swing", "kind", "key"], ascending=[False, True, True], ignore_index=True
     )
@@ -76,8 +77,9 @@ def break_even(
     row: pd.Series,
     preparer: Callable[[Scenario], Prepared] = prepare,
 ) -> float | None:
-    """The value between the nominal and the nearer end whose set changes at which the
-    focus-country set first differs from the nominal one (bisection); None if neither end changes it."""
+    """Where between the nominal value and the end that changes the focus-country set (the low
+    end if it does, else the high end) the set stops being the nominal one, by bisection: the
+    first value found on the changed side. None if neither end changes the set."""
     side = "low" if row["set_changes_low"] else "high" if row["set_changes_high"] else None
     if side is None:
         return None
@@ -103,4 +105,5 @@ def with_break_even(
     changes = table.index[table["set_changes_low"] | table["set_changes_high"]][:top]
     for i in changes:
         table.loc[i, "break_even"] = break_even(study, table.loc[i], preparer)
+        table.loc[i, "break_even_side"] = "low" if table.loc[i, "set_changes_low"] else "high"
     return table
