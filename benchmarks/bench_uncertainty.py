@@ -37,9 +37,9 @@ def main() -> None:
     end = time.perf_counter()
     solved = sum(o.impact is not None for o in finished.outcomes)
     wall = end - mode
-    kib = 1024 if sys.platform != "darwin" else 1
-    parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / kib
-    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / kib
+    unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+    parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * unit
     print(f"baseline: prepare {prepared - start:.1f} s, mode solve {mode - prepared:.1f} s")
     print(
         f"{args.draws} draws ({solved} solved) on {args.workers} workers: {wall:.1f} s wall, "
