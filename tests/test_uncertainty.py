@@ -304,3 +304,19 @@ def test_cli_uncertainty_writes_the_study_folder(tmp_path):
     assert "Regret of the mode allocation" in result.output
     again = _cli(["uncertainty", "--draws", "2", "--workers", "1"], tmp_path)
     assert again.exit_code == 2 and "--force" in again.output  # an existing folder is kept
+
+
+def test_a_draw_changed_in_place_solves_as_a_model_rebuilt_on_its_curves(monkeypatch):
+    from optimizer.uncertainty import resolve as module
+
+    prep = prepare_wide(SCENARIO)
+    assert module.changeable_in_place(prep.model)
+    table = ranges(prep.catalogue, SCENARIO)
+    draw = sample(table, prep.countries, draw_seeds(5, 1)[0], "pert", False)
+    spend = model_spend(prep.model)
+    in_place = module.resolve(prep, draw, 0, spend)
+    monkeypatch.setattr(module, "changeable_in_place", lambda model: False)
+    rebuilt = module.resolve(prepare_wide(SCENARIO), draw, 0, spend)
+    assert in_place.objective == pytest.approx(rebuilt.objective, rel=1e-9)
+    assert in_place.selected == rebuilt.selected
+    assert in_place.spend.keys() == rebuilt.spend.keys()

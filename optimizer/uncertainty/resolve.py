@@ -18,7 +18,7 @@ import pandas as pd
 
 from optimizer.engine import Prepared
 from optimizer.impact import Curves, build_curves
-from optimizer.model import UNIT, AllocationModel, impact_objective
+from optimizer.model import UNIT, AllocationModel, build_model, impact_objective
 from optimizer.scenario import Scenario
 from optimizer.solve import solve
 from optimizer.uncertainty.draws import Draw
@@ -108,6 +108,55 @@ def impact_of(spend: pd.DataFrame, curves: Curves, scenario: Scenario) -> float:
     return total
 
 
+# Families whose rows do not depend on the curves: a draw can change the built model in place when
+# every family is one of these. Issue 10's focus mechanisms add rows whose coefficients are outcome
+# slopes or saturations (aftercare, stocks counted once, the tipping point's durable outcomes, the
+# systems dividend); with any of those the model is rebuilt from the drawn curves instead.
+CURVE_FREE_FAMILIES = frozenset(
+    {
+        "budget",
+        "annual_cap",
+        "compact_min",
+        "compact_max",
+        "country_count",
+        "lock_in",
+        "lock_out",
+        "region_max",
+        "pillar_floor",
+        "earmark",
+        "government_cap",
+        "me_floor",
+        "ramp_up",
+        "ramp_down",
+        "absorptive_cap",
+        "component_floor",
+        "tipping_spend",
+        "tipping_pillar",
+    }
+)
+CURVE_VARIABLES = ("coverage_", "durable_", "dividend_")  # columns whose rows use the curves
+
+
+def changeable_in_place(model: AllocationModel) -> bool:
+    """Whether ``apply_curves`` changes every number a draw changes in ``model``."""
+    if not set(model.families) <= CURVE_FREE_FAMILIES:
+        return False
+    return not any(v.name.startswith(CURVE_VARIABLES) for v in model.variables)
+
+
+def model_for(prep: Prepared, curves: Curves, scenario: Scenario) -> AllocationModel:
+    """``prep.model`` changed in place to ``curves``, or a model rebuilt on them where some row
+    depends on the curves beyond the segment widths and objective."""
+    if changeable_in_place(prep.model):
+        prep.model.scenario = scenario  # impact_objective discounts with the model's scenario
+        try:
+            apply_curves(prep.model, curves)
+        finally:
+            prep.model.scenario = prep.scenario
+        return prep.model
+    return build_model(scenario, prep.screen.frame, prep.countries, curves, prep.catalogue)
+
+
 def resolve(
     prep: Prepared,
     draw: Draw,
@@ -122,18 +171,14 @@ def resolve(
         budget = scenario.budget.model_copy(update={"discount_rate": discount_rate})
         scenario = scenario.model_copy(update={"budget": budget})
     curves = draw_curves(prep, draw)
-    prep.model.scenario = scenario  # impact_objective discounts with the model's scenario
-    try:
-        apply_curves(prep.model, curves)
-        info = solve(prep.model, scenario.solver)
-    finally:
-        prep.model.scenario = prep.scenario
+    model = model_for(prep, curves, scenario)
+    info = solve(model, scenario.solver)
     mode_impact = impact_of(mode_spend, curves, scenario)
     if not info.status.has_solution:
         return DrawOutcome(index, draw.seed, str(info.status), None, None, mode_impact, (), {})
-    spend = model_spend(prep.model)
+    spend = model_spend(model)
     by_pillar = spend.groupby(["iso3", "pillar"])["amount_usd"].sum()
-    selected = tuple(sorted(i for i, y in prep.model.select.items() if (y.varValue or 0) > 0.5))
+    selected = tuple(sorted(i for i, y in model.select.items() if (y.varValue or 0) > 0.5))
     return DrawOutcome(
         index=index,
         seed=draw.seed,

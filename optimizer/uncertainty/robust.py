@@ -26,6 +26,7 @@ from optimizer.uncertainty.draws import sample
 from optimizer.uncertainty.montecarlo import Finished, Study
 from optimizer.uncertainty.resolve import (
     SPEND_KEY,
+    changeable_in_place,
     draw_curves,
     impact_of,
     model_spend,
@@ -58,6 +59,14 @@ def robust_plan(prep: Prepared, curves: list[Curves]) -> pd.DataFrame:
     """The spend (iso3, component, year, pillar, amount_usd) that maximises mean impact over the
     draws' ``curves``. Changes ``prep.model``: prepare a fresh one for anything else."""
     m = prep.model
+    if not changeable_in_place(m):
+        raise InputError(
+            "--robust",
+            "this scenario's model has rows that depend on the curves beyond the segment widths "
+            "(aftercare, stocks counted once, tipping-point durable outcomes or the systems "
+            "dividend), which the sample-average model does not copy per draw yet; turn those "
+            "off in the scenario or drop --robust",
+        )
     cols = m.columns
     set_widths(m, _widest(prep.curves, curves, cols))
     plan = {key: list(group) for key, group in cols.groupby(SPEND_KEY, sort=True)["var"]}
