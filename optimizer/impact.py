@@ -15,6 +15,7 @@ Each segment's slope is its secant slope. Spend past the last breakpoint buys no
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,14 +122,26 @@ class Curves:
         return per_segment.groupby(level=[0, 1], sort=False).sum().reindex(spend.index).fillna(0.0)
 
 
+# (kind, key, iso3, nominal) -> the value to use; kind is unit_cost_usd, saturation, elasticity or
+# weight (iso3 "" for a weight). ``nominal`` is what the scenario uses without a draw.
+ParameterLookup = Callable[[str, str, str, float], float]
+
+
+def nominal(kind: str, key: str, iso: str, value: float) -> float:
+    """The scenario's own value (no draw)."""
+    return value
+
+
 def build_curves(
     view: pd.DataFrame,
     countries: list[str],
     catalogue: Catalogue,
     objective: ObjectiveSection,
+    draw: ParameterLookup = nominal,
 ) -> Curves:
-    """Response curves for ``countries`` (rows of the screening view) and every catalogue component."""
-    weights = metric_weights(catalogue, objective)
+    """Response curves for ``countries`` (rows of the screening view) and every catalogue component;
+    ``draw`` picks each uncertain number (``optimizer.uncertainty.draws``), by default the nominal."""
+    weights = {k: draw("weight", k, "", w) for k, w in metric_weights(catalogue, objective).items()}
     ctx = context_values(view)
     median = (
         ctx.median()
@@ -143,14 +156,15 @@ def build_curves(
         for key, comp in catalogue.components.items():
             if not sector_listed(view, iso, comp.sector):
                 continue  # a sector component applies only where the sector is listed
-            saturation = comp.saturation.mode * reach
+            saturation = draw("saturation", key, iso, comp.saturation.mode) * reach
             if comp.context == "none":
                 phi, context = 1.0, float("nan")
             else:
                 context = float(ctx.at[iso, comp.context])
                 ratio = context / median[comp.context] if not math.isnan(context) else 1.0
-                phi = float(np.clip(ratio**comp.elasticity.mode, lo, hi)) if ratio > 0 else lo
-            unit_cost = float(getattr(comp.unit_cost_usd, case))
+                elasticity = draw("elasticity", key, iso, comp.elasticity.mode)
+                phi = float(np.clip(ratio**elasticity, lo, hi)) if ratio > 0 else lo
+            unit_cost = draw("unit_cost_usd", key, iso, float(getattr(comp.unit_cost_usd, case)))
             rows.append(
                 (
                     iso,

@@ -448,6 +448,52 @@ class TippingSection(Section):
     )
 
 
+class RangeOverride(Section):
+    """A scenario's own low / mode / high for one uncertain number (``[uncertainty]``)."""
+
+    low: Annotated[float, Field(ge=0)]
+    mode: Annotated[float, Field(ge=0)]
+    high: Annotated[float, Field(ge=0)]
+
+    @model_validator(mode="after")
+    def _ordered_with_width(self) -> RangeOverride:
+        if self.low > self.mode:
+            raise ValueError(f"low {self.low:g} is above mode {self.mode:g}; fix the range")
+        if self.mode > self.high:
+            raise ValueError(f"mode {self.mode:g} is above high {self.high:g}; fix the range")
+        if self.low == self.high:
+            raise ValueError(
+                f"low and high are both {self.low:g}: a range to sample needs width; to fix the "
+                "value, set it in the catalogue (or objective.weights) instead"
+            )
+        return self
+
+
+class UncertaintySection(Section):
+    """How ``tipfocus uncertainty`` and ``sensitivity`` draw the catalogue's uncertain numbers."""
+
+    distribution: Literal["pert", "triangular"] = Field(
+        "pert", description="Shape over each low / mode / high range: pert (default) or triangular."
+    )
+    shared: bool = Field(
+        False,
+        description="One draw per component shared by every country (correlated), instead of "
+        "one per (country, component).",
+    )
+    unit_cost_usd: dict[str, RangeOverride] = Field(
+        {}, description="Range overrides of a component's cost per outcome, by component key."
+    )
+    saturation: dict[str, RangeOverride] = Field(
+        {}, description="Range overrides of a component's saturation, by component key."
+    )
+    elasticity: dict[str, RangeOverride] = Field(
+        {}, description="Range overrides of a component's context elasticity, by component key."
+    )
+    weight: dict[str, RangeOverride] = Field(
+        {}, description="Range overrides of a metric's weight, by metric key."
+    )
+
+
 class SolverSection(Section):
     """The MIP solver and its limits."""
 
@@ -481,6 +527,7 @@ class Scenario(Section):
     objective: ObjectiveSection = ObjectiveSection()
     tipping: TippingSection = TippingSection()
     solver: SolverSection = SolverSection()
+    uncertainty: UncertaintySection = UncertaintySection()
 
     _files: tuple[Path, ...] = PrivateAttr(default=())
     _overrides: tuple[str, ...] = PrivateAttr(default=())

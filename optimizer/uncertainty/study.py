@@ -1,0 +1,65 @@
+"""A Monte Carlo study from end to end: mode solve, draws, tables, summary and charts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from optimizer.engine import Prepared
+from optimizer.uncertainty import charts, summary
+from optimizer.uncertainty.montecarlo import Finished, Study, run_draws, study_of
+from optimizer.uncertainty.outputs import figure
+
+
+@dataclass
+class StudyResult:
+    study: Study
+    finished: Finished
+    tables: dict[str, pd.DataFrame]
+    summary: dict
+    figures: dict[str, Figure]
+
+
+def monte_carlo(
+    prep: Prepared,
+    draws: int,
+    seed: int,
+    pool: Executor,
+    tick: Callable[[], None] = lambda: None,
+    preparer: Callable | None = None,
+) -> StudyResult:
+    """Solve at the mode values, then ``draws`` draws through ``pool``; tables and charts."""
+    study = study_of(prep)
+    options = {} if preparer is None else {"preparer": preparer}
+    finished = run_draws(study, draws, seed, pool, tick, **options)
+    return tabulate(prep, study, finished, seed)
+
+
+def tabulate(prep: Prepared, study: Study, finished: Finished, seed: int) -> StudyResult:
+    names = prep.screen.frame["name"].to_dict()
+    countries = summary.country_table(finished, study, names)
+    draws = summary.draws_table(finished)
+    info = {"scenario": prep.scenario.name, "seed": seed}
+    info |= {
+        "distribution": prep.scenario.uncertainty.distribution,
+        "shared": prep.scenario.uncertainty.shared,
+    }
+    info |= summary.impact_summary(finished, study)
+    tables = {
+        "uncertainty": countries,
+        "uncertainty_pillars": summary.pillar_table(finished),
+        "draws": draws,
+        "ranges": study.table,
+    }
+    figures = {}
+    if info["draws_solved"]:
+        figures = {
+            "impact_histogram": figure(charts.impact_histogram, draws, study.mode_impact),
+            "selection_probability": figure(charts.selection_probability, countries, height=5.5),
+            "allocation_ranges": figure(charts.allocation_ranges, countries, height=5.5),
+        }
+    return StudyResult(study, finished, tables, info, figures)

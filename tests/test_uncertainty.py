@@ -1,0 +1,335 @@
+"""Monte Carlo over the impact model's ranges, on a tiny world (tests/world.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from world import World, catalogue, component, scenario, view
+
+from optimizer.scenario import Scenario
+from optimizer.solve import solve
+from optimizer.uncertainty.draws import at_value, draw_seeds, ranges, sample
+from optimizer.uncertainty.montecarlo import local_executor
+from optimizer.uncertainty.outputs import write_folder
+from optimizer.uncertainty.resolve import impact_of, model_spend
+from optimizer.uncertainty.study import monte_carlo
+
+COUNTRIES = {
+    "AAA": {"people": 200_000, "rl": 30, "cc": 40, "va": 60},
+    "BBB": {"people": 150_000, "rl": 70, "cc": 60, "va": 30},
+    "CCC": {"people": 120_000, "rl": 50, "cc": 50, "va": 50},
+    "DDD": {"people": 90_000, "rl": 20, "cc": 25, "va": 80},
+}
+
+
+def widened(spread: float) -> dict:
+    """Components whose cost and saturation range over mode / spread .. mode * spread."""
+    comps = {
+        "shelter": component(cost=2000, saturation=0.01, context="governance", elasticity=0.5),
+        "police": component(pillar="prosecution", metric="n", cost=800, saturation=0.004),
+        "outreach": component(
+            pillar="prevention", cost=300, saturation=0.03, context="voice", elasticity=1.0
+        ),
+    }
+    for comp in comps.values():
+        for key in ("unit_cost_usd", "saturation"):
+            mode = comp[key]["mode"]
+            comp[key] = {"low": mode / spread, "mode": mode, "high": mode * spread}
+    if spread > 1:  # the voice context matters from not at all to strongly
+        comps["outreach"]["elasticity"] = {"low": 0.0, "mode": 1.0, "high": 3.0}
+    return comps
+
+
+def world(sc: Scenario, spread: float = 2.0) -> World:
+    return World(scenario=sc, view=view(COUNTRIES), catalogue=catalogue(widened(spread), WEIGHTS))
+
+
+WEIGHTS = {"m": 1.0, "n": 2.0}
+SCENARIO = scenario(
+    budget={"total_usd": 3e6, "horizon_years": 3},
+    selection={"max_countries": 2, "min_compact_usd": 4e5},
+)
+
+
+def prepare_wide(sc: Scenario):
+    return world(sc).prepare()
+
+
+def prepare_collapsed(sc: Scenario):
+    return world(sc, spread=1.0).prepare()
+
+
+def study(tmp_path, name, preparer, workers=1, draws=12, seed=7, sc=SCENARIO):
+    with local_executor(workers) as pool:
+        result = monte_carlo(preparer(sc), draws, seed, pool, preparer=preparer)
+    write_folder(tmp_path / name, False, result.tables, result.summary, {})
+    return result
+
+
+def test_same_seed_same_files_with_one_and_two_workers(tmp_path):
+    one = study(tmp_path, "one", prepare_wide, workers=1)
+    two = study(tmp_path, "two", prepare_wide, workers=2)
+    for name in ("uncertainty.csv", "uncertainty_pillars.csv", "draws.csv", "summary.json"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+    assert one.summary["draws_solved"] == 12
+    assert two.tables["draws"]["seed"].tolist() == draw_seeds(7, 12)
+    other = study(tmp_path, "other", prepare_wide, seed=8)  # and the seed matters
+    assert other.tables["draws"]["impact"].tolist() != one.tables["draws"]["impact"].tolist()
+
+
+def test_collapsed_ranges_reproduce_the_deterministic_optimum(tmp_path):
+    prep = prepare_collapsed(SCENARIO)
+    info = solve(prep.model, SCENARIO.solver)
+    result = study(tmp_path, "flat", prepare_collapsed, draws=5)
+    draws = result.tables["draws"]
+    assert (draws["status"] == "optimal").all()
+    assert np.allclose(draws["objective"], info.objective, rtol=1e-9)
+    assert np.allclose(draws["regret"], 0.0, atol=1e-6 * info.objective)
+    chosen = ";".join(sorted(i for i, y in prep.model.select.items() if y.varValue > 0.5))
+    assert set(draws["focus_countries"]) == {chosen}
+
+
+def test_selection_probabilities_sum_to_the_mean_number_of_focus_countries(tmp_path):
+    result = study(tmp_path, "p", prepare_wide, draws=16)
+    probability = result.tables["uncertainty"]["selection_probability"]
+    assert probability.between(0, 1).all()
+    assert 0 < probability.max() <= 1 and probability.min() < 1  # the ranges move the choice
+    assert probability.sum() == pytest.approx(result.summary["mean_focus_countries"])
+    table = result.tables["uncertainty"]
+    assert (table["allocation_p10_usd"] <= table["allocation_p50_usd"] + 1e-6).all()
+    assert (table["allocation_p50_usd"] <= table["allocation_p90_usd"] + 1e-6).all()
+
+
+def test_regret_is_never_negative(tmp_path):
+    result = study(tmp_path, "r", prepare_wide, draws=10)
+    regret = result.tables["draws"]["regret"]
+    assert (regret >= -1e-6 * result.tables["draws"]["impact"]).all()
+    assert regret.max() > 0  # some draw's optimum beats the mode allocation
+
+
+def test_pert_draws_have_the_pert_mean_and_shared_draws_one_value():
+    prep = prepare_wide(SCENARIO)
+    table = ranges(prep.catalogue, SCENARIO)
+    values = [
+        sample(table, ["AAA", "BBB"], s, "pert", False)("unit_cost_usd", "shelter", "AAA", 0.0)
+        for s in draw_seeds(1, 4000)
+    ]
+    low, mode, high = 1000.0, 2000.0, 4000.0
+    assert np.mean(values) == pytest.approx((low + 4 * mode + high) / 6, rel=0.02)
+    assert min(values) >= low and max(values) <= high
+    shared = sample(table, ["AAA", "BBB"], 3, "triangular", True)
+    one = shared("saturation", "police", "AAA", 0.0)
+    assert one == shared("saturation", "police", "BBB", 0.0) != 0.0
+    apart = sample(table, ["AAA", "BBB"], 3, "triangular", False)
+    assert apart("saturation", "police", "AAA", 0.0) != apart("saturation", "police", "BBB", 0.0)
+
+
+def test_impact_of_scores_the_solved_allocation_as_the_objective_does():
+    prep = prepare_wide(SCENARIO)
+    info = solve(prep.model, SCENARIO.solver)
+    score = impact_of(model_spend(prep.model), prep.curves, SCENARIO, prep.catalogue)
+    assert score == pytest.approx(info.objective, rel=1e-6)
+
+
+def test_at_value_moves_only_its_parameter():
+    draw = at_value("weight", "n", 5.0)
+    assert draw("weight", "n", "", 2.0) == 5.0
+    assert draw("weight", "m", "", 1.0) == 1.0
+    assert draw("unit_cost_usd", "n", "AAA", 7.0) == 7.0
+
+
+def test_robust_allocation_beats_the_mode_allocation_on_its_draws(tmp_path):
+    from optimizer.uncertainty.robust import compare
+
+    result = study(tmp_path, "robust", prepare_wide, draws=10)
+    plan, table = compare(
+        prepare_wide(SCENARIO), result.study, result.finished, prepare_wide(SCENARIO)
+    )
+    mode, robust = (
+        table.set_index("allocation")
+        .loc[["mode allocation", "robust allocation"]]
+        .itertuples(index=False)
+    )
+    assert robust.expected_impact >= mode.expected_impact * (1 - 1e-7)
+    assert robust.mean_regret <= mode.mean_regret + 1e-6 * mode.expected_impact
+    assert plan["amount_usd"].sum() <= SCENARIO.budget.total_usd * (1 + 1e-9)
+    assert plan["amount_usd"].sum() > 0
+
+
+def test_a_dask_cluster_gives_the_same_files_as_local_workers(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    local = study(tmp_path, "local", prepare_wide, draws=6)
+    with (
+        distributed.LocalCluster(n_workers=2, processes=False, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        remote = monte_carlo(
+            prepare_wide(SCENARIO), 6, 7, client.get_executor(), preparer=prepare_wide
+        )
+    write_folder(tmp_path / "dask", False, remote.tables, remote.summary, {})
+    for name in ("uncertainty.csv", "uncertainty_pillars.csv", "draws.csv", "summary.json"):
+        assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes()
+    assert local.summary["draws_solved"] == 6
+
+
+# ---------------------------------------------------------------------------- bad input (CLI)
+
+
+def _cli(args, tmp_path):
+    from click.testing import CliRunner
+
+    from optimizer.cli import main
+
+    return CliRunner().invoke(main, [*args, "--out", str(tmp_path / "out")])
+
+
+@pytest.mark.parametrize(
+    ("section", "words"),
+    [
+        (
+            "[uncertainty.unit_cost_usd]\nshelter_reintegration = { low = 900, mode = 800, high = 1000 }",
+            "above mode",
+        ),
+        ("[uncertainty.weight]\nconvictions = { low = 5, mode = 4, high = 15 }", "above mode"),
+        (
+            "[uncertainty.saturation]\nshelter_reintegration = { low = 0.2, mode = 0.2, high = 0.2 }",
+            "needs width",
+        ),
+        (
+            "[uncertainty.unit_cost_usd]\nshelter_reintegration = { low = -5, mode = 800, high = 1000 }",
+            "uncertainty.unit_cost_usd.shelter_reintegration.low",
+        ),
+        (
+            "[uncertainty.unit_cost_usd]\nlabour_inspection = { low = 0, mode = 800, high = 1000 }",
+            "low must be above 0",
+        ),
+        (
+            "[uncertainty.elasticity]\nnot_a_component = { low = 0, mode = 1, high = 2 }",
+            "not a component",
+        ),
+    ],
+)
+def test_bad_ranges_exit_2_with_one_message(tmp_path, section, words):
+    from optimizer.scenario import DEFAULT_SCENARIO
+
+    path = tmp_path / "bad.toml"
+    path.write_text(f'extends = "{DEFAULT_SCENARIO}"\nname = "bad"\n\n{section}\n')
+    result = _cli(["uncertainty", str(path), "--draws", "2"], tmp_path)
+    assert result.exit_code == 2, result.output
+    assert words in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("draws", ["0", "100001"])
+def test_draws_out_of_range_exit_2(tmp_path, draws):
+    result = _cli(["uncertainty", "--draws", draws], tmp_path)
+    assert result.exit_code == 2
+    assert "--draws" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_unreachable_scheduler_exits_2(tmp_path, monkeypatch):
+    pytest.importorskip("distributed")
+    from optimizer.uncertainty import executors
+
+    monkeypatch.setattr(executors, "CONNECT_SECONDS", 1)
+    result = _cli(["uncertainty", "--draws", "2", "--scheduler", "tcp://127.0.0.1:9"], tmp_path)
+    assert result.exit_code == 2, result.output
+    assert "cannot reach a Dask scheduler" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_robust_with_too_many_draws_exits_2(tmp_path):
+    result = _cli(["uncertainty", "--draws", "51", "--robust"], tmp_path)
+    assert result.exit_code == 2
+    assert "--robust" in result.output
+
+
+def test_sensitivity_moves_impact_the_right_way_and_finds_break_evens():
+    from optimizer.uncertainty.montecarlo import study_of
+    from optimizer.uncertainty.sensitivity import one_at_a_time, with_break_even
+
+    prep = prepare_wide(SCENARIO)
+    base = study_of(prep)
+    with local_executor(1) as pool:
+        table = one_at_a_time(base, pool, preparer=prepare_wide)
+    rows = table.set_index(["kind", "key"])
+    cost = rows.loc[("unit_cost_usd", "outreach")]
+    assert cost["impact_low"] > base.mode_impact > cost["impact_high"]  # cheaper buys more
+    assert ("weight", "n") not in rows.index  # collapsed in this world: not an assumption
+    assert rows.loc[("discount_rate", "budget"), "impact_high"] < base.mode_impact
+    assert rows.loc[("elasticity", "outreach"), "set_changes_low"]  # voice decides the set
+    assert (table["swing"].diff().dropna() <= 1e-9).all()  # largest swing first
+    table = with_break_even(base, table, preparer=prepare_wide, top=2)
+    found = table.dropna(subset=["break_even"])
+    assert ("elasticity", "outreach") in set(zip(found["kind"], found["key"], strict=True))
+    for row in found.itertuples():
+        side = "low" if row.set_changes_low else "high"
+        assert (
+            min(row.mode, getattr(row, side)) <= row.break_even <= max(row.mode, getattr(row, side))
+        )
+
+
+def test_ctrl_c_keeps_the_finished_draws():
+    from optimizer.uncertainty.montecarlo import run_draws, study_of
+
+    base = study_of(prepare_wide(SCENARIO))
+    seen = []
+
+    def tick():
+        seen.append(1)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    with local_executor(1) as pool:
+        finished = run_draws(base, 20, 7, pool, tick, preparer=prepare_wide)
+    assert finished.interrupted
+    assert 3 <= len(finished.outcomes) < 20
+    indexes = [o.index for o in finished.outcomes]
+    assert indexes == sorted(set(indexes))
+
+
+def test_cli_uncertainty_writes_the_study_folder(tmp_path):
+    import json
+
+    result = _cli(["uncertainty", "--draws", "2", "--workers", "1", "--seed", "3"], tmp_path)
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "out"
+    for name in ("uncertainty.csv", "uncertainty_pillars.csv", "draws.csv", "ranges.csv"):
+        assert (folder / name).stat().st_size > 0
+    assert (folder / "impact_histogram.png").stat().st_size > 0
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["draws_solved"] == 2 and summary["seed"] == 3
+    assert "Regret of the mode allocation" in result.output
+    again = _cli(["uncertainty", "--draws", "2", "--workers", "1"], tmp_path)
+    assert again.exit_code == 2 and "--force" in again.output  # an existing folder is kept
+
+
+def test_a_draw_changed_in_place_solves_as_a_model_rebuilt_on_its_curves(monkeypatch):
+    from optimizer.uncertainty import resolve as module
+
+    prep = prepare_wide(SCENARIO)
+    assert module.changeable_in_place(prep.model)
+    table = ranges(prep.catalogue, SCENARIO)
+    draw = sample(table, prep.countries, draw_seeds(5, 1)[0], "pert", False)
+    spend = model_spend(prep.model)
+    in_place = module.resolve(prep, draw, 0, spend)
+    monkeypatch.setattr(module, "changeable_in_place", lambda model: False)
+    rebuilt = module.resolve(prepare_wide(SCENARIO), draw, 0, spend)
+    assert in_place.objective == pytest.approx(rebuilt.objective, rel=1e-9)
+    assert in_place.selected == rebuilt.selected
+    assert in_place.spend.keys() == rebuilt.spend.keys()
+
+
+@pytest.mark.parametrize("name", ["baseline", "three-year"])
+def test_impact_of_scores_an_allocation_as_the_objective_counts_it(bundled, name):
+    """Durable outcomes after a tipped compact and stocks counted once included: the bundled
+    scenarios' optima (whole dollars) score their own objective."""
+    from optimizer.engine import prepare
+
+    scenario, result = bundled(name)
+    assert result.summary.tipped  # the tipping point is on and crossed
+    prep = prepare(scenario)
+    score = impact_of(result.allocation, prep.curves, scenario, prep.catalogue)
+    assert score == pytest.approx(result.summary.objective, rel=1e-5)
