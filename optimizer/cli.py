@@ -310,15 +310,14 @@ def _check_file_output(path: Path, force: bool, what: str, sc) -> None:
 # ---------------------------------------------------------------------------- trade-offs
 
 
+@contextlib.contextmanager
 def _bar(length: int, label: str):
-    """click's progress bar on a terminal's stderr; a silent stand-in otherwise."""
-    if _stderr_is_terminal():
-        return click.progressbar(length=length, label=label, file=sys.stderr)
-    return contextlib.nullcontext(None)
-
-
-def _ticker(bar):
-    return (lambda: bar.update(1)) if bar is not None else None
+    """click's progress bar on a terminal's stderr: yields its tick; a no-op tick otherwise."""
+    if not _stderr_is_terminal():
+        yield lambda: None
+        return
+    with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
+        yield lambda: bar.update(1)
 
 
 def _prepared(scenario: Path | None, overrides: tuple[str, ...]):
@@ -384,8 +383,8 @@ def explain(iso3, scenario, overrides) -> None:
         )
         return
     resolver, optimum = _optimum(prep)
-    with _bar(12, f"explaining {iso}") as bar:
-        found = explain_country(resolver, optimum, iso, _ticker(bar))
+    with _bar(12, f"explaining {iso}") as tick:
+        found = explain_country(resolver, optimum, iso, tick)
     for line in explain_sentences(found, name):
         click.echo(line)
 
@@ -419,8 +418,8 @@ def frontier(scenario, overrides, vary, out, force) -> None:
     name = safe_name(f"frontier-{(scenario.stem if scenario else 'baseline')}-{sweep.key}")
     folder = out or Path("runs") / f"{name}-{stamp}"
     check_target(folder, force)
-    with _bar(len(sweep.values), f"{sweep.key}") as bar:
-        frame, interrupted = solve_points(sweep, scenario, list(overrides), _ticker(bar))
+    with _bar(len(sweep.values), f"{sweep.key}") as tick:
+        frame, interrupted = solve_points(sweep, scenario, list(overrides), tick)
     if frame.empty:
         click.echo("Interrupted before any point was solved; nothing was written.", err=True)
         sys.exit(130)
@@ -473,8 +472,8 @@ def alternatives(scenario, overrides, within, count) -> None:
     prep = _prepared(scenario, overrides)
     resolver, optimum = _optimum(prep)
     names = prep.screen.frame["name"]
-    with _bar(count, "searching") as bar:
-        found, exhausted = find_alternatives(resolver, optimum, margin, count, _ticker(bar))
+    with _bar(count, "searching") as tick:
+        found, exhausted = find_alternatives(resolver, optimum, margin, count, tick)
     click.echo(f"Optimum: {' '.join(optimum.selected)} ({optimum.objective:,.0f} impact units)")
     if not found and exhausted:
         click.echo(f"No other focus-country set comes within {margin:.1%} of the optimum.")
@@ -759,7 +758,7 @@ def uncertainty(scenario, overrides, draws, seed, workers, out, force, scheduler
         from optimizer.uncertainty.draws import ranges
 
         ranges(prep.catalogue, sc)  # bad [uncertainty] ranges fail before any solve
-    with executor(workers, scheduler) as pool, _bar(draws) as tick:
+    with executor(workers, scheduler) as pool, _bar(draws, "draws") as tick:
         progress("solving at the mode values")
         result = monte_carlo(prep, draws, seed, pool, tick)
     if robust and result.summary["draws_solved"]:
@@ -791,16 +790,6 @@ def uncertainty(scenario, overrides, draws, seed, workers, out, force, scheduler
     if result.finished.interrupted:
         click.echo("Interrupted: the folder holds the draws that finished.", err=True)
         click.get_current_context().exit(130)
-
-
-@contextlib.contextmanager
-def _bar(length: int):
-    """A progress bar on a terminal (stderr); a no-op tick otherwise."""
-    if not _stderr_is_terminal():
-        yield lambda: None
-        return
-    with click.progressbar(length=length, label="draws", file=sys.stderr) as bar:
-        yield lambda: bar.update(1)
 
 
 @main.command(context_settings=CONTEXT)
@@ -851,7 +840,7 @@ def sensitivity(scenario, overrides, workers, out, force, top) -> None:
     progress("solving at the nominal values")
     study = study_of(prep)
     points = 2 * len(assumptions(study))
-    with executor(workers) as pool, _bar(points) as tick:
+    with executor(workers) as pool, _bar(points, "assumptions") as tick:
         table = one_at_a_time(study, pool, tick)
     if top:
         progress(f"break-even values for up to {top} assumptions")
