@@ -221,8 +221,10 @@ def run(scenario, overrides, out, force, solver, time_limit, gap, write_lp, writ
 
     SCENARIO defaults to scenarios/baseline.toml. Writes to --out (default
     runs/<scenario>[_<overrides>]-<timestamp>/): allocation.csv, outcomes.csv, constraints.csv
-    (every rule in its own units), screen.csv, summary.json, timings.json, scenario.toml (the resolved scenario)
-    and manifest.json (input hashes, versions). Progress goes to stderr on a terminal.
+    (every rule in its own units), screen.csv, streams.csv (money by funding stream),
+    cofinancing.csv (US and host money by country and year), targets.csv (the benchmarks),
+    summary.json, timings.json, scenario.toml (the resolved scenario) and manifest.json (input
+    hashes, versions). Progress goes to stderr on a terminal.
     Exit codes: 0 optimal or time-limited with an allocation, 1 infeasible or no solution, 2 bad input.
     """
     from optimizer.engine import prepare

@@ -15,6 +15,14 @@ import numpy as np
 import pandas as pd
 
 from optimizer.catalogue import DEFAULT_CATALOGUE, Catalogue, load_catalogue
+from optimizer.compact import check_streams, host_shares
+from optimizer.compact_tables import (
+    cofinancing_table,
+    money_by_stream,
+    split_whole,
+    targets_table,
+    us_share_by_year,
+)
 from optimizer.data import DATA_DIR, load_tables
 from optimizer.diagnose import (
     explain_infeasible,
@@ -60,6 +68,7 @@ def prepare(scenario: Scenario) -> Prepared:
     countries = [c for c in scr.eligible if c not in scenario.selection.lock_out]
     curves = build_curves(scr.frame, countries, catalogue, scenario.objective)
     precheck(scenario, scr.frame, scr.eligible, curves, catalogue, names=tables.names)
+    check_streams(scenario, catalogue)
     notes = []
     small = too_small(scenario, countries, curves)
     if small:
@@ -143,6 +152,21 @@ def _spend(prep: Prepared) -> pd.DataFrame:
     )["amount_usd"].sum()
 
 
+def _stream_parts(prep: Prepared, spend: pd.DataFrame) -> pd.DataFrame:
+    """The solved (exact) dollars of each (iso3, component, year) by stream: the host's share of
+    the path, and the US rest by stream (all 'default' without streams)."""
+    host = spend["year"].map(host_shares(prep.scenario))
+    key = spend[["iso3", "component", "year"]]
+    pieces = [key.assign(stream="host", amount_usd=spend["amount_usd"] * host)]
+    if prep.model.stream_split:
+        rows = [(*k, (v.varValue or 0.0) * UNIT) for k, v in prep.model.stream_split.items()]
+        names = ["iso3", "component", "year", "stream", "amount_usd"]
+        pieces.append(pd.DataFrame(rows, columns=names))
+    else:
+        pieces.append(key.assign(stream="default", amount_usd=spend["amount_usd"] * (1 - host)))
+    return pd.concat(pieces, ignore_index=True)
+
+
 def _by_metric(outcomes: pd.DataFrame, catalogue: Catalogue) -> dict[str, float]:
     """Outcomes over the horizon for every metric of the catalogue, 0 where nothing is bought."""
     total = outcomes.groupby("metric")["outcome"].sum()
@@ -153,6 +177,7 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
     """Read the solved model into plain data."""
     scenario, view = prep.scenario, prep.screen.frame
     spend = _spend(prep)
+    parts = _stream_parts(prep, spend)
     spend["amount_usd"] = whole_dollars(spend)
     spend = spend[spend["amount_usd"] >= 1.0].reset_index(drop=True)
     spend.insert(1, "country", spend["iso3"].map(view["name"]))
@@ -193,7 +218,10 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
         ]
     )
     warnings += unit_warnings(scenario)
-    unspent = scenario.budget.total_usd - float(allocation["amount_usd"].sum())
+    streams = split_whole(parts, allocation)
+    cofinancing = cofinancing_table(streams, allocation, prep.model.host_caps)
+    us_used = float(cofinancing["us_usd"].sum()) if len(cofinancing) else 0.0
+    unspent = scenario.budget.total_usd - us_used
     if unspent >= max(UNSPENT_USD, 1e-6 * scenario.budget.total_usd):
         by_country = allocation.groupby("iso3")["amount_usd"].sum()
         capacity = prep.curves.capacity(scenario.budget.horizon_years)
@@ -218,7 +246,7 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
         reference_year=scenario.data.reference_year,
         years=scenario.years,
         budget_usd=scenario.budget.total_usd,
-        budget_used_usd=float(allocation["amount_usd"].sum()),
+        budget_used_usd=us_used,
         eligible=prep.screen.eligible,
         selected=selected,
         binding=binding,
@@ -226,6 +254,8 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
         warnings=warnings,
         notes=prep.notes,
         overrides=list(scenario.overrides),
+        money_by_stream=money_by_stream(streams),
+        us_share_by_year=us_share_by_year(cofinancing),
     )
     return Result(
         summary=summary,
@@ -235,4 +265,7 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
         screen=view,
         scenario_toml=resolved_toml(scenario),
         manifest=manifest(prep.inputs, info.solver, info.solver_version),
+        streams=streams,
+        cofinancing=cofinancing,
+        targets=targets_table(outcomes),
     )

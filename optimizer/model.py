@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 import pandas as pd
 import pulp
 
+from optimizer import compact
 from optimizer.catalogue import Catalogue
 from optimizer.impact import Curves
 from optimizer.scenario import Scenario
+from optimizer.units import UNIT
 
-UNIT = 1e6  # model money unit: US$ million
 TIE_BREAK = 1e-7  # relative preference for earlier (country, component, year); docs/model.md
 
 LE, GE, EQ = pulp.LpConstraintLE, pulp.LpConstraintGE, pulp.LpConstraintEQ
@@ -47,6 +48,8 @@ class AllocationModel:
     total: dict[str, pulp.LpVariable] = field(default_factory=dict)
     year_spend: dict[tuple[str, int], pulp.LpVariable] = field(default_factory=dict)
     variables: list[pulp.LpVariable] = field(default_factory=list)  # every column, as created
+    host_caps: dict[str, float] = field(default_factory=dict)  # US$ a year (optimizer/compact.py)
+    stream_split: dict[tuple, pulp.LpVariable] = field(default_factory=dict)  # (c, k, t, stream)
 
     def new_var(self, name: str) -> pulp.LpVariable:
         """A non-negative continuous column, recorded in ``variables`` (PuLP would otherwise
@@ -128,12 +131,16 @@ def define_selection_link(m: AllocationModel) -> None:
 
 
 def define_budget(m: AllocationModel) -> None:
+    """US money: all of the spend, or with host co-financing its US share (optimizer/compact.py)."""
     b = m.scenario.budget
-    m.add("budget", "budget_total", _ones(list(m.total.values())), LE, b.total_usd / UNIT)
+    cofinanced = any(h > 0 for h in compact.host_shares(m.scenario).values())
+    terms = compact.budget_terms(m) if cofinanced else _ones(list(m.total.values()))
+    m.add("budget", "budget_total", terms, LE, b.total_usd / UNIT)
     if b.annual_cap_usd is not None:
         for year in m.scenario.years:
             ys = [m.year_spend[(c, year)] for c in m.countries]
-            m.add("annual_cap", f"annual_cap_{year}", _ones(ys), LE, b.annual_cap_usd / UNIT)
+            terms = compact.budget_terms(m, year) if cofinanced else _ones(ys)
+            m.add("annual_cap", f"annual_cap_{year}", terms, LE, b.annual_cap_usd / UNIT)
 
 
 def define_compact_size(m: AllocationModel) -> None:
@@ -258,6 +265,7 @@ FAMILIES = [
     define_me_floor,
     define_ramp_up,
     define_ramp_down,
+    *compact.FAMILIES,  # funding streams and host co-financing
 ]
 
 
@@ -313,6 +321,7 @@ def build_model(
         select=select,
         elastic=elastic,
         variables=[*cols["var"], *select.values()],
+        host_caps=compact.host_caps(scenario, view, countries),
     )
     for define in FAMILIES:
         define(m)

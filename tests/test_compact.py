@@ -1,0 +1,146 @@
+"""Compacts: funding streams and host co-financing on hand-solvable instances.
+
+With a huge saturation every curve stays in its first segment, so value is linear in spend: a
+component at unit cost 1000 is worth twice one at 2000 per dollar (see test_model.py)."""
+
+from __future__ import annotations
+
+import pytest
+from world import World, catalogue, component, scenario, view
+
+from optimizer.compact import check_streams
+from optimizer.errors import ScenarioError
+
+LINEAR = {"saturation": 1000.0}
+COMPONENTS = {
+    "A": component(pillar="protection", cost=1000.0, **LINEAR),
+    "B": component(pillar="prosecution", channel="government", cost=2000.0, **LINEAR),
+}
+
+
+def one_country(**sections) -> World:
+    return World(
+        scenario=scenario(**sections), view=view({"AAA": {}}), catalogue=catalogue(COMPONENTS)
+    )
+
+
+TWO_STREAMS = {
+    "state": {"per_year_usd": "1M"},
+    "labor": {"total_usd": "600k", "components": ["B"]},
+}
+
+
+def test_two_streams_pinned_by_hand() -> None:
+    """State's $1M a year may pay for anything and goes to A (twice B's value per dollar); Labor's
+    $600k may pay only for B, and goes there in the first year (the tie-break's earliest year)."""
+    result = one_country(streams=TWO_STREAMS).result()
+    alloc = result.allocation.set_index(["component", "year"])["amount_usd"]
+    assert alloc.to_dict() == {
+        ("A", 2015): 1e6,
+        ("A", 2016): 1e6,
+        ("A", 2017): 1e6,
+        ("B", 2015): 6e5,
+    }
+    streams = result.streams.set_index(["component", "year", "stream"])["amount_usd"]
+    assert streams.to_dict() == {
+        ("A", 2015, "state"): 1e6,
+        ("A", 2016, "state"): 1e6,
+        ("A", 2017, "state"): 1e6,
+        ("B", 2015, "labor"): 6e5,
+    }
+    assert result.summary.money_by_stream == {"labor": 6e5, "state": 3e6}
+
+
+def test_streams_sum_to_the_allocation_row_by_row() -> None:
+    """Concave curves split money across years and streams; every row still adds up exactly."""
+    comps = {
+        "A": component(pillar="protection", cost=1000.0, saturation=0.01),
+        "B": component(pillar="prosecution", channel="government", cost=2000.0, saturation=0.01),
+    }
+    streams = {
+        "state": {"per_year_usd": "700k"},
+        "labor": {"total_usd": "333,333", "pillars": ["protection"]},
+    }
+    w = World(
+        scenario=scenario(streams=streams),
+        view=view({"AAA": {}, "BBB": {"people": 50_000}}),
+        catalogue=catalogue(comps),
+    )
+    result = w.result()
+    key = ["iso3", "component", "year"]
+    by_row = result.streams.groupby(key)["amount_usd"].sum()
+    alloc = result.allocation.set_index(key)["amount_usd"]
+    assert by_row.reindex(alloc.index).tolist() == alloc.tolist()
+    assert (result.streams["amount_usd"] == result.streams["amount_usd"].round()).all()
+    labor = result.streams[result.streams["stream"] == "labor"]
+    assert set(labor["component"]) == {"A"}
+    assert labor["amount_usd"].sum() == pytest.approx(333_333, abs=2)
+    per_year = (
+        result.streams[result.streams["stream"] == "state"].groupby("year")["amount_usd"].sum()
+    )
+    assert (per_year <= 700_000 + 2).all()
+
+
+def test_no_streams_is_one_default_stream() -> None:
+    result = one_country(budget={"total_usd": "2M"}).result()
+    assert set(result.streams["stream"]) == {"default"}
+    assert result.streams["amount_usd"].tolist() == result.allocation["amount_usd"].tolist()
+    assert result.summary.money_by_stream == {"default": 2e6}
+
+
+def test_cofinancing_follows_the_declared_path() -> None:
+    """US $3M; the host pays 10%, 25%, 40% of each year's programme and can afford $300k a year."""
+    path = [0.1, 0.25, 0.4]
+    w = one_country(
+        budget={"total_usd": "3M"},
+        cofinancing={"host_share": path, "affordable_usd": {"AAA": "300k"}},
+    )
+    result = w.result()
+    co = result.cofinancing.set_index("year")
+    assert co["host_share"].tolist() == pytest.approx(path, abs=1e-6)
+    assert (co["host_usd"] <= 300_000 + 1).all()
+    assert co["us_usd"].sum() == pytest.approx(3e6, abs=1)
+    assert result.summary.budget_used_usd == pytest.approx(3e6, abs=1)
+    shares = list(result.summary.us_share_by_year.values())
+    assert shares == pytest.approx([0.9, 0.75, 0.6], abs=1e-6)
+    # the programme is US money plus host money: more than the US budget
+    assert result.allocation["amount_usd"].sum() > 3e6 + 100_000
+    # linear curves: later years' dollars go further (the host adds more) until affordability binds
+    assert co.loc[2017, "host_usd"] == pytest.approx(300_000, abs=1)
+    assert co.loc[2017, "programme_usd"] == pytest.approx(750_000, abs=1)
+
+
+def test_cofinancing_without_affordability_data_buys_nothing_where_shared() -> None:
+    """No population and no affordable_usd: the host can afford nothing, so a year with a host
+    share gets no money."""
+    result = one_country(cofinancing={"host_share": [0.0, 0.2, 0.2]}).result()
+    assert set(result.allocation["year"]) == {2015}
+
+
+@pytest.mark.parametrize(
+    ("sections", "says"),
+    [
+        ({"cofinancing": {"host_share": [0.1, 0.5, 1.2]}}, "year 3 is 120%"),
+        ({"cofinancing": {"host_share": [0.1, 0.5]}}, "gives 2 years but the horizon is 3"),
+        ({"streams": {"state": {"pillars": ["protection"]}}}, "give per_year_usd, total_usd"),
+        ({"streams": {"host": {"total_usd": 1}}}, "stream name 'host'"),
+    ],
+)
+def test_bad_compact_terms_are_refused(sections: dict, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        scenario(**sections)
+
+
+def test_streams_that_cannot_fund_the_minimum_compacts() -> None:
+    sc = scenario(
+        streams={"state": {"total_usd": "5M"}, "labor": {"per_year_usd": "1M"}},
+        selection={"min_countries": 2, "min_compact_usd": "5M"},
+    )
+    with pytest.raises(ScenarioError, match=r"at most \$8.00M together.*need at least \$10.0M"):
+        check_streams(sc, catalogue(COMPONENTS))
+
+
+def test_stream_naming_an_unknown_component() -> None:
+    sc = scenario(streams={"state": {"total_usd": "5M", "components": ["Z"]}})
+    with pytest.raises(ScenarioError, match=r"streams\.state\.components: Z not in the catalogue"):
+        check_streams(sc, catalogue(COMPONENTS))
