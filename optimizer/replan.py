@@ -5,7 +5,10 @@ Actuals (``iso3, component, year, spend_usd, outcome``) give what was spent and 
 listed had no spend. The re-plan
 
 1. fixes the past: each spend column of a passed year is bounded to the actual spend, filled
-   segment by segment (as the optimiser itself fills a concave curve);
+   segment by segment (as the optimiser itself fills a concave curve), to within a dollar
+   (``WITHIN_USD``: actuals copied from allocation.csv are the exact plan rounded to the dollar,
+   and rules the plan meets exactly, such as a compact at its maximum with binding ramps, would
+   otherwise be broken by the rounding);
 2. updates effectiveness by a bounded rule: for each (country, component) with spend in the past,
    ``ratio = actual outputs / outputs the plan's curve projects for the actual spend`` over the
    passed years, clipped to ``[0.5, 1.5]`` (``BOUNDS``; one or two years of results are weak
@@ -51,6 +54,7 @@ CHANGE_COLUMNS = [
 ]
 BOUNDS = (0.5, 1.5)
 NOISE = 5e-4
+WITHIN_USD = 1.0  # past spend is fixed to the dollar: allocation.csv is the exact plan rounded
 KEY = ["iso3", "component", "year"]
 
 
@@ -171,12 +175,22 @@ def fix_past(prep: Prepared, actuals: pd.DataFrame, through: int) -> None:
     spend = actuals.set_index(KEY)["spend_usd"]
     cols = prep.model.columns
     past = cols[cols["year"] <= through]
+    band = WITHIN_USD / UNIT
     for (iso, comp, year), group in past.groupby(KEY, sort=False):
         left = float(spend.get((iso, comp, year), 0.0)) / UNIT
+        last = None
         for var, width in zip(group["var"], group["width_usd"] / UNIT, strict=True):
             take = min(left, width)
             var.lowBound = var.upBound = take
             left -= take
+            if take > 0:
+                last = (var, width)
+        if last is not None:  # whole-dollar actuals of an exact plan: a dollar either way
+            var, width = last
+            var.lowBound, var.upBound = (
+                max(0.0, var.lowBound - band),
+                min(width, var.upBound + band),
+            )
 
 
 def changes(plan: pd.DataFrame, replanned: pd.DataFrame, through: int) -> pd.DataFrame:
