@@ -144,3 +144,24 @@ def test_stream_naming_an_unknown_component() -> None:
     sc = scenario(streams={"state": {"total_usd": "5M", "components": ["Z"]}})
     with pytest.raises(ScenarioError, match=r"streams\.state\.components: Z not in the catalogue"):
         check_streams(sc, catalogue(COMPONENTS))
+
+
+def test_bundled_streams_scenario_keeps_every_restriction(bundled) -> None:
+    from optimizer.catalogue import DEFAULT_CATALOGUE, load_catalogue
+
+    scenario, result = bundled("compact-streams")
+    comps = load_catalogue(DEFAULT_CATALOGUE).components
+    streams, alloc = result.streams, result.allocation
+    key = ["iso3", "component", "year"]
+    by_row = streams.groupby(key)["amount_usd"].sum()
+    assert by_row.reindex(alloc.set_index(key).index).tolist() == alloc["amount_usd"].tolist()
+    tags = streams["component"].map(lambda k: set(comps[k].tags))
+    pillars = streams["component"].map(lambda k: comps[k].pillar)
+    assert tags[streams["stream"] == "dol_ilab"].map(lambda t: "labor" in t).all()
+    assert tags[streams["stream"] == "foundation"].map(lambda t: "child_protection" in t).all()
+    assert set(pillars[streams["stream"] == "usaid"]) <= {"prevention", "protection"}
+    per_year = streams.groupby(["stream", "year"])["amount_usd"].sum()
+    assert (per_year["state_jtip"] <= 20e6 + 5).all() and (per_year["usaid"] <= 15e6 + 5).all()
+    money = result.summary.money_by_stream
+    assert money["dol_ilab"] <= 50e6 + 5 and money["foundation"] <= 15e6 + 5
+    assert "funding streams give at most $240.0M" in " ".join(result.summary.warnings)
