@@ -149,7 +149,7 @@ def test_stream_naming_an_unknown_component() -> None:
 def test_bundled_streams_scenario_keeps_every_restriction(bundled) -> None:
     from optimizer.catalogue import DEFAULT_CATALOGUE, load_catalogue
 
-    scenario, result = bundled("compact-streams")
+    _scenario, result = bundled("compact-streams")
     comps = load_catalogue(DEFAULT_CATALOGUE).components
     streams, alloc = result.streams, result.allocation
     key = ["iso3", "component", "year"]
@@ -165,3 +165,28 @@ def test_bundled_streams_scenario_keeps_every_restriction(bundled) -> None:
     money = result.summary.money_by_stream
     assert money["dol_ilab"] <= 50e6 + 5 and money["foundation"] <= 15e6 + 5
     assert "funding streams give at most $240.0M" in " ".join(result.summary.warnings)
+
+
+def test_report_shows_streams_glide_path_and_benchmarks(tmp_path) -> None:
+    """Through the run folder, as `tipfocus report` reads it: every target of targets.csv is a
+    row of the benchmarks table, and the co-financing table shows the falling US share."""
+    import re
+
+    from optimizer.report.html import render
+    from optimizer.report.sources import Run
+    from optimizer.result import read_run, write_run
+
+    w = one_country(
+        budget={"total_usd": "3M"},
+        streams={"state": {"per_year_usd": "2M"}},
+        cofinancing={"host_share": [0.1, 0.25, 0.4], "affordable_usd": {"AAA": "300k"}},
+    )
+    folder = write_run(w.result(), tmp_path / "run")
+    result = read_run(folder)
+    html = render([Run(label="run", result=result, folder=folder)], with_charts=False)
+    section = html[html.index("Benchmarks: projected outputs") :]
+    rows = re.findall(r"<tr><td>AAA</td><td>([AB])</td><td>m</td>", section)
+    assert sorted(rows) == sorted(set(result.targets["component"]))
+    glide = html[html.index("Co-financing: the US share") : html.index("Benchmarks:")]
+    assert re.findall(r"(\d+\.\d)%</td></tr>", glide) == ["90.0", "75.0", "60.0"]
+    assert "<td>state</td>" in html and "<td>host</td>" in html
