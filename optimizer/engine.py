@@ -152,19 +152,36 @@ def _spend(prep: Prepared) -> pd.DataFrame:
     )["amount_usd"].sum()
 
 
-def _stream_parts(prep: Prepared, spend: pd.DataFrame) -> pd.DataFrame:
-    """The solved (exact) dollars of each (iso3, component, year) by stream: the host's share of
-    the path, and the US rest by stream (all 'default' without streams)."""
-    host = spend["year"].map(host_shares(prep.scenario))
-    key = spend[["iso3", "component", "year"]]
-    pieces = [key.assign(stream="host", amount_usd=spend["amount_usd"] * host)]
-    if prep.model.stream_split:
-        rows = [(*k, (v.varValue or 0.0) * UNIT) for k, v in prep.model.stream_split.items()]
-        names = ["iso3", "component", "year", "stream", "amount_usd"]
-        pieces.append(pd.DataFrame(rows, columns=names))
+def _streams(prep: Prepared, exact: pd.DataFrame, allocation: pd.DataFrame) -> pd.DataFrame:
+    """streams.csv: each allocation row split over the streams that pay for it, in whole dollars.
+
+    The US money of each row (all of it, or its share after the host's) is rounded like the
+    allocation (``whole_dollars``: the US total is the solved total to the dollar), the host
+    pays the rest of the row, and the US money is split over its streams in proportion to the
+    solved split (``split_whole``)."""
+    key = ["iso3", "component", "year"]
+    host = exact["year"].map(host_shares(prep.scenario))
+    us = exact[["iso3", "year", "component"]].assign(amount_usd=exact["amount_usd"] * (1 - host))
+    rows = exact[key].assign(amount_usd=whole_dollars(us) if (host > 0).any() else None)
+    rows = allocation[key].merge(rows, on=key, how="left") if len(allocation) else rows.head(0)
+    if (host > 0).any():
+        rows["amount_usd"] = (
+            rows["amount_usd"].fillna(0.0).clip(upper=allocation["amount_usd"].to_numpy())
+        )
     else:
-        pieces.append(key.assign(stream="default", amount_usd=spend["amount_usd"] * (1 - host)))
-    return pd.concat(pieces, ignore_index=True)
+        rows["amount_usd"] = allocation["amount_usd"].to_numpy()
+    if prep.model.stream_split:
+        split = [(*k, (v.varValue or 0.0) * UNIT) for k, v in prep.model.stream_split.items()]
+        parts = pd.DataFrame(split, columns=[*key, "stream", "amount_usd"])
+    else:
+        parts = rows.assign(stream="default")
+    us_streams = split_whole(parts, rows[rows["amount_usd"] >= 1.0])
+    host_rows = allocation[key].assign(
+        stream="host",
+        amount_usd=allocation["amount_usd"].to_numpy() - rows["amount_usd"].to_numpy(),
+    )
+    both = pd.concat([us_streams, host_rows[host_rows["amount_usd"] >= 1.0]], ignore_index=True)
+    return both.sort_values([*key, "stream"], ignore_index=True)[list(us_streams.columns)]
 
 
 def _by_metric(outcomes: pd.DataFrame, catalogue: Catalogue) -> dict[str, float]:
@@ -177,7 +194,7 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
     """Read the solved model into plain data."""
     scenario, view = prep.scenario, prep.screen.frame
     spend = _spend(prep)
-    parts = _stream_parts(prep, spend)
+    exact = spend.copy()
     spend["amount_usd"] = whole_dollars(spend)
     spend = spend[spend["amount_usd"] >= 1.0].reset_index(drop=True)
     spend.insert(1, "country", spend["iso3"].map(view["name"]))
@@ -218,7 +235,7 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
         ]
     )
     warnings += unit_warnings(scenario)
-    streams = split_whole(parts, allocation)
+    streams = _streams(prep, exact, allocation)
     cofinancing = cofinancing_table(streams, allocation, prep.model.host_caps)
     us_used = float(cofinancing["us_usd"].sum()) if len(cofinancing) else 0.0
     unspent = scenario.budget.total_usd - us_used
