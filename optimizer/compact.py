@@ -99,7 +99,7 @@ def check_streams(scenario: Scenario, catalogue: Catalogue) -> None:
                 "selection.min_compact_usd"
             )
     if problems:
-        raise ScenarioError("streams", problems)
+        raise ScenarioError("scenario " + scenario.name, problems)
 
 
 # ---------------------------------------------------------------------------- model families

@@ -194,3 +194,16 @@ def test_report_shows_streams_glide_path_and_benchmarks(tmp_path) -> None:
     glide = html[html.index("Co-financing: the US share") : html.index("Benchmarks:")]
     assert re.findall(r"(\d+\.\d)%</td></tr>", glide) == ["90.0", "75.0", "60.0"]
     assert "<td>state</td>" in html and "<td>host</td>" in html
+
+
+def test_cli_refuses_streams_short_of_the_minimum_compacts(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from optimizer.cli import main
+
+    out = tmp_path / "never"
+    args = ["run", "--set", "streams.state.total_usd=10M", "--out", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert "baseline.toml" in result.output and "need at least $45.0M" in result.output
+    assert "Traceback" not in result.output and not out.exists()
