@@ -123,6 +123,11 @@ class Metric(_Frozen):
     description: Text
     weight: Triangle
     weight_source: Text
+    counted: Literal["per_year", "once"] = Field(
+        "per_year",
+        description="'once': a stock, not a flow (e.g. evidence coverage): a country's outcomes "
+        "over the compact count at most up to one saturation, not again every year.",
+    )
 
 
 class Component(_Frozen):

@@ -311,7 +311,7 @@ def migration_percentile(stock: pd.Series, share_pct: pd.Series) -> pd.Series:
     """0..100: the larger of a country's percentile rank (among rated countries with data) in
     migrants as people (immigrants + emigrants) and as a share of its population, so that a
     large origin country (millions of emigrants, a small share) counts as a migration country.
-    docs/model.md, "The migration measure"."""
+    docs/model.md, section 13."""
     ranks = pd.concat([stock, share_pct], axis=1).rank(pct=True, method="average")
     return 100.0 * ranks.max(axis=1, skipna=False)
 

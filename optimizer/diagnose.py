@@ -14,8 +14,9 @@ import pandas as pd
 from optimizer.catalogue import Catalogue
 from optimizer.compact import stream_capacity
 from optimizer.errors import InfeasibleError, ScenarioError
+from optimizer.focus import absorptive_caps
 from optimizer.impact import Curves
-from optimizer.model import COUNT_FAMILIES, UNIT, AllocationModel
+from optimizer.model import COUNT_FAMILIES, OUTCOME_FAMILIES, UNIT, AllocationModel
 from optimizer.scenario import Scenario, unit_warnings, usd
 
 
@@ -62,6 +63,25 @@ def precheck(
         for p, s in pol.pillar_floor_share.items()
         if s > 0 and p not in pillars
     ]
+    bad += [
+        f"policy.component_floor_share.{k}: not a catalogue component; use one of "
+        f"{', '.join(catalogue.components)}"
+        for k in pol.component_floor_share
+        if k not in catalogue.components
+    ]
+    if scenario.tipping.systems_dividend > 0:
+        bad += [
+            f"tipping.systems_components: {k} is not a catalogue component; use one of "
+            f"{', '.join(catalogue.components)}"
+            for k in scenario.tipping.systems_components
+            if k not in catalogue.components
+        ]
+    metrics = {c.metric for c in catalogue.components.values()}
+    if pol.aftercare_share > 0 and "victims_assisted" not in metrics:
+        bad.append(
+            "policy.aftercare_share: no catalogue component has the metric 'victims_assisted'; "
+            "set it to 0 or add an aftercare component"
+        )
     if pol.me_floor_share > 0 and "me_data" not in tags:
         bad.append("policy.me_floor_share: no catalogue component carries the tag 'me_data'")
     if bad:
@@ -103,6 +123,19 @@ def precheck(
                 f"{iso} is locked in but can usefully absorb only {usd(capacity[iso])}, below the "
                 f"minimum compact {usd(sel.min_compact_usd)}"
             )
+    if sel.absorptive_cap_usd is not None:
+        locked = [c for c in sel.lock_in if c in countries]
+        bounds = (catalogue.context.phi_min, catalogue.context.phi_max)
+        caps = absorptive_caps(screen, locked, sel.absorptive_cap_usd, *bounds)
+        years = bud.horizon_years
+        why += [
+            f"{iso} is locked in but its institutions can absorb only {usd(cap)} a year "
+            f"(selection.absorptive_cap_usd scaled by its governance and civic-space "
+            f"percentiles), {usd(cap * years)} over {years} years, below the minimum compact "
+            f"{usd(sel.min_compact_usd)}; lower min_compact_usd or raise absorptive_cap_usd"
+            for iso, cap in caps.items()
+            if cap * years < sel.min_compact_usd
+        ]
     for region, limit in sel.region_max.items():
         locked = [c for c in sel.lock_in if c in screen.index and screen.at[c, "region"] == region]
         if len(locked) > limit:
@@ -147,6 +180,8 @@ def explain_infeasible(elastic: AllocationModel, solve_fn) -> list[str]:
             by_family.setdefault(row_family.get(row, "?"), []).append((row, amount))
     for family, rows in sorted(by_family.items()):
         size = (lambda a: f"{a:g} countries") if family in COUNT_FAMILIES else _usd_m
+        if family in OUTCOME_FAMILIES:
+            size = lambda a: f"{a:,.0f} outcomes"  # noqa: E731
         detail = ", ".join(f"{r} by {size(a)}" for r, a in rows[:6])
         more = f" (+{len(rows) - 6} more rows)" if len(rows) > 6 else ""
         total = f", {size(sum(a for _, a in rows))} in all" if len(rows) > 1 else ""
@@ -214,7 +249,7 @@ def unspent_reason(
         each = f"at most {usd(sel.max_compact_usd)} each (selection.max_compact_usd)"
         if full - at_max:
             fewer = ", ".join(sorted(full - at_max))
-            each += f", less where a country can usefully absorb less ({fewer})"
+            each += f", less where a country can usefully absorb less ({fewer}; selection.absorptive_cap_usd)"
         if len(by_country) >= sel.max_countries:
             return (
                 f"at most {sel.max_countries} focus countries (selection.max_countries) x {each} "

@@ -6,6 +6,7 @@ rules on ``Prepared.model`` and re-solve cheaply; ``run`` solves and packs the p
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from optimizer.diagnose import (
     unspent_reason,
 )
 from optimizer.errors import InfeasibleError, SolverError
+from optimizer.focus import durable_factor
 from optimizer.impact import Curves, build_curves
 from optimizer.model import UNIT, AllocationModel, build_model
 from optimizer.result import ALLOCATION_COLUMNS, OUTCOME_COLUMNS, Result, Summary, manifest
@@ -190,6 +192,35 @@ def _by_metric(outcomes: pd.DataFrame, catalogue: Catalogue) -> dict[str, float]
     return {m: float(total.get(m, 0.0)) for m in sorted(catalogue.metrics)}
 
 
+def _count_stocks_once(prep: Prepared, outcomes: pd.DataFrame, weight: np.ndarray) -> None:
+    """A metric counted once (a stock, e.g. evidence coverage) scores at most one saturation per
+    (country, component) over the compact, undiscounted, as in the objective: scale its yearly
+    rows down to that and drop the discount (in place)."""
+    once = [k for k, metric in prep.catalogue.metrics.items() if metric.counted == "once"]
+    rows = outcomes["metric"].isin(once)
+    if not rows.any():
+        return
+    saturation = prep.curves.params["saturation"]
+    keys = ["iso3", "component"]
+    total = outcomes[rows].groupby(keys)["outcome"].transform("sum")
+    limit = saturation.reindex(pd.MultiIndex.from_frame(outcomes.loc[rows, keys])).to_numpy()
+    scale = np.minimum(1.0, limit / total.where(total > 0, 1.0).to_numpy())
+    outcomes.loc[rows, "outcome"] = outcomes.loc[rows, "outcome"] * scale
+    outcomes.loc[rows, "impact"] = outcomes.loc[rows, "outcome"] * weight[rows.to_numpy()]
+
+
+def _dividend(prep: Prepared) -> float:
+    """Discounted impact units of the systems dividend (capacity that builds)."""
+    bud = prep.scenario.budget
+    delta = 1.0 / (1.0 + bud.discount_rate)
+    return float(
+        sum(
+            (v.varValue or 0.0) * delta ** (year - bud.first_year)
+            for (_iso, year), v in prep.model.dividend.items()
+        )
+    )
+
+
 def collect(prep: Prepared, info: SolveInfo) -> Result:
     """Read the solved model into plain data."""
     scenario, view = prep.scenario, prep.screen.frame
@@ -217,6 +248,7 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
         weight = params["weight"].reindex(key).to_numpy()
         discount = delta ** (outcomes["year"] - scenario.budget.first_year)
         outcomes["impact"] = outcomes["outcome"] * weight * discount
+        _count_stocks_once(prep, outcomes, weight)
         outcomes["country"] = outcomes["iso3"].map(view["name"])
         outcomes = outcomes.sort_values(["iso3", "component", "year"], ignore_index=True)
     outcomes = outcomes[OUTCOME_COLUMNS]
@@ -227,6 +259,13 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
         for fam, group in constraints[constraints["binding"]].groupby("family", sort=False)
     }
     selected = sorted(iso for iso, y in prep.model.select.items() if (y.varValue or 0) > 0.5)
+    tipped = sorted(iso for iso, z in prep.model.tipped.items() if (z.varValue or 0) > 0.5)
+    durable = sum((d.varValue or 0.0) for d in prep.model.durable.values()) * durable_factor(
+        scenario.budget.discount_rate,
+        scenario.budget.horizon_years,
+        scenario.tipping.durable_years,
+        scenario.tipping.decay,
+    )
     warnings = (
         []
         if info.status == Status.OPTIMAL
@@ -242,6 +281,9 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
     if unspent >= max(UNSPENT_USD, 1e-6 * scenario.budget.total_usd):
         by_country = allocation.groupby("iso3")["amount_usd"].sum()
         capacity = prep.curves.capacity(scenario.budget.horizon_years)
+        if prep.model.caps:  # the absorptive cap limits every year too
+            caps = pd.Series(prep.model.caps) * scenario.budget.horizon_years
+            capacity = capacity.combine(caps.reindex(capacity.index), min, fill_value=math.inf)
         reason = unspent_reason(scenario, constraints, by_country, capacity)
         warnings.append(f"{usd(unspent)} left unspent: {reason}")
     unfunded = sorted(set(selected) - set(allocation["iso3"]))
@@ -268,6 +310,9 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
         selected=selected,
         binding=binding,
         outcomes_by_metric=_by_metric(outcomes, prep.catalogue),
+        tipped=tipped,
+        durable_impact=float(durable) if prep.model.durable else None,
+        dividend_impact=_dividend(prep) if prep.model.dividend else None,
         warnings=warnings,
         notes=prep.notes,
         overrides=list(scenario.overrides),

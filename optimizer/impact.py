@@ -1,8 +1,9 @@
 """Response curves per (country, component) and their piecewise-linear approximation.
 
     O_ck(x) = A_ck * (1 - exp(-phi_ck * x / (u_k * A_ck)))      annual outcomes from annual spend x
-    A_ck    = r_k * N_c                                          saturation
-    phi_ck  = clip((ctx_c / median ctx)^e_k, phi_min, phi_max)   context multiplier
+    A_ck    = r_k * R_c,  R_c = N_ref * (N_c / N_ref)^alpha      saturation (R_c: people within reach)
+    phi_ck  = clip((ctx_c / median ctx)^e_k) * rho_c              context times readiness
+    rho_c   = clip((readiness_c / median readiness)^beta)         readiness multiplier
 
 The curve is cut into S segments up to the spend X at which it reaches ``REACH`` of saturation,
 with breakpoints x_i = X * (i / S) ** SPACING: denser where the curve bends most, so the secants stay
@@ -26,6 +27,23 @@ from optimizer.scenario import ObjectiveSection
 REACH = 0.95
 X_MAX_FACTOR = -math.log(1.0 - REACH)  # spend to reach REACH of saturation = factor * u * A / phi
 SPACING = 1.5  # breakpoint exponent (1 = equal widths); see docs/model.md for the error table
+N_REF = 500_000.0  # the population the catalogue's saturation sources are stated for
+
+
+def people_within_reach(people: float | np.ndarray, alpha: float) -> float | np.ndarray:
+    """R = N_ref * (N / N_ref)^alpha: saturation grows sub-linearly in the people in modern
+    slavery (programmes reach people through institutions and partners, not headcount)."""
+    return N_REF * (np.asarray(people, dtype=float) / N_REF) ** alpha
+
+
+def readiness_factor(view: pd.DataFrame, lo: float, hi: float, strength: float) -> pd.Series:
+    """rho_c = clip((readiness_c / median readiness)^strength, lo, hi); 1 where readiness is
+    missing or the strength is 0. The median is over every country the view rates."""
+    if "readiness" not in view or strength == 0:
+        return pd.Series(1.0, index=view.index)
+    score = view["readiness"].astype(float)
+    ratio = score / score.median()
+    return (ratio.clip(lower=1e-9) ** strength).clip(lo, hi).fillna(1.0)
 
 
 def context_values(view: pd.DataFrame) -> pd.DataFrame:
@@ -74,8 +92,8 @@ class Curves:
 
     params: (
         pd.DataFrame
-    )  # index (iso3, component): people, saturation, phi, context, unit_cost, metric,
-    #                       weight, x_max
+    )  # index (iso3, component): people, reach, saturation, phi, readiness_factor, context,
+    #                       unit_cost, metric, weight, x_max
     segments: pd.DataFrame  # columns iso3, component, segment, width_usd, slope, value_slope
 
     def capacity(self, years: int) -> pd.Series:
@@ -116,14 +134,16 @@ def build_curves(
         ctx.median()
     )  # over every rated country with data, so it does not move with the scenario
     lo, hi = catalogue.context.phi_min, catalogue.context.phi_max
+    rho = readiness_factor(view, lo, hi, objective.readiness_strength)
     case = objective.cost_case
     rows = []
     for iso in countries:
         people = float(view.at[iso, "people_in_modern_slavery"])
+        reach = float(people_within_reach(people, objective.scale_exponent))
         for key, comp in catalogue.components.items():
             if not sector_listed(view, iso, comp.sector):
                 continue  # a sector component applies only where the sector is listed
-            saturation = comp.saturation.mode * people
+            saturation = comp.saturation.mode * reach
             if comp.context == "none":
                 phi, context = 1.0, float("nan")
             else:
@@ -136,8 +156,10 @@ def build_curves(
                     iso,
                     key,
                     people,
+                    reach,
                     saturation,
-                    phi,
+                    phi * float(rho[iso]),
+                    float(rho[iso]),
                     context,
                     unit_cost,
                     comp.metric,
@@ -150,8 +172,10 @@ def build_curves(
             "iso3",
             "component",
             "people",
+            "reach",
             "saturation",
             "phi",
+            "readiness_factor",
             "context",
             "unit_cost",
             "metric",

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import pulp
 
-from optimizer import compact
+from optimizer import compact, focus
 from optimizer.catalogue import Catalogue
 from optimizer.impact import Curves
 from optimizer.scenario import Scenario
@@ -50,6 +50,16 @@ class AllocationModel:
     variables: list[pulp.LpVariable] = field(default_factory=list)  # every column, as created
     host_caps: dict[str, float] = field(default_factory=dict)  # US$ a year (optimizer/compact.py)
     stream_split: dict[tuple, pulp.LpVariable] = field(default_factory=dict)  # (c, k, t, stream)
+    caps: dict[str, float] | None = None  # absorptive cap per country, US$ a year (None: off)
+    tipped: dict[str, pulp.LpVariable] = field(default_factory=dict)  # tip_c (binary)
+    durable: dict[str, pulp.LpVariable] = field(default_factory=dict)  # durable_c, impact units
+    coverage: dict[tuple[str, str], pulp.LpVariable] = field(default_factory=dict)
+    dividend: dict[tuple[str, int], pulp.LpVariable] = field(default_factory=dict)
+
+    @property
+    def binaries(self) -> list[pulp.LpVariable]:
+        """Every integer column: the focus-country selection, then the tipping points."""
+        return [*self.select.values(), *self.tipped.values()]
 
     def new_var(self, name: str) -> pulp.LpVariable:
         """A non-negative continuous column, recorded in ``variables`` (PuLP would otherwise
@@ -265,8 +275,8 @@ FAMILIES = [
     define_me_floor,
     define_ramp_up,
     define_ramp_down,
-    *compact.FAMILIES,  # funding streams and host co-financing
-]
+    *compact.FAMILIES,  # funding streams and host co-financing (optimizer/compact.py)
+]  # then focus.FAMILIES (optimizer/focus.py), added in build_model: the two modules import each other
 
 
 # ---------------------------------------------------------------------------- building
@@ -279,6 +289,7 @@ def _columns(curves: Curves, catalogue: Catalogue, years: list[int]) -> pd.DataF
             "component": list(catalogue.components),
             "pillar": [c.pillar for c in catalogue.components.values()],
             "channel": [c.channel for c in catalogue.components.values()],
+            "metric": [c.metric for c in catalogue.components.values()],
             "tags": [frozenset(c.tags) for c in catalogue.components.values()],
         }
     )
@@ -309,6 +320,9 @@ def build_model(
     select = {iso: problem.add_variable(f"y_{iso}", cat=pulp.LpBinary) for iso in countries}
     weak_pct = scenario.policy.weak_corruption_pct
     weak = [c for c in countries if view.at[c, "control_of_corruption_pct"] < weak_pct]
+    cap = scenario.selection.absorptive_cap_usd
+    bounds = (catalogue.context.phi_min, catalogue.context.phi_max)
+    caps = None if cap is None else focus.absorptive_caps(view, countries, cap, *bounds)
     m = AllocationModel(
         problem=problem,
         scenario=scenario,
@@ -322,14 +336,16 @@ def build_model(
         elastic=elastic,
         variables=[*cols["var"], *select.values()],
         host_caps=compact.host_caps(scenario, view, countries),
+        caps=caps,
     )
-    for define in FAMILIES:
+    for define in [*FAMILIES, *focus.FAMILIES]:
         define(m)
     problem.setObjective(elastic_objective(m) if elastic else impact_objective(m))
     return m
 
 
 COUNT_FAMILIES = frozenset({"country_count", "lock_in", "lock_out", "region_max"})
+OUTCOME_FAMILIES = frozenset({"aftercare"})  # rows in outcome units (persons), not money
 
 
 def elastic_objective(m: AllocationModel) -> pulp.LpAffineExpression:
@@ -345,14 +361,17 @@ def elastic_objective(m: AllocationModel) -> pulp.LpAffineExpression:
 
 
 def impact_objective(m: AllocationModel) -> pulp.LpAffineExpression:
-    """Discounted weighted outcomes (per model money unit) plus the tipping-point bonus."""
+    """Discounted weighted outcomes (per model money unit), once-counted coverage, durable
+    outcomes of tipped compacts, plus the tipping bonus."""
     cols = m.columns
     delta = 1.0 / (1.0 + m.scenario.budget.discount_rate)
     t = cols["year"] - m.scenario.budget.first_year
     pair = cols.groupby(["iso3", "component", "year"], sort=True).ngroup()
     tie = 1.0 - TIE_BREAK * pair / max(1, pair.max())
-    coef = cols["value_slope"] * UNIT * delta**t * tie
+    per_year = ~cols["metric"].isin(focus.once_metrics(m))
+    coef = cols["value_slope"] * UNIT * delta**t * tie * per_year
     terms = dict(zip(cols["var"].tolist(), coef.tolist(), strict=True))
+    terms.update(focus.objective_terms(m))
     bonus = m.scenario.objective.tipping_bonus
     if bonus > 0:
         terms.update(_ones(list(m.select.values()), bonus))

@@ -65,6 +65,9 @@ class Summary:
     selected: list[str]
     binding: dict[str, list[str]] = field(default_factory=dict)  # family -> binding row names
     outcomes_by_metric: dict[str, float] = field(default_factory=dict)
+    tipped: list[str] = field(default_factory=list)  # focus countries past the tipping point
+    durable_impact: float | None = None  # impact units after the compact (None: tipping off)
+    dividend_impact: float | None = None  # systems dividend, impact units (None: off)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the run left out or assumed, and why
     overrides: list[str] = field(default_factory=list)  # --set section.key=value, in order

@@ -5,7 +5,8 @@ A share rule (pillar floor, earmark, government cap, M&E floor: ``part - share x
 ``<= 0``) is shown as the share reached against the share required, with both amounts in dollars;
 a ramp (``spend(t) - factor x spend(t - 1)``) as the ratio to the year before; a rule with a focus
 country's selection in it (compact size) in dollars, its limit being what the selection makes it;
-a count rule in countries; any other rule in dollars. A country's rows say whether it is a focus
+a count rule in countries; a rule in outcome units (aftercare: survivors assisted against victims
+identified) in outcomes; any other rule in dollars. A country's rows say whether it is a focus
 country: the rules of a country that is not hold trivially (no money, no limit).
 """
 
@@ -16,7 +17,7 @@ import math
 import pandas as pd
 import pulp
 
-from optimizer.model import UNIT, AllocationModel
+from optimizer.model import OUTCOME_FAMILIES, UNIT, AllocationModel
 
 COLUMNS = [
     "name",
@@ -67,6 +68,12 @@ def _row(con: pulp.LpConstraint, family: str, binaries: set[int]) -> dict:
             "base_usd": of,
         }
     items = list(con.items())
+    if family in OUTCOME_FAMILIES:
+        return {
+            "unit": "outcomes",
+            "activity": sum(c * _value(v) for v, c in items),
+            "limit": -con.constant,
+        }
     if all(id(v) in binaries for v, _ in items):
         return {
             "unit": "countries",
@@ -89,7 +96,7 @@ def rule_rows(model: AllocationModel) -> pd.DataFrame:
     """Every rule row (``COLUMNS``); binding = tight (slack ~ 0 in the row's own terms) and with
     money or a country in it."""
     problem = model.problem
-    binaries = {id(y) for y in model.select.values()}
+    binaries = {id(v) for v in model.binaries}
     countries = set(model.countries)
     rows = []
     for family, names in model.families.items():

@@ -10,7 +10,7 @@ import difflib
 import math
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -132,16 +132,20 @@ class Section(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _none_in_words(cls, data: Any) -> Any:
-        """``key = "none"`` sets a key whose default is none back to none: TOML has no null, and a
-        scenario must be able to drop a limit it inherits (``annual_cap_usd = "none"``)."""
+        """``key = "none"`` sets a key that may be none to none: TOML has no null, and a scenario
+        must be able to drop a limit it inherits (``annual_cap_usd = "none"``)."""
         if not isinstance(data, dict):
             return data
         out = dict(data)
         for key, value in data.items():
             field = cls.model_fields.get(key)
-            if field is not None and field.default is None and _is_none_word(value):
+            if field is not None and _admits_none(field) and _is_none_word(value):
                 out[key] = None
         return out
+
+
+def _admits_none(field: Any) -> bool:
+    return field.default is None or type(None) in get_args(field.annotation)
 
 
 def _is_none_word(value: Any) -> bool:
@@ -270,6 +274,12 @@ class SelectionSection(Section):
     region_max: dict[Region, Annotated[int, Field(ge=0)]] = Field(
         {}, description="Most focus countries per State Department regional bureau."
     )
+    absorptive_cap_usd: Money | None = Field(
+        8e6,
+        description="Most a focus country can usefully absorb in one year at median institutional "
+        "capacity; scaled by capacity (docs/model.md, absorptive cap). Calibrated to US "
+        "anti-trafficking programme sizes (assumption, range $4M-16M); none = no cap.",
+    )
 
     @model_validator(mode="after")
     def _counts(self) -> SelectionSection:
@@ -320,10 +330,25 @@ class PolicySection(Section):
     ramp_down: Annotated[float, Field(ge=0, le=1)] | None = Field(
         None, description="Most a country's spend may fall year on year (0.25 = -25%)."
     )
+    component_floor_share: dict[str, Share] = Field(
+        {},
+        description="Least share of each focus country's compact per catalogue component "
+        "(e.g. police and prosecutors inside the prosecution pillar).",
+    )
+    aftercare_share: Share = Field(
+        0.0,
+        description="Least survivors assisted through recovery per victim identified, per focus "
+        "country over the compact (outcome units; assumption, range 0.1-0.5).",
+    )
 
     @model_validator(mode="after")
     def _shares(self) -> PolicySection:
         floors = sum(self.pillar_floor_share.values()) + self.me_floor_share
+        if sum(self.component_floor_share.values()) > 1.0 + 1e-9:
+            raise ValueError(
+                f"component floors add up to {sum(self.component_floor_share.values()):.0%} "
+                "of a compact, above 100%"
+            )
         if floors > 1.0 + 1e-9:
             raise ValueError(
                 f"pillar floors plus the M&E floor add up to {floors:.0%} of a compact, above 100%"
@@ -408,11 +433,73 @@ class ObjectiveSection(Section):
     tipping_bonus: Annotated[float, Field(ge=0, le=MAX_BONUS)] = Field(
         0.0, description="Impact units credited for each full compact (a focus country selected)."
     )
+    readiness_strength: Annotated[float, Field(ge=0, le=5)] = Field(
+        1.0,
+        description="Exponent of readiness in effectiveness: a dollar achieves (readiness / "
+        "median readiness)^strength as much, clipped like the context multiplier; 0 turns "
+        "readiness off (assumption, range 0.5-2).",
+    )
+    scale_exponent: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.5,
+        description="Exponent alpha of saturation in the people in modern slavery: A = r * N_ref "
+        "* (N / N_ref)^alpha, N_ref = 500,000; 1 = proportional (assumption, range 0.3-0.8).",
+    )
     segments: Annotated[int, Field(ge=1, le=50)] = Field(
         8, description="Pieces of each concave response curve's linear approximation."
     )
     cost_case: Literal["low", "mode", "high"] = Field(
         "mode", description="Which catalogue case of cost per outcome to use."
+    )
+
+
+class TippingSection(Section):
+    """The tipping point (when a compact's outcomes last beyond it) and capacity that builds
+    over the compact (docs/model.md, section 10)."""
+
+    threshold_usd_per_person: Annotated[float, Field(ge=0)] = Field(
+        20.0,
+        description="Cumulative spend per person in modern slavery within reach (N_ref * "
+        "(N / N_ref)^alpha) a compact must reach to tip (assumption, range $10-40).",
+    )
+    pillar_years: Annotated[int, Field(ge=0, le=5)] = Field(
+        3,
+        description="Every pillar must be funded in each of the compact's last this many years "
+        "to tip (ATEST 2014: 3-5 year compacts).",
+    )
+    pillar_min_usd: Money = Field(
+        100e3,
+        description="Least spend on a pillar in a year for it to count as funded (assumption, "
+        "range $50k-250k).",
+    )
+    durable_share: Share = Field(
+        0.5,
+        description="Share of the final year's outcomes that continue in the first year after a "
+        "tipped compact, at median readiness (assumption, range 0.25-0.75).",
+    )
+    durable_years: Annotated[int, Field(ge=0, le=20)] = Field(
+        5,
+        description="Years after the compact that durable outcomes are counted; 0 turns the "
+        "tipping point off (assumption, range 3-10).",
+    )
+    decay: Share = Field(
+        0.2,
+        description="Yearly decay of durable outcomes after the compact (assumption, range 0.1-0.4).",
+    )
+    systems_dividend: Annotated[float, Field(ge=0)] = Field(
+        0.0,
+        description="Capacity that builds: impact units a year that each US$1M spent earlier on "
+        "systems components can add to later service outcomes; 0 = off (assumption if used, "
+        "range 10-50).",
+    )
+    systems_dividend_cap: Share = Field(
+        0.2,
+        description="Most the systems dividend can add to a year's weighted service outcomes, "
+        "as a share (assumption, range 0.1-0.3).",
+    )
+    systems_components: list[str] = Field(
+        ["nap_coordination", "baseline_me"],
+        description="Components that build capacity (coordination, data) rather than deliver "
+        "services.",
     )
 
 
@@ -450,6 +537,7 @@ class Scenario(Section):
     selection: SelectionSection = SelectionSection()
     policy: PolicySection = PolicySection()
     objective: ObjectiveSection = ObjectiveSection()
+    tipping: TippingSection = TippingSection()
     solver: SolverSection = SolverSection()
     streams: dict[str, StreamSection] = Field(
         {}, description="Funding streams ([streams.NAME]); none: one implicit stream 'default'."

@@ -266,11 +266,11 @@ def _integral_relaxation(highs, model: AllocationModel, variables: list):
     MIP machinery. Returns (OPTIMAL, bound), or (None, None) with integrality restored."""
     import highspy
 
-    chosen = {v.hash for v in model.select.values()}
+    chosen = {v.hash for v in model.binaries}
     _set_integrality(highs, variables, chosen, highspy.HighsVarType.kContinuous)
     status, _ = _run_highs(highs, model.problem, variables, is_mip=False)
     integral = status == Status.OPTIMAL and all(
-        abs(y.varValue - round(y.varValue)) <= INTEGRALITY_TOLERANCE for y in model.select.values()
+        abs(y.varValue - round(y.varValue)) <= INTEGRALITY_TOLERANCE for y in model.binaries
     )
     if integral:
         return Status.OPTIMAL, float(pulp.value(model.problem.objective))
@@ -297,7 +297,7 @@ def polish(model: AllocationModel, settings: SolverSection, loaded=None) -> bool
         return False
     values = {v: v.varValue for v in model.variables}
     if loaded is None:
-        saved = {v: (v.lowBound, v.upBound) for v in model.select.values()}
+        saved = {v: (v.lowBound, v.upBound) for v in model.binaries}
         for var in saved:
             var.lowBound = var.upBound = float(round(var.varValue or 0.0))
         try:
@@ -307,7 +307,7 @@ def polish(model: AllocationModel, settings: SolverSection, loaded=None) -> bool
                 var.lowBound, var.upBound = low, up
     else:
         highs, variables = loaded
-        chosen = {v.hash for v in model.select.values()}
+        chosen = {v.hash for v in model.binaries}
         index = np.array([i for i, v in enumerate(variables) if v.hash in chosen], dtype=np.int32)
         fixed = np.array([round(variables[i].varValue or 0.0) for i in index], dtype=float)
         _set_integrality(highs, variables, chosen, highspy.HighsVarType.kContinuous)

@@ -162,6 +162,8 @@ def test_baseline_highs_and_cbc_agree():
     prep = engine.prepare(load_scenario())
     settings = prep.scenario.solver
     highs = solve(prep.model, settings, "highs")
-    cbc = solve(prep.model, settings, "cbc")
+    # CBC needs ~30 s of CPU since the tipping point and absorptive cap (issue 10): on a busy
+    # machine give it room, so the test compares answers, not speed
+    cbc = solve(prep.model, settings.model_copy(update={"time_limit_s": 600.0}), "cbc")
     assert highs.status == cbc.status == Status.OPTIMAL
     assert close(highs.objective, cbc.objective), (highs.objective, cbc.objective)

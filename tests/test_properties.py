@@ -46,8 +46,10 @@ seeds = st.integers(0, 2**32 - 1)
 rule_odds = st.sampled_from([0.3, 0.5, 0.7])
 
 
-def instance(seed: int, odds: float) -> World:
-    return random_instance(np.random.default_rng(seed), rule_probability=odds)
+def instance(seed: int, odds: float, focus: bool = True) -> World:
+    """A random world with every rule family, the focus-country mechanisms included."""
+    rng = np.random.default_rng(seed)
+    return random_instance(rng, rule_probability=odds, focus_rules=focus)
 
 
 def with_changes(sc: Scenario, section: str, **changes) -> Scenario:
@@ -248,6 +250,24 @@ def tightenings(w: World) -> list[tuple[str, Scenario]]:
     if "ramp_down" in type(pol).model_fields:
         down = pol.ramp_down
         add("ramp_down", "policy", ramp_down=0.5 * (0.4 if down is None else down))
+    cap = sel.absorptive_cap_usd
+    add(
+        "absorptive_cap",
+        "selection",
+        absorptive_cap_usd=bud.total_usd / (3 * n) if cap is None else cap / 2,
+    )
+    first = sorted(w.catalogue.components)[0]
+    floors = dict(pol.component_floor_share)
+    if sum(floors.values()) < 0.8:
+        floors[first] = floors.get(first, 0.0) + 0.2
+        add("component_floor", "policy", component_floor_share=floors)
+    add("aftercare", "policy", aftercare_share=min(1.0, pol.aftercare_share + 0.3))
+    tp = sc.tipping
+    if tp.durable_years > 0:
+        add("threshold", "tipping", threshold_usd_per_person=tp.threshold_usd_per_person + 10)
+        add("pillar_min", "tipping", pillar_min_usd=2 * tp.pillar_min_usd + 1e4)
+        add("durable_share", "tipping", durable_share=tp.durable_share / 2)
+        add("decay", "tipping", decay=min(1.0, tp.decay + 0.3))
     return out
 
 
@@ -325,7 +345,9 @@ def test_scaling_costs_and_money_rules_scales_spend_only(seed, odds, f):
     optimum is unique, every amount times f. Scaling costs *alone* (budget fixed)
     changes what the budget buys and has no such law. f is a power of two, so the scaled inputs
     are exact in floating point."""
-    w = instance(seed, odds)
+    # Without the focus-country mechanisms: their money keys (absorptive cap, tipping threshold,
+    # pillar minimum) would scale too, but value_of below scores per-year outcomes only.
+    w = instance(seed, odds, focus=False)
     sc = w.scenario
     bud, sel = sc.budget, sc.selection
     scaled = with_changes(

@@ -13,6 +13,7 @@ from optimizer.diagnose import unspent_reason
 from optimizer.scenario import load_scenario
 
 SMALL = ["--set", "selection.max_countries=3", "--set", "eligibility.min_rule_of_law_pct=50"]
+NO_CAP = "selection.absorptive_cap_usd=none"  # the rule each test is about binds first
 
 
 def run_warnings(tmp_path, *sets: str) -> tuple[str, list[str]]:
@@ -25,7 +26,7 @@ def run_warnings(tmp_path, *sets: str) -> tuple[str, list[str]]:
 
 
 def test_too_few_countries_to_spend_it_all(tmp_path):
-    stdout, warnings = run_warnings(tmp_path)
+    stdout, warnings = run_warnings(tmp_path, NO_CAP)
     (warning,) = [w for w in warnings if "left unspent" in w]
     assert warning.startswith("$70.0M left unspent: at most 3 focus countries")
     assert "selection.max_countries" in warning and "$60.0M each" in warning
@@ -34,12 +35,19 @@ def test_too_few_countries_to_spend_it_all(tmp_path):
 
 
 def test_the_annual_cap_stops_it(tmp_path):
-    _, warnings = run_warnings(tmp_path, "budget.annual_cap_usd=30M")
+    _, warnings = run_warnings(tmp_path, NO_CAP, "budget.annual_cap_usd=30M")
     (warning,) = [w for w in warnings if "left unspent" in w]
     assert warning == (
         "$100.0M left unspent: the annual cap (budget.annual_cap_usd), $30.0M a year x 5 years "
         "= $150.0M"
     )
+
+
+def test_the_absorptive_cap_is_named(tmp_path):
+    _, warnings = run_warnings(tmp_path)
+    (warning,) = [w for w in warnings if "left unspent" in w]
+    assert "at most 3 focus countries" in warning
+    assert "selection.absorptive_cap_usd" in warning
 
 
 def test_all_spent_says_nothing(bundled):
@@ -66,7 +74,8 @@ FOUR_AT_MAX = {"AAA": 60e6, "BBB": 60e6, "CCC": 60e6, "DDD": 60e6}  # $240M of $
             {"AAA": 60e6, "BBB": 20e6},
             {"AAA": 90e6, "BBB": 20e6},
             "every focus country is at its limit (at most $60.0M each (selection.max_compact_usd), "
-            "less where a country can usefully absorb less (BBB)) and no other country can be added "
+            "less where a country can usefully absorb less (BBB; selection.absorptive_cap_usd)) and no "
+            "other country can be added "
             "without breaking a rule; region_max binding",
         ),
         (

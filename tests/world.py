@@ -80,9 +80,12 @@ def component(
 
 
 def catalogue(
-    components: dict[str, dict[str, Any]], metrics: dict[str, float] | None = None
+    components: dict[str, dict[str, Any]],
+    metrics: dict[str, float] | None = None,
+    once: tuple[str, ...] = (),
 ) -> Catalogue:
-    """A Catalogue from component dicts (see ``component``); metrics {key: weight}, default {"m": 1}."""
+    """A Catalogue from component dicts (see ``component``); metrics {key: weight}, default {"m": 1};
+    metrics in ``once`` are counted once (stocks)."""
     metrics = metrics or {"m": 1.0}
     # Validate each part; skip only the catalogue-wide rule that an M&E component must exist,
     # so hand-solvable instances can be as small as one component.
@@ -98,6 +101,7 @@ def catalogue(
                 description="synthetic",
                 weight={"low": w, "mode": w, "high": w},
                 weight_source="assumption: synthetic",
+                counted="once" if k in once else "per_year",
             )
             for k, w in metrics.items()
         },
@@ -120,6 +124,7 @@ def scenario(**sections: dict[str, Any]) -> Scenario:
             "min_compact_usd": 0,
             "max_compact_usd": 1e12,
             "region_max": {},
+            "absorptive_cap_usd": None,
         },
         "policy": {
             "pillar_floor_share": {},
@@ -128,7 +133,8 @@ def scenario(**sections: dict[str, Any]) -> Scenario:
             "me_floor_share": 0.0,
             "ramp_up": None,
         },
-        "objective": {"segments": 8},
+        "objective": {"segments": 8, "readiness_strength": 0.0, "scale_exponent": 1.0},
+        "tipping": {"durable_years": 0},
         "solver": {"mip_gap": 1e-9},
     }
     for name, values in sections.items():
@@ -181,12 +187,17 @@ def random_instance(
     max_components: int = 4,
     horizon: int = 3,
     rule_probability: float = 0.4,
+    focus_rules: bool = False,
 ) -> World:
     """A random small world with every kind of rule switched on at random (oracle and properties).
 
     Money rules are sized against the world's own curves (their useful spend ``x_max``), so most
     instances are feasible and most rules can bind. Earmarks, pillar floors and the M&E floor only
     name tags and pillars some component carries (as ``diagnose.precheck`` demands).
+    With ``focus_rules`` the focus-country mechanisms (readiness, sub-linear saturation, absorptive
+    cap, component floors, aftercare link, once-counted metric, tipping point) are switched on at
+    random too, from draws made after all the others (so the other rules are the same), and the
+    tipping point only in worlds of at most four countries (the oracle enumerates 3^n sets).
     """
     n = int(rng.integers(2, max_countries + 1))
     k = int(rng.integers(1, max_components + 1))
@@ -276,5 +287,44 @@ def random_instance(
     objective: dict[str, Any] = {"segments": segments}
     if rng.random() < 0.2:
         objective["tipping_bonus"] = float(rng.uniform(0, 50))
-    sc = scenario(budget=budget, selection=selection, policy=policy, objective=objective)
+    tipping: dict[str, Any] = {}
+    if focus_rules:
+        v["readiness"] = rng.uniform(10, 90, size=len(v))
+        if on():
+            objective["readiness_strength"] = float(rng.uniform(0.5, 2.0))
+        if on():
+            objective["scale_exponent"] = float(rng.uniform(0.3, 1.0))
+        if on():
+            selection["absorptive_cap_usd"] = round(
+                typical / horizon * float(rng.uniform(0.2, 1.2))
+            )
+        if on():
+            key = f"k{int(rng.integers(k))}"
+            policy["component_floor_share"] = {key: float(rng.uniform(0.05, 0.3))}
+        if on():
+            policy["aftercare_share"] = float(rng.uniform(0.1, 0.8))
+        # a once-counted metric's spend can sit in any segment once its stock is full, so the
+        # aftercare link (outcome units) is tested on per-year metrics only
+        once = ("victims_identified",) if "aftercare_share" not in policy and on() else ()
+        names = {"m": "victims_assisted", "n": "victims_identified"}
+        for c in comps.values():
+            c["metric"] = names[c["metric"]]
+        cat = catalogue(comps, {"victims_assisted": 1.0, "victims_identified": 0.7}, once)
+        if n <= 4 and rng.random() < 0.6:
+            tipping = {
+                "threshold_usd_per_person": float(rng.uniform(0, 30)),
+                "pillar_years": int(rng.integers(0, horizon + 1)),
+                "pillar_min_usd": round(typical / horizon * float(rng.uniform(0, 0.1))),
+                "durable_share": float(rng.uniform(0.1, 0.9)),
+                "durable_years": int(rng.integers(1, 6)),
+                "decay": float(rng.uniform(0, 0.5)),
+            }
+    if focus_rules and on():
+        tipping["systems_dividend"] = float(rng.uniform(5, 200))
+        tipping["systems_dividend_cap"] = float(rng.uniform(0.05, 0.5))
+        tipping["systems_components"] = [f"k{int(rng.integers(k))}"]
+    sections: dict[str, Any] = {"tipping": tipping} if tipping else {}
+    sc = scenario(
+        budget=budget, selection=selection, policy=policy, objective=objective, **sections
+    )
     return World(scenario=sc, view=v, catalogue=cat)

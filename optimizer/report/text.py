@@ -86,6 +86,29 @@ def _table(series: pd.Series, total: float, label: str) -> list[str]:
     return lines
 
 
+def _tipping_lines(s) -> list[str]:
+    """Which compacts cross the tipping point, what that is worth, and why the years look so."""
+    lines = []
+    if s.dividend_impact is not None:
+        text = (
+            f"Capacity that builds: coordination and data spent in earlier years add "
+            f"{s.dividend_impact:,.0f} impact units to later services (docs/model.md, section 10)."
+        )
+        lines += ["", *textwrap.wrap(text, WIDTH)]
+    if s.durable_impact is None:
+        return lines
+    share = s.durable_impact / s.objective if s.objective else 0.0
+    text = (
+        f"Tipping point: {len(s.tipped)} of {len(s.selected)} focus countries cross it "
+        f"({', '.join(s.tipped) or 'none'}); their outcomes after the compact add "
+        f"{s.durable_impact:,.0f} impact units ({share:.0%} of the objective). Durable outcomes "
+        "are a share of each compact's final-year outcomes and the absorptive cap limits any one "
+        "year, so compacts build up to their last year rather than front-load money as the "
+        "discount rate alone would (docs/model.md, section 10)."
+    )
+    return [*lines, "", *textwrap.wrap(text, WIDTH)]
+
+
 def run_summary(result: Result) -> str:
     """What a planner reads at a glance: status, choices, totals, outcomes, binding rules."""
     s, alloc = result.summary, result.allocation
@@ -111,6 +134,7 @@ def run_summary(result: Result) -> str:
     by_year = alloc.groupby("year")["amount_usd"].sum()
     lines += ["", "By year"] + [f"  {y}  {usd(a):>10}" for y, a in by_year.items()]
     lines += ["", *_compact_lines(s, total)]
+    lines += _tipping_lines(s)
     outcomes = outcomes_table(result)
     if len(outcomes):
         lines += [
