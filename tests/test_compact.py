@@ -207,3 +207,46 @@ def test_cli_refuses_streams_short_of_the_minimum_compacts(tmp_path) -> None:
     assert result.exit_code == 2, result.output
     assert "baseline.toml" in result.output and "need at least $45.0M" in result.output
     assert "Traceback" not in result.output and not out.exists()
+
+
+def test_compare_shows_streams_and_the_us_share() -> None:
+    from optimizer.report.compare import side_by_side
+    from optimizer.report.sources import Run
+
+    plain = one_country(budget={"total_usd": "3M"}).result()
+    shared = one_country(
+        budget={"total_usd": "3M"},
+        cofinancing={"host_share": [0.1, 0.25, 0.4], "affordable_usd": {"AAA": "300k"}},
+    ).result()
+    table = side_by_side([Run(label="plain", result=plain), Run(label="shared", result=shared)])
+    rows = table.set_index(["section", "item"])
+    assert rows.loc[("stream", "default"), "plain"] == 3e6
+    assert rows.loc[("stream", "host"), "plain"] == 0  # none of it: zero, not missing
+    assert rows.loc[("stream", "host"), "shared"] > 0
+    shares = [rows.loc[("US share", str(y)), "shared"] for y in (2015, 2016, 2017)]
+    assert shares == pytest.approx([0.9, 0.75, 0.6], abs=1e-6)
+
+
+def test_targets_carry_the_uncertainty_range_when_given() -> None:
+    """The hook for an uncertainty run: P10 and P90 per (iso3, component, year) join the targets;
+    without it the range columns are blank."""
+    import pandas as pd
+
+    from optimizer.compact_tables import targets_table
+
+    result = one_country(budget={"total_usd": "2M"}).result()
+    plain = targets_table(result.outcomes)
+    assert plain["projected"].tolist() == result.outcomes["outcome"].tolist()
+    assert plain[["p10", "p90"]].isna().all().all()
+    key = pd.MultiIndex.from_frame(result.outcomes[["iso3", "component", "year"]])
+    spread = pd.DataFrame(
+        {
+            "p10": result.outcomes["outcome"].to_numpy() * 0.5,
+            "p90": result.outcomes["outcome"].to_numpy() * 2,
+        },
+        index=key,
+    )
+    ranged = targets_table(result.outcomes, spread)
+    assert (ranged["p10"] < ranged["projected"]).all() and (
+        ranged["p90"] > ranged["projected"]
+    ).all()
