@@ -76,8 +76,34 @@ def stream_capacity(stream: StreamSection, years: int) -> float:
     return min(c for c in caps if c is not None)
 
 
-def check_streams(scenario: Scenario, catalogue: Catalogue) -> None:
-    """Streams that name unknown components, or together cannot fund the minimum compacts."""
+def _countries_no_stream_pays(scenario: Scenario, countries: list[str] | None) -> list[str]:
+    """Locked-in countries no stream may pay in, and too few countries any stream may pay in."""
+    if countries is None:
+        return []
+    limited = [s.countries for s in scenario.streams.values()]
+    payable = set(countries) if any(not c for c in limited) else {c for cs in limited for c in cs}
+    payable &= set(countries)
+    out = [
+        f"{iso} is locked in but no stream may pay there (streams.*.countries); add it to a "
+        "stream's countries"
+        for iso in scenario.selection.lock_in
+        if iso in countries and iso not in payable
+    ]
+    least = scenario.selection.min_countries
+    if len(payable) < least:
+        named = ", ".join(sorted(payable)) or "none of the candidates"
+        out.append(
+            f"the streams may pay only in {named} ({len(payable)} countries), fewer than "
+            f"selection.min_countries {least}; widen a stream's countries or lower min_countries"
+        )
+    return out
+
+
+def check_streams(
+    scenario: Scenario, catalogue: Catalogue, countries: list[str] | None = None
+) -> None:
+    """Streams that name unknown components, may pay in too few of the candidate ``countries``,
+    or together cannot fund the minimum compacts."""
     problems = []
     for name, stream in sorted(scenario.streams.items()):
         unknown = sorted(set(stream.components) - set(catalogue.components))
@@ -86,6 +112,8 @@ def check_streams(scenario: Scenario, catalogue: Catalogue) -> None:
                 f"streams.{name}.components: {', '.join(unknown)} not in the catalogue "
                 f"({', '.join(catalogue.components)})"
             )
+    if scenario.streams and not problems:
+        problems += _countries_no_stream_pays(scenario, countries)
     if scenario.streams and not problems:
         sel, years = scenario.selection, len(scenario.years)
         us_part = 1.0 - max(host_shares(scenario).values())

@@ -70,7 +70,7 @@ def prepare(scenario: Scenario) -> Prepared:
     countries = [c for c in scr.eligible if c not in scenario.selection.lock_out]
     curves = build_curves(scr.frame, countries, catalogue, scenario.objective)
     precheck(scenario, scr.frame, scr.eligible, curves, catalogue, names=tables.names)
-    check_streams(scenario, catalogue)
+    check_streams(scenario, catalogue, countries)
     notes = []
     small = too_small(scenario, countries, curves)
     if small:

@@ -250,3 +250,15 @@ def test_targets_carry_the_uncertainty_range_when_given() -> None:
     assert (ranged["p10"] < ranged["projected"]).all() and (
         ranged["p90"] > ranged["projected"]
     ).all()
+
+
+def test_streams_that_may_pay_in_too_few_countries() -> None:
+    sc = scenario(
+        streams={"state": {"total_usd": "50M", "countries": ["AAA"]}},
+        selection={"min_countries": 2, "lock_in": ["BBB"]},
+    )
+    with pytest.raises(ScenarioError) as info:
+        check_streams(sc, catalogue(COMPONENTS), ["AAA", "BBB", "CCC"])
+    said = str(info.value)
+    assert "BBB is locked in but no stream may pay there" in said
+    assert "may pay only in AAA (1 countries), fewer than selection.min_countries 2" in said
