@@ -12,6 +12,7 @@ import difflib
 import pandas as pd
 
 from optimizer.catalogue import Catalogue
+from optimizer.compact import stream_capacity
 from optimizer.errors import InfeasibleError, ScenarioError
 from optimizer.focus import absorptive_caps
 from optimizer.impact import Curves
@@ -227,6 +228,13 @@ def unspent_reason(
     bud, sel = scenario.budget, scenario.selection
     binding = constraints.loc[constraints["binding"], ["name", "family"]]
     families = set(binding["family"])
+    if scenario.streams:
+        money = sum(stream_capacity(st, bud.horizon_years) for st in scenario.streams.values())
+        if money < bud.total_usd - 1.0:
+            return (
+                f"the funding streams give at most {usd(money)} together ([streams.*]), less "
+                f"than the budget {usd(bud.total_usd)}"
+            )
     caps = binding.loc[binding["family"] == "annual_cap", "name"]
     if bud.annual_cap_usd is not None and len(caps) == bud.horizon_years:
         return (

@@ -16,6 +16,14 @@ import numpy as np
 import pandas as pd
 
 from optimizer.catalogue import DEFAULT_CATALOGUE, Catalogue, load_catalogue
+from optimizer.compact import check_streams, host_shares
+from optimizer.compact_tables import (
+    cofinancing_table,
+    money_by_stream,
+    split_whole,
+    targets_table,
+    us_share_by_year,
+)
 from optimizer.data import DATA_DIR, load_tables
 from optimizer.diagnose import (
     explain_infeasible,
@@ -62,6 +70,7 @@ def prepare(scenario: Scenario) -> Prepared:
     countries = [c for c in scr.eligible if c not in scenario.selection.lock_out]
     curves = build_curves(scr.frame, countries, catalogue, scenario.objective)
     precheck(scenario, scr.frame, scr.eligible, curves, catalogue, names=tables.names)
+    check_streams(scenario, catalogue, countries)
     notes = []
     small = too_small(scenario, countries, curves)
     if small:
@@ -185,6 +194,38 @@ def _spend(prep: Prepared) -> pd.DataFrame:
     )["amount_usd"].sum()
 
 
+def _streams(prep: Prepared, exact: pd.DataFrame, allocation: pd.DataFrame) -> pd.DataFrame:
+    """streams.csv: each allocation row split over the streams that pay for it, in whole dollars.
+
+    The US money of each row (all of it, or its share after the host's) is rounded like the
+    allocation (``whole_dollars``: the US total is the solved total to the dollar), the host
+    pays the rest of the row, and the US money is split over its streams in proportion to the
+    solved split (``split_whole``)."""
+    key = ["iso3", "component", "year"]
+    host = exact["year"].map(host_shares(prep.scenario))
+    us = exact[["iso3", "year", "component"]].assign(amount_usd=exact["amount_usd"] * (1 - host))
+    rows = exact[key].assign(amount_usd=whole_dollars(us) if (host > 0).any() else None)
+    rows = allocation[key].merge(rows, on=key, how="left") if len(allocation) else rows.head(0)
+    if (host > 0).any():
+        rows["amount_usd"] = (
+            rows["amount_usd"].fillna(0.0).clip(upper=allocation["amount_usd"].to_numpy())
+        )
+    else:
+        rows["amount_usd"] = allocation["amount_usd"].to_numpy()
+    if prep.model.stream_split:
+        split = [(*k, (v.varValue or 0.0) * UNIT) for k, v in prep.model.stream_split.items()]
+        parts = pd.DataFrame(split, columns=[*key, "stream", "amount_usd"])
+    else:
+        parts = rows.assign(stream="default")
+    us_streams = split_whole(parts, rows[rows["amount_usd"] >= 1.0])
+    host_rows = allocation[key].assign(
+        stream="host",
+        amount_usd=allocation["amount_usd"].to_numpy() - rows["amount_usd"].to_numpy(),
+    )
+    both = pd.concat([us_streams, host_rows[host_rows["amount_usd"] >= 1.0]], ignore_index=True)
+    return both.sort_values([*key, "stream"], ignore_index=True)[list(us_streams.columns)]
+
+
 def _by_metric(outcomes: pd.DataFrame, catalogue: Catalogue) -> dict[str, float]:
     """Outcomes over the horizon for every metric of the catalogue, 0 where nothing is bought."""
     total = outcomes.groupby("metric")["outcome"].sum()
@@ -224,6 +265,7 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
     """Read the solved model into plain data."""
     scenario, view = prep.scenario, prep.screen.frame
     spend = _spend(prep)
+    exact = spend.copy()
     spend["amount_usd"] = whole_dollars(spend)
     spend = spend[spend["amount_usd"] >= 1.0].reset_index(drop=True)
     spend.insert(1, "country", spend["iso3"].map(view["name"]))
@@ -272,7 +314,10 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
         ]
     )
     warnings += unit_warnings(scenario)
-    unspent = scenario.budget.total_usd - float(allocation["amount_usd"].sum())
+    streams = _streams(prep, exact, allocation)
+    cofinancing = cofinancing_table(streams, allocation, prep.model.host_caps)
+    us_used = float(cofinancing["us_usd"].sum()) if len(cofinancing) else 0.0
+    unspent = scenario.budget.total_usd - us_used
     if unspent >= max(UNSPENT_USD, 1e-6 * scenario.budget.total_usd):
         by_country = allocation.groupby("iso3")["amount_usd"].sum()
         capacity = prep.curves.capacity(scenario.budget.horizon_years)
@@ -300,7 +345,7 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
         reference_year=scenario.data.reference_year,
         years=scenario.years,
         budget_usd=scenario.budget.total_usd,
-        budget_used_usd=float(allocation["amount_usd"].sum()),
+        budget_used_usd=us_used,
         eligible=prep.screen.eligible,
         selected=selected,
         binding=binding,
@@ -311,6 +356,8 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
         warnings=warnings,
         notes=prep.notes,
         overrides=list(scenario.overrides),
+        money_by_stream=money_by_stream(streams),
+        us_share_by_year=us_share_by_year(cofinancing),
     )
     return Result(
         summary=summary,
@@ -320,4 +367,7 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
         screen=view,
         scenario_toml=resolved_toml(scenario),
         manifest=manifest(prep.inputs, info.solver, info.solver_version),
+        streams=streams,
+        cofinancing=cofinancing,
+        targets=targets_table(outcomes),
     )

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 import pandas as pd
 import pulp
 
-from optimizer import focus
+from optimizer import compact, focus
 from optimizer.catalogue import Catalogue
 from optimizer.impact import Curves
 from optimizer.scenario import Scenario
+from optimizer.units import UNIT
 
-UNIT = 1e6  # model money unit: US$ million
 TIE_BREAK = 1e-7  # relative preference for earlier (country, component, year); docs/model.md
 
 LE, GE, EQ = pulp.LpConstraintLE, pulp.LpConstraintGE, pulp.LpConstraintEQ
@@ -48,6 +48,8 @@ class AllocationModel:
     total: dict[str, pulp.LpVariable] = field(default_factory=dict)
     year_spend: dict[tuple[str, int], pulp.LpVariable] = field(default_factory=dict)
     variables: list[pulp.LpVariable] = field(default_factory=list)  # every column, as created
+    host_caps: dict[str, float] = field(default_factory=dict)  # US$ a year (optimizer/compact.py)
+    stream_split: dict[tuple, pulp.LpVariable] = field(default_factory=dict)  # (c, k, t, stream)
     caps: dict[str, float] | None = None  # absorptive cap per country, US$ a year (None: off)
     tipped: dict[str, pulp.LpVariable] = field(default_factory=dict)  # tip_c (binary)
     durable: dict[str, pulp.LpVariable] = field(default_factory=dict)  # durable_c, impact units
@@ -139,12 +141,16 @@ def define_selection_link(m: AllocationModel) -> None:
 
 
 def define_budget(m: AllocationModel) -> None:
+    """US money: all of the spend, or with host co-financing its US share (optimizer/compact.py)."""
     b = m.scenario.budget
-    m.add("budget", "budget_total", _ones(list(m.total.values())), LE, b.total_usd / UNIT)
+    cofinanced = any(h > 0 for h in compact.host_shares(m.scenario).values())
+    terms = compact.budget_terms(m) if cofinanced else _ones(list(m.total.values()))
+    m.add("budget", "budget_total", terms, LE, b.total_usd / UNIT)
     if b.annual_cap_usd is not None:
         for year in m.scenario.years:
             ys = [m.year_spend[(c, year)] for c in m.countries]
-            m.add("annual_cap", f"annual_cap_{year}", _ones(ys), LE, b.annual_cap_usd / UNIT)
+            terms = compact.budget_terms(m, year) if cofinanced else _ones(ys)
+            m.add("annual_cap", f"annual_cap_{year}", terms, LE, b.annual_cap_usd / UNIT)
 
 
 def define_compact_size(m: AllocationModel) -> None:
@@ -269,6 +275,7 @@ FAMILIES = [
     define_me_floor,
     define_ramp_up,
     define_ramp_down,
+    *compact.FAMILIES,  # funding streams and host co-financing (optimizer/compact.py)
 ]  # then focus.FAMILIES (optimizer/focus.py), added in build_model: the two modules import each other
 
 
@@ -328,6 +335,7 @@ def build_model(
         select=select,
         elastic=elastic,
         variables=[*cols["var"], *select.values()],
+        host_caps=compact.host_caps(scenario, view, countries),
         caps=caps,
     )
     for define in [*FAMILIES, *focus.FAMILIES]:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optimizer.compact_tables import cofinancing_table, default_streams, targets_table
 from optimizer.errors import OutputError
 from optimizer.files import blocked_because, check_target, clean_stale, file_kind, publish, umask
 from optimizer.scenario import PROJECT_DIR
@@ -30,13 +31,16 @@ RUN_FILES = (
     "outcomes.csv",
     "constraints.csv",
     "screen.csv",
+    "streams.csv",
+    "cofinancing.csv",
+    "targets.csv",
     "summary.json",
     "timings.json",
     "scenario.toml",
     "manifest.json",
     "tradeoffs.csv",
     "marginal_values.csv",
-)  # what write_run writes (the last two unless the run skips its trade-offs)
+)  # what write_run writes (the last two only with --tradeoffs)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Run-folder format, recorded in manifest.json; raise it when a reader of today could misread a
 # folder written by the new code. Folders without it are format 1 (written before it was recorded).
@@ -70,6 +74,8 @@ class Summary:
     notes: list[str] = field(default_factory=list)  # what the run left out or assumed, and why
     overrides: list[str] = field(default_factory=list)  # --set section.key=value, in order
     tradeoffs: list[str] = field(default_factory=list)  # plain-language trade-offs, ranked
+    money_by_stream: dict[str, float] = field(default_factory=dict)  # stream -> US$ (host too)
+    us_share_by_year: dict[str, float] = field(default_factory=dict)  # year -> US share of money
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,19 @@ class Result:
     manifest: dict[str, Any] = field(default_factory=dict)
     tradeoffs: pd.DataFrame | None = None  # price of each rule (optimizer.analysis.prices)
     margins: pd.DataFrame | None = None  # marginal values (optimizer.analysis.margins)
+    streams: pd.DataFrame | None = None  # compact_tables.STREAM_COLUMNS; None: all 'default'
+    cofinancing: pd.DataFrame | None = None  # compact_tables.COFINANCING_COLUMNS
+    targets: pd.DataFrame | None = None  # compact_tables.TARGET_COLUMNS; None: from outcomes
+    changes: pd.DataFrame | None = None  # a re-plan's changes against the plan (replan.py)
+
+    def compact_tables(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """streams, cofinancing and targets: as solved, or what the allocation implies."""
+        streams = self.streams if self.streams is not None else default_streams(self.allocation)
+        cofinancing = self.cofinancing
+        if cofinancing is None:
+            cofinancing = cofinancing_table(streams, self.allocation)
+        targets = self.targets if self.targets is not None else targets_table(self.outcomes)
+        return streams, cofinancing, targets
 
     def totals(self, by: str | list[str]) -> pd.Series:
         return self.allocation.groupby(by)["amount_usd"].sum()
@@ -129,6 +148,17 @@ def claimable_outcomes(outcomes: pd.DataFrame) -> pd.DataFrame:
     for col in ("outcome", "impact"):
         if col in out and len(out):
             out[col] = out[col].map(lambda v: float(f"{v:.{OUTCOME_SIGNIFICANT}g}"))
+    return out
+
+
+def claimable_targets(targets: pd.DataFrame) -> pd.DataFrame:
+    """Benchmarks to OUTCOME_SIGNIFICANT significant figures, like outcomes.csv."""
+    out = targets.copy()
+    for col in ("projected", "p10", "p90"):
+        if col in out and len(out):
+            out[col] = out[col].map(
+                lambda v: v if pd.isna(v) else float(f"{v:.{OUTCOME_SIGNIFICANT}g}")
+            )
     return out
 
 
@@ -264,6 +294,12 @@ def write_run(result: Result, folder: Path, force: bool = False) -> Path:
             write_csv(result.tradeoffs, tmp / "tradeoffs.csv")
         if result.margins is not None:
             write_csv(result.margins, tmp / "marginal_values.csv")
+        streams, cofinancing, targets = result.compact_tables()
+        write_csv(streams, tmp / "streams.csv")
+        write_csv(cofinancing, tmp / "cofinancing.csv")
+        write_csv(claimable_targets(targets), tmp / "targets.csv")
+        if result.changes is not None:
+            write_csv(result.changes, tmp / "changes.csv")
         summary = asdict(result.summary)
         timings = {key: summary.pop(key) for key in TIMINGS}
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -372,6 +408,11 @@ def read_run(folder: Path) -> Result:
         manifest_data = _json_object(folder / "manifest.json")
     check_format(folder, manifest_data)
     summary = _summary(folder / "summary.json", folder / "timings.json")
+
+    def optional(name: str) -> pd.DataFrame | None:  # absent from folders written before them
+        path = folder / name
+        return pd.read_csv(path, keep_default_na=False, na_values=[""]) if path.is_file() else None
+
     return Result(
         summary=summary,
         allocation=pd.read_csv(folder / "allocation.csv", keep_default_na=False),
@@ -382,10 +423,10 @@ def read_run(folder: Path) -> Result:
         if (folder / "scenario.toml").exists()
         else "",
         manifest=manifest_data,
-        tradeoffs=_optional_csv(folder / "tradeoffs.csv"),
-        margins=_optional_csv(folder / "marginal_values.csv"),
+        tradeoffs=optional("tradeoffs.csv"),
+        margins=optional("marginal_values.csv"),
+        streams=optional("streams.csv"),
+        cofinancing=optional("cofinancing.csv"),
+        targets=optional("targets.csv"),
+        changes=optional("changes.csv"),
     )
-
-
-def _optional_csv(path: Path) -> pd.DataFrame | None:
-    return pd.read_csv(path, keep_default_na=False) if path.is_file() else None

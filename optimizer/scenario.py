@@ -360,6 +360,61 @@ class PolicySection(Section):
         return self
 
 
+class StreamSection(Section):
+    """One funding stream (``[streams.NAME]``): how much it gives and what it may pay for. Every
+    list left empty allows everything; a component must pass every list that is given."""
+
+    description: str = Field("", description="Who gives this money (for the reader).")
+    per_year_usd: Money | None = Field(None, description="Most the stream gives in any one year.")
+    total_usd: Money | None = Field(None, description="Most the stream gives over the horizon.")
+    pillars: list[Pillar] = Field([], description="Pillars it may pay for (empty: all).")
+    components: list[str] = Field(
+        [], description="Catalogue components it may pay for (empty: all)."
+    )
+    channels: list[Literal["government", "civil_society"]] = Field(
+        [], description="Channels it may pay through (empty: all)."
+    )
+    countries: Iso3List = Field([], description="Countries it may pay in (empty: all).")
+    tags: list[Literal["child_protection", "labor", "me_data", "migrants"]] = Field(
+        [], description="Component tags it may pay for: a component needs one of them (empty: all)."
+    )
+
+    @model_validator(mode="after")
+    def _some_amount(self) -> StreamSection:
+        if self.per_year_usd is None and self.total_usd is None:
+            raise ValueError("give per_year_usd, total_usd or both: how much the stream gives")
+        return self
+
+
+class CofinancingSection(Section):
+    """The focus country's own contribution to its compact, by compact year (a glide path)."""
+
+    host_share: list[float] = Field(
+        [],
+        description="Host government's share of each compact year's programme money, year 1 "
+        "first (e.g. [0.1, 0.2, 0.3, 0.4, 0.4]); one per year of the horizon; empty: none.",
+    )
+    usd_per_capita: Annotated[float, Field(ge=0, le=100)] = Field(
+        0.05,
+        description="Affordability assumption: most a host government puts into its compact per "
+        "inhabitant per year, US dollars (assumption, range 0.01-0.20; docs/compacts.md).",
+    )
+    affordable_usd: dict[Iso3, Money] = Field(
+        {}, description="Per-country affordability in US dollars a year, replacing usd_per_capita."
+    )
+
+    @field_validator("host_share")
+    @classmethod
+    def _below_whole(cls, shares: list[float]) -> list[float]:
+        bad = [f"year {i + 1} is {s:.0%}" for i, s in enumerate(shares) if not 0 <= s < 1]
+        if bad:
+            raise ValueError(
+                f"{'; '.join(bad)}: each host share must be at least 0% and below 100% "
+                "(write 0.4 for 40%)"
+            )
+        return shares
+
+
 # Assumption (numerical, not a value judgment): beyond these the objective's coefficients span
 # more than the solver's tolerances can resolve (HiGHS works to about 1e-7 relative), so a weight of
 # 1e20 or an infinite bonus comes back as a solver error rather than an allocation. The baseline's
@@ -513,6 +568,9 @@ class SolverSection(Section):
     )
 
 
+RESERVED_STREAMS = ("default", "host")  # the implicit US stream and the host's co-financing
+
+
 class Scenario(Section):
     name: str = Field("baseline", description="Short name; used for the run folder.")
     description: str = Field("", description="What this what-if asks.")
@@ -528,9 +586,30 @@ class Scenario(Section):
     tipping: TippingSection = TippingSection()
     solver: SolverSection = SolverSection()
     uncertainty: UncertaintySection = UncertaintySection()
+    streams: dict[str, StreamSection] = Field(
+        {}, description="Funding streams ([streams.NAME]); none: one implicit stream 'default'."
+    )
+    cofinancing: CofinancingSection = CofinancingSection()
 
     _files: tuple[Path, ...] = PrivateAttr(default=())
     _overrides: tuple[str, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="after")
+    def _compact_terms(self) -> Scenario:
+        shares = self.cofinancing.host_share
+        if shares and len(shares) != self.budget.horizon_years:
+            raise ValueError(
+                f"cofinancing.host_share gives {len(shares)} years but the horizon is "
+                f"{self.budget.horizon_years} (budget.horizon_years); give one share per year"
+            )
+        bad = sorted(n for n in self.streams if not re.fullmatch(r"[a-z][a-z0-9_]*", n))
+        bad += sorted(n for n in self.streams if n in RESERVED_STREAMS)
+        if bad:
+            raise ValueError(
+                f"stream name {bad[0]!r}: use lower-case letters, digits and '_', starting with a "
+                f"letter, and not {' or '.join(RESERVED_STREAMS)}"
+            )
+        return self
 
     @property
     def files(self) -> tuple[Path, ...]:

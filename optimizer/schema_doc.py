@@ -97,6 +97,9 @@ def scenario_markdown() -> str:
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             sections.append((name, annotation))
             continue
+        args = typing.get_args(annotation)  # dict[str, Section]: one section per NAME
+        if typing.get_origin(annotation) is dict and issubclass(args[1], BaseModel):
+            sections.append((f"{name}.NAME", args[1]))
         lines.append(
             f"| `{name}` | {_field_type(field)} | {_default(field.default)} | {field.description} |"
         )

@@ -223,8 +223,9 @@ def _table(sheet) -> pd.DataFrame:
 def test_workbook_totals_equal_allocation_csv(workbook, folders):
     alloc = pd.read_csv(folders[0] / "allocation.csv")
     book = openpyxl.load_workbook(workbook, data_only=True)
-    assert book.sheetnames == ["Summary", "Allocation", "Country by year", "Outcomes", "Screening",
-                               "Assumptions", "Metric weights", "Scenario"]  # fmt: skip
+    assert book.sheetnames == ["Summary", "Allocation", "Country by year", "Outcomes", "Streams",
+                               "Co-financing", "Benchmarks", "Screening", "Assumptions",
+                               "Metric weights", "Scenario"]  # fmt: skip
     sheet = _table(book["Allocation"])
     body, total = sheet.iloc[:-1], sheet.iloc[-1]
     assert total["iso3"] == "total"

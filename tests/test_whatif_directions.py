@@ -27,6 +27,7 @@ CLAIMS: dict[str, dict[str, str]] = {
     "spread": {"countries": UP},
     "three-year": {"years": DOWN, "money_spent": DOWN},
     "five-year": {"largest_year": UP},  # no annual cap: the money may come earlier
+    "compact-streams": {"money_spent": DOWN},  # the streams give $240M of the $250M budget
 }
 
 # the least change that counts as a move: shares in fractions, money in dollars, counts in units

@@ -43,6 +43,10 @@ def _rows(run: Run) -> dict[tuple[str, str, str], Any]:
             index=False
         ):
             rows[(section, str(key), "usd")] = amount
+    for stream, amount in sorted(s.money_by_stream.items()):
+        rows[("stream", stream, "usd")] = amount
+    for year, share in s.us_share_by_year.items():
+        rows[("US share", year, "share")] = share
     for row in outcomes_table(run.result).itertuples():
         rows[("outcomes", row.metric, "count")] = row.outcome
         rows[("cost per outcome", row.metric, "usd_each")] = row.cost_per_outcome_usd
@@ -56,12 +60,16 @@ SECTION_ORDER = [
     "pillar",
     "channel",
     "year",
+    "stream",
+    "US share",
     "outcomes",
     "cost per outcome",
     "share of impact",
 ]
 # Missing in a run means none of it: no money, no outcomes (cost per outcome stays undefined).
-ZERO_WHEN_MISSING = {"country", "pillar", "channel", "year", "outcomes", "share of impact"}
+ZERO_WHEN_MISSING = {
+    *("country", "pillar", "channel", "year", "stream", "outcomes", "share of impact"),
+}
 
 
 def side_by_side(runs: list[Run]) -> pd.DataFrame:

@@ -106,8 +106,13 @@ def workbook_sheets(result: Result) -> dict[str, tuple[pd.DataFrame, dict[str, s
             },
             ["spend_usd", "impact"],
         ),
-        "Screening": (screening_table(result), {"readiness": "ratio"}, []),
     }
+    streams, cofinancing, targets = result.compact_tables()
+    sheets["Streams"] = (streams, {"amount_usd": "usd"}, ["amount_usd"])
+    co_money = {c: "usd" for c in ("programme_usd", "us_usd", "host_usd", "affordable_usd")}
+    sheets["Co-financing"] = (cofinancing, {**co_money, "host_share": "share"}, [])
+    sheets["Benchmarks"] = (targets, {"projected": "count", "p10": "count", "p90": "count"}, [])
+    sheets["Screening"] = (screening_table(result), {"readiness": "ratio"}, [])
     try:
         a = assumptions(result)
         cost = {c: "usd" for c in ("cost_low_usd", "cost_mode_usd", "cost_high_usd")}

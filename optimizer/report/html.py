@@ -20,6 +20,7 @@ from markupsafe import Markup
 from optimizer import __version__
 from optimizer.errors import TipfocusError
 from optimizer.report import charts
+from optimizer.report.compact import CompactTables, compact_tables
 from optimizer.report.compare import (
     assumptions_diff,
     dollars_each,
@@ -57,6 +58,7 @@ class RunView:
     charts: dict[str, Markup] = field(default_factory=dict)
     assumptions: Assumptions | None = None
     assumptions_problem: str = ""
+    compact: CompactTables | None = None
 
     @property
     def eligible(self) -> pd.DataFrame:
@@ -133,6 +135,7 @@ def run_views(runs: list[Run], with_charts: bool = True) -> list[RunView]:
             editions=data_editions(run.result),
             binding=binding_table(run.result),
             extras={k: v.head(EXTRA_ROWS) for k, v in run.extra_tables().items()},
+            compact=compact_tables(run.result),
         )
         if with_charts:
             kinds = [k for k in available([run]) if k in ONE_RUN]

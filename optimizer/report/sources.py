@@ -16,7 +16,10 @@ from optimizer.errors import InputError
 from optimizer.result import Result, read_run
 
 # Files of a run folder that every run has; any other CSV in it is an analysis (trade-offs).
-RUN_FILES = frozenset({"allocation.csv", "outcomes.csv", "constraints.csv", "screen.csv"})
+RUN_FILES = frozenset(
+    {"allocation.csv", "outcomes.csv", "constraints.csv", "screen.csv"}
+    | {"streams.csv", "cofinancing.csv", "targets.csv", "changes.csv"}  # the compact section
+)
 
 
 @dataclass(frozen=True)

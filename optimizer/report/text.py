@@ -125,7 +125,7 @@ def run_summary(result: Result) -> str:
         lines[1:1] = textwrap.wrap(f"What-if: {sets}", WIDTH, subsequent_indent="  ")
     lines += [line for w in s.warnings for line in textwrap.wrap(f"WARNING: {w}", WIDTH)]
     lines += [line for note in s.notes for line in textwrap.wrap(f"Note: {note}", WIDTH)]
-    total = s.budget_used_usd
+    total = float(alloc["amount_usd"].sum())  # programme money: US and any host co-financing
     names = alloc.drop_duplicates("iso3").set_index("iso3")["country"]
     by_country = alloc.groupby("iso3")["amount_usd"].sum()
     by_country.index = [f"{iso} {_one_line(names.get(iso, ''))}" for iso in by_country.index]
@@ -134,6 +134,7 @@ def run_summary(result: Result) -> str:
     lines += ["", *_table(alloc.groupby("channel")["amount_usd"].sum(), total, "By channel")]
     by_year = alloc.groupby("year")["amount_usd"].sum()
     lines += ["", "By year"] + [f"  {y}  {usd(a):>10}" for y, a in by_year.items()]
+    lines += ["", *_compact_lines(s, total)]
     lines += _tipping_lines(s)
     outcomes = outcomes_table(result)
     if len(outcomes):
@@ -168,6 +169,17 @@ def run_summary(result: Result) -> str:
     for family, rows in s.binding.items():
         lines.append(_names_that_fit(f"  {family:<16} ", rows))
     return "\n".join(lines)
+
+
+def _compact_lines(s, total: float) -> list[str]:
+    """Money by funding stream and, with co-financing, the US share year by year."""
+    streams = pd.Series(s.money_by_stream, dtype=float)
+    lines = _table(streams, total, "By funding stream (streams.csv; host = co-financing)")
+    shares = s.us_share_by_year
+    if shares and any(v < 1.0 - 1e-9 for v in shares.values()):
+        path = ", ".join(f"{y} {v:.0%}" for y, v in shares.items())
+        lines += textwrap.wrap(f"US share of the compacts by year: {path}", WIDTH)
+    return lines
 
 
 def _names_that_fit(head: str, names: list[str]) -> str:
