@@ -26,6 +26,7 @@ from optimizer.scenario import PROJECT_DIR
 
 ALLOCATION_COLUMNS = ["iso3", "country", "component", "pillar", "channel", "year", "amount_usd"]
 OUTCOME_COLUMNS = ["iso3", "country", "component", "metric", "year", "outcome", "impact"]
+TRADEOFF_FILES = ("tradeoffs.csv", "marginal_values.csv")  # written only with --tradeoffs
 RUN_FILES = (
     "allocation.csv",
     "outcomes.csv",
@@ -38,9 +39,8 @@ RUN_FILES = (
     "timings.json",
     "scenario.toml",
     "manifest.json",
-    "tradeoffs.csv",
-    "marginal_values.csv",
-)  # what write_run writes (the last two only with --tradeoffs)
+    *TRADEOFF_FILES,
+)  # what write_run writes (a re-plan adds changes.csv)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Run-folder format, recorded in manifest.json; raise it when a reader of today could misread a
 # folder written by the new code. Folders without it are format 1 (written before it was recorded).

@@ -13,13 +13,12 @@ from pathlib import Path
 import pandas as pd
 
 from optimizer.errors import InputError
-from optimizer.result import Result, read_run
+from optimizer.result import RUN_FILES as WRITTEN
+from optimizer.result import TRADEOFF_FILES, Result, read_run
 
-# Files of a run folder that every run has; any other CSV in it is an analysis (trade-offs).
-RUN_FILES = frozenset(
-    {"allocation.csv", "outcomes.csv", "constraints.csv", "screen.csv"}
-    | {"streams.csv", "cofinancing.csv", "targets.csv", "changes.csv"}  # the compact section
-)
+# Files of a run folder that its own sections show; any other CSV in it is an analysis (the
+# trade-offs, a frontier) shown as a table of its own.
+RUN_FILES = frozenset(WRITTEN) - frozenset(TRADEOFF_FILES) | {"changes.csv"}
 
 
 @dataclass(frozen=True)
