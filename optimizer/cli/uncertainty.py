@@ -1,0 +1,199 @@
+"""`tipfocus uncertainty` and `sensitivity`: Monte Carlo over the impact model's ranges, and one
+assumption at a time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import click
+
+from optimizer.cli import (
+    CONTEXT,
+    SCENARIO_ARG,
+    SET_OPTION,
+    _bar,
+    _load,
+    _naming_file,
+    _progress,
+    main,
+)
+
+
+@main.command(context_settings=CONTEXT)
+@SCENARIO_ARG
+@SET_OPTION
+@click.option(
+    "--draws",
+    type=click.IntRange(1, 100_000),
+    default=200,
+    show_default=True,
+    help="Number of draws (1 to 100,000).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the draws.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=os.cpu_count() or 1,
+    show_default="the number of CPUs",
+    help="Local worker processes.",
+)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder to write.")
+@click.option("--force", is_flag=True, help="Replace the folder if an earlier study wrote it.")
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Send the draws to a Dask distributed scheduler (needs tipfocus[distributed]).",
+)
+@click.option(
+    "--robust",
+    is_flag=True,
+    help="Also the allocation with the best mean impact over the draws (at most 50 draws).",
+)
+def uncertainty(scenario, overrides, draws, seed, workers, out, force, scheduler, robust) -> None:
+    """Monte Carlo over the impact model's low / mode / high ranges.
+
+    Each draw re-solves the scenario with drawn costs, saturations, context elasticities and metric
+    weights ([uncertainty] in the scenario sets the shape and overrides ranges). Writes to --out
+    (default runs/<scenario>-uncertainty-<timestamp>/): uncertainty.csv (per country: selection
+    probability, allocation P10/P50/P90), uncertainty_pillars.csv, draws.csv, ranges.csv,
+    summary.json (impact distribution, regret of the mode allocation) and charts; with --robust
+    also robust_allocation.csv and robust_vs_mode.csv (sample-average approximation over the
+    draws). The same seed gives the same files whatever --workers or --scheduler. Ctrl-C keeps
+    the finished draws.
+    """
+    from optimizer.engine import prepare
+    from optimizer.result import run_name
+    from optimizer.uncertainty.executors import executor
+    from optimizer.uncertainty.outputs import check_folder, write_folder
+    from optimizer.uncertainty.robust import check_draws, compare
+    from optimizer.uncertainty.study import monte_carlo
+
+    if robust:
+        check_draws(draws)
+    sc = _load(scenario, overrides)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = out or Path("runs") / f"{run_name(sc.name, overrides)}-uncertainty-{stamp}"
+    check_folder(folder, force)
+    progress = _progress()
+    with _naming_file(scenario):
+        progress("reading the data, screening countries and building the model")
+        prep = prepare(sc)
+        from optimizer.uncertainty.draws import ranges
+
+        ranges(prep.catalogue, sc)  # bad [uncertainty] ranges fail before any solve
+    with executor(workers, scheduler) as pool, _bar(draws, "draws") as tick:
+        progress("solving at the mode values")
+        result = monte_carlo(prep, draws, seed, pool, tick)
+    if robust and result.summary["draws_solved"]:
+        progress("solving the robust allocation over the draws")
+        plan, versus = compare(prep, result.study, result.finished, prepare(sc))
+        result.tables["robust_allocation"] = plan
+        result.tables["robust_vs_mode"] = versus
+        click.echo(versus.to_string(index=False, float_format=lambda v: f"{v:,.0f}"))
+    write_folder(folder, force, result.tables, result.summary, result.figures)
+    click.get_current_context().meta["written"] = folder
+    info = result.summary
+    click.echo(f"{info['draws_solved']} of {draws} draws solved", nl=False)
+    if info["draws_finished"] > info["draws_solved"]:
+        click.echo(
+            f"; {info['draws_finished'] - info['draws_solved']} without an allocation", nl=False
+        )
+    click.echo(f" ({', '.join(f'{k} {v}' for k, v in info['statuses'].items())}).")
+    if "impact" in info:
+        spread = info["impact"]
+        regret = info["regret"]
+        click.echo(
+            f"Impact of each draw's optimum: mean {spread['mean']:,.0f}, P10 {spread['p10']:,.0f}, "
+            f"P50 {spread['p50']:,.0f}, P90 {spread['p90']:,.0f} (mode values: {info['mode_impact']:,.0f})."
+        )
+        click.echo(
+            f"Regret of the mode allocation: mean {regret['mean']:,.0f}, P90 {regret['p90']:,.0f}."
+        )
+    click.echo(f"\nWrote {folder}/")
+    if result.finished.interrupted:
+        click.echo("Interrupted: the folder holds the draws that finished.", err=True)
+        click.get_current_context().exit(130)
+
+
+@main.command(context_settings=CONTEXT)
+@SCENARIO_ARG
+@SET_OPTION
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=os.cpu_count() or 1,
+    show_default="the number of CPUs",
+    help="Local worker processes.",
+)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder to write.")
+@click.option("--force", is_flag=True, help="Replace the folder if an earlier study wrote it.")
+@click.option(
+    "--top",
+    type=click.IntRange(0, 100),
+    default=5,
+    show_default=True,
+    help="Break-even values for this many of the largest swings that change the focus countries.",
+)
+def sensitivity(scenario, overrides, workers, out, force, top) -> None:
+    """One assumption at a time, at its low and at its high value.
+
+    Every component's cost per outcome, saturation and context elasticity (for every country at
+    once), every metric weight and the discount rate. Writes to --out (default
+    runs/<scenario>-sensitivity-<timestamp>/): sensitivity.csv (impact at low and high, swing,
+    focus countries and whether they change, break-even values), summary.json and a tornado chart.
+    """
+    from optimizer.engine import prepare
+    from optimizer.result import run_name
+    from optimizer.uncertainty import charts
+    from optimizer.uncertainty.draws import ranges
+    from optimizer.uncertainty.executors import executor
+    from optimizer.uncertainty.montecarlo import study_of
+    from optimizer.uncertainty.outputs import check_folder, figure, write_folder
+    from optimizer.uncertainty.sensitivity import assumptions, one_at_a_time, with_break_even
+
+    sc = _load(scenario, overrides)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = out or Path("runs") / f"{run_name(sc.name, overrides)}-sensitivity-{stamp}"
+    check_folder(folder, force)
+    progress = _progress()
+    with _naming_file(scenario):
+        progress("reading the data, screening countries and building the model")
+        prep = prepare(sc)
+        ranges(prep.catalogue, sc)
+    progress("solving at the nominal values")
+    study = study_of(prep)
+    points = 2 * len(assumptions(study))
+    with executor(workers) as pool, _bar(points, "assumptions") as tick:
+        table = one_at_a_time(study, pool, tick)
+    if top:
+        progress(f"break-even values for up to {top} assumptions")
+        table = with_break_even(study, table, top=top)
+    info = {
+        "scenario": sc.name,
+        "mode_impact": study.mode_impact,
+        "mode_focus_countries": list(study.mode_selected),
+        "assumptions": len(table),
+        "change_the_focus_countries": int(
+            (table["set_changes_low"] | table["set_changes_high"]).sum()
+        ),
+    }
+    fig = figure(charts.tornado, table, study.mode_impact, height=6.0)
+    write_folder(folder, force, {"sensitivity": table}, info, {"tornado": fig})
+    click.get_current_context().meta["written"] = folder
+    shown = table.head(10)[
+        [
+            "kind",
+            "key",
+            "impact_low",
+            "impact_high",
+            "set_changes_low",
+            "set_changes_high",
+            "break_even",
+        ]
+    ]
+    click.echo(f"Impact at the nominal values: {study.mode_impact:,.0f}. Largest swings:")
+    click.echo(shown.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
+    click.echo(f"\nWrote {folder}/")
