@@ -359,12 +359,12 @@ def data_check(data_dir: Path | None) -> None:
 # ---------------------------------------------------------------------------- the other families
 
 # Imported last: each submodule registers its commands on `main`. The command objects are
-# re-exported so `from optimizer.cli import chart` keeps working; the `uncertainty` command takes
-# that name here, its submodule stays importable as optimizer.cli.uncertainty (sys.modules).
+# re-exported so `from optimizer.cli import chart` keeps working (no submodule shares a command's
+# name, so none is shadowed).
 from optimizer.cli.compacts import replan  # noqa: E402
+from optimizer.cli.montecarlo import sensitivity, uncertainty  # noqa: E402
 from optimizer.cli.reports import chart, compare, report, show  # noqa: E402
 from optimizer.cli.tradeoffs import alternatives, explain, frontier  # noqa: E402
-from optimizer.cli.uncertainty import sensitivity, uncertainty  # noqa: E402
 
 __all__ = [
     "alternatives",
