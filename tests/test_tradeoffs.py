@@ -17,9 +17,9 @@ from world import World, catalogue, component, scenario, view
 from optimizer.analysis.alternatives import find_alternatives
 from optimizer.analysis.explain import explain_country, solve_scaled
 from optimizer.analysis.margins import fixed_duals, marginal_values
-from optimizer.analysis.prices import price_rules, rules
+from optimizer.analysis.prices import price_rules, price_stream_restrictions, rules
 from optimizer.analysis.resolve import Resolver
-from optimizer.analysis.sentences import explain_sentences, price_sentences
+from optimizer.analysis.sentences import describe_rule, explain_sentences, price_sentences
 from optimizer.analysis.tradeoffs import analyse
 from optimizer.engine import collect, with_tradeoffs
 from optimizer.impact import REACH, SPACING
@@ -296,3 +296,89 @@ def test_resolver_matches_the_engine_on_random_instances(seed):
     assert point.status == info.status
     if info.status.has_solution:
         assert point.objective == pytest.approx(info.objective, rel=1e-6, abs=1e-6)
+
+
+# ---------------------------------------------------------------------------- funding streams
+
+
+def streams_world(streams: dict) -> World:
+    """One country (phi 1), A in protection at unit cost 1000 (a per $1M) and B in prosecution at
+    2000 (a/2), linear (test_compact's world), $10M budget, three years."""
+    comps = {
+        "A": component(pillar="protection", cost=1000.0, saturation=1000.0, tags=("labor",)),
+        "B": component(pillar="prosecution", channel="government", cost=2000.0, saturation=1000.0),
+    }
+    return World(
+        scenario=scenario(streams=streams), view=view({"AAA": {}}), catalogue=catalogue(comps)
+    )
+
+
+def rebuilder(world: World):
+    return lambda sc: World(scenario=sc, view=world.view, catalogue=world.catalogue).prepare().model
+
+
+def test_stream_amounts_and_restriction_priced_by_hand():
+    """State gives $1M a year for anything (A: 3a); Labor $600k for B only (0.3a): 3.3a.
+    Labor free to pay for A: 3.6a, its restriction costs 0.3a (9.09%). Without State's amount
+    rows State pays $10M into A (10a, costs 6.7a); without Labor's it pays $7M into B (3a + 3.5a,
+    costs 3.2a); without every stream row State takes the whole budget (10a)."""
+    world = streams_world(
+        {"state": {"per_year_usd": "1M"}, "labor": {"total_usd": "600k", "components": ["B"]}}
+    )
+    prep, info = world.solve()
+    a = info.objective / 3.3
+    found = analyse(
+        prep.model,
+        info.objective,
+        ("AAA",),
+        prep.screen.frame["name"],
+        rebuild=rebuilder(world),
+    )
+    table = found.prices.set_index("rule")
+    assert table.at["stream_restriction:labor", "family"] == "stream"
+    assert table.at["stream_restriction:labor", "impact_lost"] == pytest.approx(0.3 * a, rel=1e-6)
+    assert table.at["stream_restriction:labor", "impact_lost_pct"] == pytest.approx(
+        100 * 0.3 / 3.3, rel=1e-6
+    )
+    assert "stream_restriction:state" not in table.index  # State may pay for everything already
+    assert table.at["stream", "impact_lost"] == pytest.approx(6.7 * a, rel=1e-6)
+    assert table.at["stream:state", "impact_lost"] == pytest.approx(6.7 * a, rel=1e-6)
+    assert table.at["stream:labor", "impact_lost"] == pytest.approx(3.2 * a, rel=1e-6)
+    assert table.at["stream:state", "rows"] == 3 and table.at["stream:labor", "rows"] == 1
+    # the restriction's price is the objective of the model rebuilt without it, solved on its own
+    _, alone = streams_world(
+        {"state": {"per_year_usd": "1M"}, "labor": {"total_usd": "600k"}}
+    ).solve()
+    assert alone.objective == pytest.approx(3.6 * a, rel=1e-6)
+    assert table.at["stream_restriction:labor", "impact_lost"] == pytest.approx(
+        alone.objective - info.objective, rel=1e-6
+    )
+    assert any(
+        s.startswith("Limiting the labor stream to component B costs 9.1% of projected impact")
+        for s in found.sentences
+    )
+    assert any(
+        s.startswith("Limiting the state stream to $1.00M a year costs 203.0%")
+        for s in found.sentences
+    )
+
+
+def test_stream_restriction_that_does_not_bind_costs_nothing():
+    """Labor may pay only for labor-tagged protection components, and A (the better one) is one:
+    lifting the restriction changes nothing."""
+    world = streams_world(
+        {
+            "state": {"per_year_usd": "1M"},
+            "labor": {"total_usd": "600k", "tags": ["labor"], "pillars": ["protection"]},
+        }
+    )
+    _, info = world.solve()
+    table = price_stream_restrictions(world.scenario, info.objective, rebuilder(world))
+    table = table.set_index("rule")
+    assert table.at["stream_restriction:labor", "impact_lost"] == pytest.approx(0.0, abs=1e-6)
+    assert table.at["stream_restriction:labor", "status"] == "optimal"
+    sentences = price_sentences(table.reset_index(), world.scenario)
+    assert "stream_restriction:labor" in sentences[-1]  # listed among the rules that cost nothing
+    assert describe_rule("stream_restriction:labor", "stream", world.scenario) == (
+        "Limiting the labor stream to labor components and protection components"
+    )

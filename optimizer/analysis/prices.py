@@ -4,6 +4,11 @@ Generic over ``AllocationModel.families``: every family with rows is one rule, r
 its rows free on the warm HiGHS copy and re-solving; a lock row is a rule on its own (each lock
 names one country). Structural rows (``AllocationModel.define``) are never relaxed. Resource
 families (the budget and the yearly caps) are priced too, and also at the margin (``margins``).
+
+Funding streams are priced twice: their amount rows like any family (all of them, ``stream``,
+and stream by stream, ``stream:NAME``), and what each stream may pay for
+(``stream_restriction:NAME``) by rebuilding the model with that stream's lists emptied, as a
+lock-out is (a (country, component) a stream may not pay for has no split column to free).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from optimizer.analysis.resolve import Resolver
-from optimizer.errors import InfeasibleError
+from optimizer.errors import InfeasibleError, ScenarioError
 from optimizer.model import AllocationModel
 from optimizer.scenario import Scenario
 
@@ -42,9 +47,26 @@ def rules(model: AllocationModel) -> list[tuple[str, str, list[str]]]:
             out += [(row, family, [row]) for row in rows]
             continue
         out.append((family, family, list(rows)))
+        if family == "stream":  # amount rows stream by stream, when there are several
+            by_stream = _stream_rows(model, rows)
+            if len(by_stream) > 1:
+                out += [(f"stream:{n}", family, r) for n, r in by_stream.items()]
+            continue
         parts = _parts(model, family, rows)
         if len(parts) > 1 and all(len(names) > 1 for names in parts.values()):
             out += [(f"{family}:{part}", family, names) for part, names in sorted(parts.items())]
+    return out
+
+
+def _stream_rows(model: AllocationModel, rows: list[str]) -> dict[str, list[str]]:
+    """The amount rows of each stream (``stream_{name}_{year}``, ``stream_{name}_total``), matched
+    on whole names so that a stream named ``a`` does not take ``a_b``'s rows."""
+    ends = ["total", *(str(y) for y in model.scenario.years)]
+    out = {}
+    for name in sorted(model.scenario.streams):
+        mine = [r for r in rows if r in {f"stream_{name}_{end}" for end in ends}]
+        if mine:
+            out[name] = mine
     return out
 
 
@@ -109,18 +131,60 @@ def price_lock_outs(
             model = rebuild(scenario.model_copy(update={"selection": selection}))
         except InfeasibleError:
             continue  # lifting a lock cannot make the rules infeasible; nothing to price
-        point = Resolver(model, scenario.solver).solve()
-        lost = max(0.0, point.objective - objective) if point.ok else None
-        rows.append(
-            {
-                "rule": f"lock_out_{iso}",
-                "family": "lock_out",
-                "kind": "rule",
-                "rows": 1,
-                "impact_lost": lost,
-                "impact_lost_pct": None if lost is None else 100.0 * lost / abs(objective or 1.0),
-                "status": str(point.status),
-                "countries_without_rule": ";".join(point.selected),
-            }
-        )
+        rows.append(_rebuilt_price(model, objective, f"lock_out_{iso}", "lock_out", 1))
     return pd.DataFrame(rows, columns=PRICE_COLUMNS)
+
+
+RESTRICTION_LISTS = ("pillars", "components", "channels", "countries", "tags")
+
+
+def restricted_streams(scenario: Scenario) -> list[str]:
+    """Streams that limit what they may pay for (some list given), by name."""
+    return [
+        name
+        for name, stream in sorted(scenario.streams.items())
+        if any(getattr(stream, key) for key in RESTRICTION_LISTS)
+    ]
+
+
+def without_restriction(scenario: Scenario, name: str) -> Scenario:
+    """``scenario`` with stream ``name`` allowed to pay for everything (its amounts kept)."""
+    lifted = scenario.streams[name].model_copy(update={key: [] for key in RESTRICTION_LISTS})
+    return scenario.model_copy(update={"streams": {**scenario.streams, name: lifted}})
+
+
+def price_stream_restrictions(
+    scenario: Scenario,
+    objective: float,
+    rebuild: Callable[[Scenario], AllocationModel],
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """Each stream restriction's price: the optimum of a model built with that one stream allowed
+    to pay for every component in every country (its amounts and every other rule kept), less
+    ``objective``. Streams without a restriction are not listed."""
+    rows = []
+    for name in restricted_streams(scenario):
+        rule = f"stream_restriction:{name}"
+        if progress:
+            progress(rule)
+        try:
+            model = rebuild(without_restriction(scenario, name))
+        except (InfeasibleError, ScenarioError):
+            continue  # allowing a stream more cannot make the rules infeasible; nothing to price
+        rows.append(_rebuilt_price(model, objective, rule, "stream", 0))  # no row: a rebuild
+    return pd.DataFrame(rows, columns=PRICE_COLUMNS)
+
+
+def _rebuilt_price(model: AllocationModel, objective: float, rule: str, family: str, n: int):
+    point = Resolver(model, model.scenario.solver).solve()
+    lost = max(0.0, point.objective - objective) if point.ok else None
+    return {
+        "rule": rule,
+        "family": family,
+        "kind": "rule",
+        "rows": n,
+        "impact_lost": lost,
+        "impact_lost_pct": None if lost is None else 100.0 * lost / abs(objective or 1.0),
+        "status": str(point.status),
+        "countries_without_rule": ";".join(point.selected),
+    }

@@ -53,6 +53,8 @@ def describe_rule(rule: str, family: str, scenario: Scenario) -> str:
         "lock_out": lambda: f"Locking out {rule.removeprefix('lock_out_')}",
     }
     _, _, part = rule.partition(":")
+    if family == "stream":
+        return _describe_stream(rule, scenario)
     if part:
         if family == "pillar_floor" and part in p.pillar_floor_share:
             share = p.pillar_floor_share[part]
@@ -60,6 +62,41 @@ def describe_rule(rule: str, family: str, scenario: Scenario) -> str:
         return f"The {family.replace('_', ' ')} rule for {part.replace('_', ' ')}"
     phrase = known.get(family)
     return phrase() if phrase else f"The {family.replace('_', ' ')} rule"
+
+
+def _words(items: list[str], joint: str = "and") -> str:
+    items = [str(i).replace("_", " ") for i in items]
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {joint} {items[-1]}"
+
+
+def _describe_stream(rule: str, scenario: Scenario) -> str:
+    """A funding stream's amounts (``stream``, ``stream:NAME``) or what it may pay for
+    (``stream_restriction:NAME``)."""
+    kind, _, name = rule.partition(":")
+    stream = scenario.streams.get(name)
+    if not name or stream is None:
+        return "Limiting the funding streams to their amounts"
+    if kind == "stream_restriction":
+        limits = []
+        if stream.tags:
+            limits.append(f"{_words(stream.tags, 'or')} components")
+        if stream.pillars:
+            limits.append(f"{_words(stream.pillars, 'or')} components")
+        if stream.components:
+            noun = "component" if len(stream.components) == 1 else "components"
+            limits.append(f"{noun} {_words(stream.components)}")
+        if stream.channels:
+            limits.append(f"the {_words(stream.channels, 'or')} channel")
+        if stream.countries:
+            limits.append(f"spending in {_words(stream.countries)}")
+        what = _words(limits) if limits else "what it may pay for"
+        return f"Limiting the {name} stream to {what}"
+    amounts = []
+    if stream.per_year_usd is not None:
+        amounts.append(f"{usd(stream.per_year_usd)} a year")
+    if stream.total_usd is not None:
+        amounts.append(f"{usd(stream.total_usd)} in total")
+    return f"Limiting the {name} stream to {_words(amounts)}"
 
 
 def _pct(value: float) -> str:

@@ -10,7 +10,12 @@ import pandas as pd
 
 from optimizer.analysis.explain import Explanation, force_in
 from optimizer.analysis.margins import closest_left_out, fixed_duals, marginal_values
-from optimizer.analysis.prices import price_lock_outs, price_rules
+from optimizer.analysis.prices import (
+    price_lock_outs,
+    price_rules,
+    price_stream_restrictions,
+    restricted_streams,
+)
 from optimizer.analysis.resolve import Point, Resolver
 from optimizer.analysis.sentences import left_out_sentence, margin_sentences, price_sentences
 from optimizer.model import AllocationModel
@@ -39,13 +44,18 @@ def analyse(
     """Everything on one warm resolver: one re-solve a rule, the fixed LP's duals, then one
     forced-in re-solve for each of the closest countries left out. ``names`` maps ISO3 codes to
     country names. A locked-out country is not in the model at all, so its lock is priced on a
-    model built without it (``rebuild``: scenario -> model), when given."""
+    model built without it (``rebuild``: scenario -> model), when given; so is what each funding
+    stream may pay for (a model built with that stream allowed to pay for everything)."""
     scenario = model.scenario
     resolver = Resolver(model, scenario.solver)
     prices = price_rules(resolver, objective, progress)
+    extra = []
     if rebuild is not None and scenario.selection.lock_out:
-        extra = price_lock_outs(scenario, objective, rebuild, progress)
-        prices = pd.concat([prices, extra], ignore_index=True).sort_values(
+        extra.append(price_lock_outs(scenario, objective, rebuild, progress))
+    if rebuild is not None and restricted_streams(scenario):
+        extra.append(price_stream_restrictions(scenario, objective, rebuild, progress))
+    if extra:
+        prices = pd.concat([prices, *extra], ignore_index=True).sort_values(
             ["impact_lost", "rule"], ascending=[False, True], na_position="last", ignore_index=True
         )
     duals = fixed_duals(resolver, selected)
