@@ -321,3 +321,97 @@ def write_text(path: Path, text: str, force: bool = True, what: str = "--out") -
     """Write ``text`` (UTF-8, line endings as given) to ``path`` atomically."""
     with atomic_path(path, force, what) as tmp:
         tmp.write_text(text, encoding="utf-8", newline="")
+
+
+# ---------------------------------------------------------------------------- whole folders
+
+
+def folder_written_by(markers: tuple[str, ...], what: str) -> Callable[..., str]:
+    """A ``replaceable`` test for ``write_folder``: why a path is not a folder tipfocus wrote
+    ("" if it is): a real folder (not a symlink) that is empty, or holds every one of ``markers``
+    and only regular files; given ``written`` (the names the new folder has), none other."""
+
+    def why_not(folder: Path, written: set[str] | None = None) -> str:
+        info = os.lstat(folder)
+        if stat.S_ISLNK(info.st_mode):
+            return f"is a symbolic link, not {what}"
+        if not stat.S_ISDIR(info.st_mode):
+            return f"is {file_kind(info.st_mode)}, not {what}"
+        entries = {entry.name: entry for entry in os.scandir(folder)}
+        if not entries:
+            return ""  # an empty folder: nothing to lose
+        missing = [name for name in markers if name not in entries]
+        if missing:
+            return f"is not {what} (no {' or '.join(missing)})"
+        odd = sorted(n for n, e in entries.items() if not e.is_file(follow_symlinks=False))
+        odd += sorted(set(entries) - written - set(odd)) if written is not None else []
+        return f"holds {odd[0]}, which tipfocus did not write; move it out first" if odd else ""
+
+    return why_not
+
+
+def write_folder(
+    folder: Path, write: Callable[[Path], None], force: bool, replaceable: Callable[..., str]
+) -> Path:
+    """Write a folder atomically: ``write(tmp)`` fills a hidden temporary sibling, which is then
+    renamed into place.
+
+    Without ``force`` the folder must not exist, also at the rename (one that appeared meanwhile is
+    kept, and this one refused). With ``force`` only a folder that ``replaceable(folder, written)``
+    accepts ("" = yes) is replaced, checked again at the rename; if the swap fails the earlier
+    folder is put back. A failure leaves no partial folder; the folder follows the umask.
+    """
+    folder = Path(folder)
+    check_target(folder, force, replaceable=replaceable)
+    parent = folder.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        clean_stale(parent)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-{os.getpid()}-", dir=parent))
+    except OSError as exc:
+        why = blocked_because(folder, exc)
+        raise OutputError(
+            str(folder), f"cannot create the folder ({why}); choose another --out"
+        ) from None
+    try:
+        os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes it 0700; files already follow the umask
+        write(tmp)
+        _put_in_place(tmp, folder, force, replaceable)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+def _put_in_place(tmp: Path, folder: Path, force: bool, replaceable: Callable[..., str]) -> None:
+    """Rename ``tmp`` onto ``folder``: onto nothing, or (``force``) in place of an earlier one."""
+    if force and os.path.lexists(folder):
+        why = replaceable(folder, set(os.listdir(tmp)))  # again: it may have changed meanwhile
+        if why:
+            raise OutputError(str(folder), f"{why}; --force replaces only what tipfocus wrote")
+        old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+
+        def swap() -> None:
+            os.rename(folder, old)
+            try:
+                os.rename(tmp, folder)
+            except OSError:
+                os.rename(old, folder)  # the earlier folder goes back
+                raise
+
+        try:
+            publish(swap, folder)
+        finally:
+            shutil.rmtree(old, ignore_errors=True)
+        return
+    try:
+        # rename() onto a folder with files fails (ENOTEMPTY/EEXIST), onto a file too (ENOTDIR)
+        publish(lambda: os.rename(tmp, folder), folder)
+    except OSError as exc:
+        if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR):
+            raise
+        raise OutputError(
+            str(folder),
+            "appeared while this run was solving (another run into the same --out?); it was "
+            "kept and this run not written: choose another --out, or use --force",
+        ) from None

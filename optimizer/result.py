@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
 import platform
 import re
-import shutil
 import stat
-import tempfile
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -21,7 +18,7 @@ import pandas as pd
 
 from optimizer.compact_tables import cofinancing_table, default_streams, targets_table
 from optimizer.errors import OutputError
-from optimizer.files import blocked_because, check_target, clean_stale, file_kind, publish, umask
+from optimizer.files import file_kind, write_folder
 from optimizer.scenario import PROJECT_DIR
 
 ALLOCATION_COLUMNS = ["iso3", "country", "component", "pillar", "channel", "year", "amount_usd"]
@@ -265,88 +262,32 @@ def not_a_run(folder: Path, written: set[str] | None = None) -> str:
 
 
 def write_run(result: Result, folder: Path, force: bool = False) -> Path:
-    """Write the run folder atomically: a temporary sibling renamed into place.
-
-    Without ``force`` the folder must not exist, also at the rename (a run that finished meanwhile
-    into the same folder is kept, and this one refused). With ``force`` only an earlier run
-    folder is replaced (``not_a_run``). A failure leaves no partial folder and the earlier folder
-    untouched; the folder and its files follow the umask.
-    """
-    folder = Path(folder)
-    check_target(folder, force, replaceable=not_a_run)
-    parent = folder.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        clean_stale(parent)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-{os.getpid()}-", dir=parent))
-    except OSError as exc:
-        why = blocked_because(folder, exc)
-        raise OutputError(
-            str(folder), f"cannot create the folder ({why}); choose another --out"
-        ) from None
-    try:
-        os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes it 0700; files already follow the umask
-        write_csv(result.allocation, tmp / "allocation.csv")
-        write_csv(claimable_outcomes(result.outcomes), tmp / "outcomes.csv")
-        write_csv(result.constraints, tmp / "constraints.csv")
-        write_csv(result.screen.reset_index(), tmp / "screen.csv")
-        if result.tradeoffs is not None:
-            write_csv(result.tradeoffs, tmp / "tradeoffs.csv")
-        if result.margins is not None:
-            write_csv(result.margins, tmp / "marginal_values.csv")
-        streams, cofinancing, targets = result.compact_tables()
-        write_csv(streams, tmp / "streams.csv")
-        write_csv(cofinancing, tmp / "cofinancing.csv")
-        write_csv(claimable_targets(targets), tmp / "targets.csv")
-        if result.changes is not None:
-            write_csv(result.changes, tmp / "changes.csv")
-        summary = asdict(result.summary)
-        timings = {key: summary.pop(key) for key in TIMINGS}
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        (tmp / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
-        (tmp / "scenario.toml").write_text(result.scenario_toml)
-        (tmp / "manifest.json").write_text(
-            json.dumps(result.manifest, indent=2, sort_keys=True) + "\n"
-        )
-        _put_in_place(tmp, folder, force)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return folder
+    """Write the run folder atomically (``files.write_folder``); with ``force`` only an earlier
+    run folder is replaced (``not_a_run``)."""
+    return write_folder(folder, lambda tmp: _write_files(result, tmp), force, not_a_run)
 
 
-def _put_in_place(tmp: Path, folder: Path, force: bool) -> None:
-    """Rename ``tmp`` onto ``folder``: onto nothing, or (``force``) in place of an earlier run."""
-    if force and os.path.lexists(folder):
-        why = not_a_run(folder, set(os.listdir(tmp)))  # again: it may have changed while solving
-        if why:
-            raise OutputError(str(folder), f"{why}; --force replaces only what tipfocus wrote")
-        old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-
-        def swap() -> None:
-            os.rename(folder, old)
-            try:
-                os.rename(tmp, folder)
-            except OSError:
-                os.rename(old, folder)  # the earlier run goes back
-                raise
-
-        try:
-            publish(swap, folder)
-        finally:
-            shutil.rmtree(old, ignore_errors=True)
-        return
-    try:
-        # rename() onto a folder with files fails (ENOTEMPTY/EEXIST), onto a file too (ENOTDIR)
-        publish(lambda: os.rename(tmp, folder), folder)
-    except OSError as exc:
-        if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR):
-            raise
-        raise OutputError(
-            str(folder),
-            "appeared while this run was solving (another run into the same --out?); it was "
-            "kept and this run not written: choose another --out, or use --force",
-        ) from None
+def _write_files(result: Result, tmp: Path) -> None:
+    write_csv(result.allocation, tmp / "allocation.csv")
+    write_csv(claimable_outcomes(result.outcomes), tmp / "outcomes.csv")
+    write_csv(result.constraints, tmp / "constraints.csv")
+    write_csv(result.screen.reset_index(), tmp / "screen.csv")
+    if result.tradeoffs is not None:
+        write_csv(result.tradeoffs, tmp / "tradeoffs.csv")
+    if result.margins is not None:
+        write_csv(result.margins, tmp / "marginal_values.csv")
+    streams, cofinancing, targets = result.compact_tables()
+    write_csv(streams, tmp / "streams.csv")
+    write_csv(cofinancing, tmp / "cofinancing.csv")
+    write_csv(claimable_targets(targets), tmp / "targets.csv")
+    if result.changes is not None:
+        write_csv(result.changes, tmp / "changes.csv")
+    summary = asdict(result.summary)
+    timings = {key: summary.pop(key) for key in TIMINGS}
+    (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (tmp / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
+    (tmp / "scenario.toml").write_text(result.scenario_toml)
+    (tmp / "manifest.json").write_text(json.dumps(result.manifest, indent=2, sort_keys=True) + "\n")
 
 
 def check_format(folder: Path, manifest_data: dict[str, Any]) -> None:

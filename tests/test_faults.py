@@ -356,14 +356,14 @@ def test_a_solver_error_is_not_called_a_time_limit(
 # Runs the CLI with SIGTERM sent to itself just after the run folder is renamed into place.
 RENAME_HOOK = r"""
 import os, signal, sys
-import optimizer.result as result
-original = result.publish
+import optimizer.files as files
+original = files.publish
 def publish_then_term(move, target):
     def move_then_term():
         move()
         os.kill(os.getpid(), signal.SIGTERM)
     original(move_then_term, target)
-result.publish = publish_then_term
+files.publish = publish_then_term
 from optimizer.cli import main
 sys.exit(main())
 """
@@ -403,10 +403,10 @@ def test_two_runs_into_one_out_one_wins_the_other_is_refused(runs: Path) -> None
 
 def test_the_rename_refuses_a_folder_that_appeared_meanwhile(runs: Path, tmp_path: Path) -> None:
     """The race made deterministic: the target appears between the check and the rename."""
-    from optimizer import result as result_module
+    from optimizer import files as files_module
 
     earlier = read_run(runs / "earlier")
-    real_check = result_module.check_target
+    real_check = files_module.check_target
 
     def check_then_appear(folder, force, **kwargs):
         real_check(folder, force, **kwargs)
@@ -414,7 +414,7 @@ def test_the_rename_refuses_a_folder_that_appeared_meanwhile(runs: Path, tmp_pat
 
     before = tree_hash(runs / "earlier")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(result_module, "check_target", check_then_appear)
+        mp.setattr(files_module, "check_target", check_then_appear)
         with pytest.raises(OutputError, match="appeared while this run was solving"):
             write_run(earlier, runs / "raced")
     assert tree_hash(runs / "raced") == before  # the other run's folder, untouched

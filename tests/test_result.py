@@ -161,3 +161,25 @@ def test_damaged_json_is_a_clear_error(result, tmp_path, name, text):
     (folder / name).write_text(text)
     with pytest.raises(OutputError, match=f"{name}: is not"):
         read_run(folder)
+
+
+def test_analysis_folders_force_replaces_only_their_own(tmp_path):
+    """frontier (and the studies) write through files.write_folder: --force replaces an earlier
+    folder of the same analysis, never anything else."""
+    from optimizer.analysis.output import write_folder
+
+    def files(text: str) -> dict:
+        return {"frontier.csv": lambda path: path.write_text(text)}
+
+    folder = write_folder(tmp_path / "sweep", files("first"), force=False)
+    with pytest.raises(OutputError, match="already exists"):
+        write_folder(folder, files("second"), force=False)
+    write_folder(folder, files("second"), force=True)
+    assert (folder / "frontier.csv").read_text() == "second"
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep me")
+    with pytest.raises(OutputError, match="--force replaces only what tipfocus wrote"):
+        write_folder(other, files("x"), force=True)
+    assert (other / "notes.txt").read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "sweep"]  # no temporaries

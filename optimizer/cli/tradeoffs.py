@@ -102,14 +102,14 @@ def frontier(scenario, overrides, vary, out, force) -> None:
     """
     from optimizer.analysis.frontier import parse_sweep, solve_points
     from optimizer.analysis.frontier_chart import save_frontier_chart
-    from optimizer.analysis.output import write_folder
+    from optimizer.analysis.output import replaceable, write_folder
     from optimizer.result import safe_name, write_csv
 
     sweep = parse_sweep(vary, scenario, list(overrides))
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     name = safe_name(f"frontier-{(scenario.stem if scenario else 'baseline')}-{sweep.key}")
     folder = out or Path("runs") / f"{name}-{stamp}"
-    check_target(folder, force)
+    check_target(folder, force, replaceable=replaceable("frontier.csv"))
     with _bar(len(sweep.values), f"{sweep.key}") as tick:
         frame, interrupted = solve_points(sweep, scenario, list(overrides), tick)
     if frame.empty:

@@ -7,27 +7,23 @@ only a folder that such a study wrote (it holds ``MARKER``).
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 from matplotlib.figure import Figure
 
-from optimizer.errors import OutputError
-from optimizer.files import check_target, umask
+from optimizer import files
+from optimizer.files import check_target
 from optimizer.report.charts import chart_style, new_figure, save
 from optimizer.result import write_csv
 
 MARKER = "summary.json"
 
 
-def _ours(folder: Path) -> str:
-    if folder.is_dir() and (folder / MARKER).is_file():
-        return ""
-    return "is not a folder written by tipfocus uncertainty or sensitivity"
+_ours = files.folder_written_by(
+    (MARKER,), "a folder written by tipfocus uncertainty or sensitivity"
+)
 
 
 def check_folder(folder: Path, force: bool) -> None:
@@ -50,26 +46,14 @@ def write_folder(
     summary: dict,
     figures: dict[str, Figure],
 ) -> Path:
-    """tables (name.csv), summary.json and figures (name.png) into ``folder``, atomically."""
-    folder = Path(folder)
-    check_folder(folder, force)
-    parent = folder.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-{os.getpid()}-", dir=parent))
-    except OSError as exc:
-        raise OutputError(str(folder), f"cannot create the folder ({exc.strerror})") from None
-    try:
-        os.chmod(tmp, 0o777 & ~umask())
+    """tables (name.csv), summary.json and figures (name.png) into ``folder``, atomically
+    (``files.write_folder``)."""
+
+    def write(tmp: Path) -> None:
         for name, frame in tables.items():
             write_csv(frame, tmp / f"{name}.csv")
         (tmp / MARKER).write_text(json.dumps(summary, indent=2) + "\n")
         for name, fig in figures.items():
             save(fig, tmp / f"{name}.png", "png")
-        if force and folder.exists():
-            shutil.rmtree(folder)
-        os.rename(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return folder
+
+    return files.write_folder(folder, write, force, _ours)
