@@ -7,7 +7,6 @@ import json
 import os
 import platform
 import re
-import stat
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -18,7 +17,7 @@ import pandas as pd
 
 from optimizer.compact_tables import cofinancing_table, default_streams, targets_table
 from optimizer.errors import OutputError
-from optimizer.files import file_kind, write_folder
+from optimizer.files import folder_written_by, write_folder
 from optimizer.scenario import PROJECT_DIR
 
 ALLOCATION_COLUMNS = ["iso3", "country", "component", "pillar", "channel", "year", "amount_usd"]
@@ -230,29 +229,17 @@ def manifest(inputs: list[Path], solver: str, solver_version: str) -> dict[str, 
 
 
 RECOGNISED_BY = ("summary.json", "manifest.json")  # an earlier run folder holds both
+_RUN_FOLDER = folder_written_by(RECOGNISED_BY, "a tipfocus run folder")
 TIMINGS = ("build_seconds", "solve_seconds")  # in timings.json, so summary.json repeats exactly
 
 
 def not_a_run(folder: Path, written: set[str] | None = None) -> str:
     """Why ``folder`` is not an earlier tipfocus run folder ("" if it is), so that ``--force``
-    never deletes anything else: a real folder (not a symlink) holding summary.json (tipfocus's)
-    and manifest.json and only regular files; with ``written`` (the names this run writes) no
-    file tipfocus does not write. An empty folder may be replaced too."""
-    info = os.lstat(folder)
-    if stat.S_ISLNK(info.st_mode):
-        return "is a symbolic link, not a tipfocus run folder"
-    if not stat.S_ISDIR(info.st_mode):
-        return f"is {file_kind(info.st_mode)}, not a tipfocus run folder"
-    entries = {entry.name: entry for entry in os.scandir(folder)}
-    if not entries:
-        return ""  # an empty folder: nothing to lose
-    missing = [name for name in RECOGNISED_BY if name not in entries]
-    if missing:
-        return f"is not a tipfocus run folder (no {' or '.join(missing)})"
-    odd = sorted(n for n, e in entries.items() if not e.is_file(follow_symlinks=False))
-    odd += sorted(set(entries) - written - set(odd)) if written is not None else []
-    if odd:
-        return f"holds {odd[0]}, which tipfocus did not write; move it out first"
+    never deletes anything else: ``files.folder_written_by`` with the run's marks, and its
+    summary.json tipfocus's. An empty folder may be replaced too."""
+    why = _RUN_FOLDER(folder, written)
+    if why or not any(os.scandir(folder)):
+        return why
     try:
         summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
         ours = isinstance(summary, dict) and {"scenario", "status"} <= set(summary)
