@@ -22,6 +22,28 @@ from optimizer.cli import (
 )
 
 
+def STUDY_OPTIONS(command):  # named like the module's other shared options
+    """--workers, --out and --force: the options every study command shares."""
+    options = (
+        click.option(
+            "--workers",
+            type=click.IntRange(1, 256),
+            default=os.cpu_count() or 1,
+            show_default="the number of CPUs",
+            help="Local worker processes.",
+        ),
+        click.option(
+            "--out", type=click.Path(file_okay=False, path_type=Path), help="Folder to write."
+        ),
+        click.option(
+            "--force", is_flag=True, help="Replace the folder if an earlier study wrote it."
+        ),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @main.command(context_settings=CONTEXT)
 @SCENARIO_ARG
 @SET_OPTION
@@ -33,15 +55,7 @@ from optimizer.cli import (
     help="Number of draws (1 to 100,000).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the draws.")
-@click.option(
-    "--workers",
-    type=click.IntRange(1, 256),
-    default=os.cpu_count() or 1,
-    show_default="the number of CPUs",
-    help="Local worker processes.",
-)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder to write.")
-@click.option("--force", is_flag=True, help="Replace the folder if an earlier study wrote it.")
+@STUDY_OPTIONS
 @click.option(
     "--scheduler",
     metavar="ADDRESS",
@@ -121,15 +135,7 @@ def uncertainty(scenario, overrides, draws, seed, workers, out, force, scheduler
 @main.command(context_settings=CONTEXT)
 @SCENARIO_ARG
 @SET_OPTION
-@click.option(
-    "--workers",
-    type=click.IntRange(1, 256),
-    default=os.cpu_count() or 1,
-    show_default="the number of CPUs",
-    help="Local worker processes.",
-)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder to write.")
-@click.option("--force", is_flag=True, help="Replace the folder if an earlier study wrote it.")
+@STUDY_OPTIONS
 @click.option(
     "--top",
     type=click.IntRange(0, 100),
