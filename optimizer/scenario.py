@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
+import tomli_w
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -24,7 +25,7 @@ from pydantic import (
 )
 
 from optimizer.errors import ScenarioError
-from optimizer.layering import apply_overrides, dump_toml, inherited_from, layered, parse_override
+from optimizer.layering import apply_overrides, inherited_from, layered, parse_override
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SCENARIO_DIR = PROJECT_DIR / "scenarios"
@@ -739,5 +740,24 @@ def unit_warnings(scenario: Scenario) -> list[str]:
 
 
 def resolved_toml(scenario: Scenario) -> str:
-    """The fully resolved scenario as TOML text (stored with every run)."""
-    return dump_toml(scenario.model_dump(mode="json", exclude_none=True))
+    """The fully resolved scenario as TOML text (stored with every run; ``load_scenario`` reads
+    it back to the same scenario). TOML has no null: a key left at a default of none is left
+    out, and a key set to none over another default is written ``"none"``."""
+    return tomli_w.dumps(_without_nulls(scenario, scenario.model_dump(mode="json")))
+
+
+def _without_nulls(model: BaseModel, dumped: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in dumped.items():
+        field = type(model).model_fields[key]
+        inner = getattr(model, key)
+        if value is None:
+            if field.default is not None:
+                out[key] = "none"
+        elif isinstance(inner, BaseModel):
+            out[key] = _without_nulls(inner, value)
+        elif isinstance(inner, dict) and all(isinstance(v, BaseModel) for v in inner.values()):
+            out[key] = {k: _without_nulls(inner[k], v) for k, v in value.items()}
+        else:
+            out[key] = value
+    return out

@@ -156,6 +156,22 @@ def test_resolved_scenario_round_trips():
 
 
 @pytest.mark.parametrize(
+    ("scenario", "overrides"),
+    [(path, []) for path in sorted(DEFAULT_SCENARIO.parent.glob("*.toml"))]
+    + [(DEFAULT_SCENARIO, ["selection.absorptive_cap_usd=none", 'description="a \\"quoted\\" one"'])],
+)
+def test_resolved_scenario_reloads_to_the_same_scenario(tmp_path, scenario, overrides):
+    """scenario.toml in a run folder loads back to the scenario that was run (a limit set to
+    none over a non-none default included) and writes the same bytes again."""
+    s = load_scenario(scenario, overrides)
+    text = resolved_toml(s)
+    stored = write(tmp_path, "scenario.toml", text)
+    again = load_scenario(stored)
+    assert again.model_dump() == s.model_dump()
+    assert resolved_toml(again) == text
+
+
+@pytest.mark.parametrize(
     ("dollars", "shown"),
     [
         (999_999, "$1.00M"),
