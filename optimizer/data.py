@@ -16,9 +16,10 @@ import pandas as pd
 
 from optimizer.errors import DataError
 from optimizer.files import read_input
-from optimizer.tables import SECTORS, TABLES, WGI_DIMENSIONS, TableSchema
+from optimizer.paths import DATA_DIR
+from optimizer.tables import TABLES, WGI_DIMENSIONS, TableSchema
+from optimizer.vocabulary import SECTORS
 
-DATA_DIR: Path = Path(__file__).resolve().parent.parent / "data"
 MAX_TABLE_BYTES = 20 * 1024 * 1024
 MAX_LISTED_PROBLEMS = 40
 MAX_EXACT = float(2**53)  # larger whole numbers are not exact in float64 (and overflow Int64 casts)

@@ -26,10 +26,8 @@ from pydantic import (
 
 from optimizer.errors import ScenarioError
 from optimizer.layering import apply_overrides, inherited_from, layered, parse_override
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-SCENARIO_DIR = PROJECT_DIR / "scenarios"
-DEFAULT_SCENARIO = SCENARIO_DIR / "baseline.toml"
+from optimizer.paths import DEFAULT_SCENARIO, PROJECT_DIR, SCENARIO_DIR  # noqa: F401 (re-exported)
+from optimizer.vocabulary import Channel, EarmarkTag, MissionType, Pillar, Region, Tag, Tier
 
 _MONEY = re.compile(r"^\s*\$?\s*([0-9][0-9,]*(?:\.[0-9]+)?)\s*([kKmMbB]?)\s*$")
 _THOUSANDS = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?")  # 12,000,000 or 1,250.5
@@ -88,10 +86,6 @@ def usd(amount: float) -> str:
 Money = Annotated[float, BeforeValidator(parse_money)]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Percentile = Annotated[float, Field(ge=0.0, le=100.0)]
-Pillar = Literal["prevention", "prosecution", "protection", "partnership"]
-Region = Literal["AF", "EAP", "EUR", "NEA", "SCA", "WHA"]
-Tier = Literal["1", "2", "2WL", "3", "special_case", "not_rated"]
-MissionType = Literal["bilateral", "regional_mission", "regional_program", "none_known"]
 
 
 def _iso3(value: Any) -> Any:
@@ -311,7 +305,7 @@ class PolicySection(Section):
         {},
         description="Least share of each focus country's compact per pillar (comprehensive approach).",
     )
-    earmark_share: dict[Literal["child_protection", "labor", "migrants"], Share] = Field(
+    earmark_share: dict[EarmarkTag, Share] = Field(
         {}, description="Least share of the whole portfolio on components with this tag."
     )
     weak_corruption_pct: Percentile = Field(
@@ -372,11 +366,9 @@ class StreamSection(Section):
     components: list[str] = Field(
         [], description="Catalogue components it may pay for (empty: all)."
     )
-    channels: list[Literal["government", "civil_society"]] = Field(
-        [], description="Channels it may pay through (empty: all)."
-    )
+    channels: list[Channel] = Field([], description="Channels it may pay through (empty: all).")
     countries: Iso3List = Field([], description="Countries it may pay in (empty: all).")
-    tags: list[Literal["child_protection", "labor", "me_data", "migrants"]] = Field(
+    tags: list[Tag] = Field(
         [], description="Component tags it may pay for: a component needs one of them (empty: all)."
     )
 

@@ -158,7 +158,12 @@ def test_resolved_scenario_round_trips():
 @pytest.mark.parametrize(
     ("scenario", "overrides"),
     [(path, []) for path in sorted(DEFAULT_SCENARIO.parent.glob("*.toml"))]
-    + [(DEFAULT_SCENARIO, ["selection.absorptive_cap_usd=none", 'description="a \\"quoted\\" one"'])],
+    + [
+        (
+            DEFAULT_SCENARIO,
+            ["selection.absorptive_cap_usd=none", 'description="a \\"quoted\\" one"'],
+        )
+    ],
 )
 def test_resolved_scenario_reloads_to_the_same_scenario(tmp_path, scenario, overrides):
     """scenario.toml in a run folder loads back to the scenario that was run (a limit set to

@@ -120,7 +120,7 @@ def _load(scenario: Path | None, overrides: tuple[str, ...]):
 def _naming_file(scenario: Path | None):
     """Rules checked after loading (precheck) name the scenario file, like load-time errors."""
     from optimizer.errors import ScenarioError
-    from optimizer.scenario import DEFAULT_SCENARIO
+    from optimizer.paths import DEFAULT_SCENARIO
 
     try:
         yield
@@ -309,9 +309,8 @@ def _check_outputs(
 
 def _check_file_output(path: Path, force: bool, what: str, sc) -> None:
     """``check_target``, and never one of the run's own input files (even with --force)."""
-    from optimizer.catalogue import DEFAULT_CATALOGUE
-    from optimizer.data import DATA_DIR
     from optimizer.errors import OutputError
+    from optimizer.paths import DATA_DIR, DEFAULT_CATALOGUE
     from optimizer.tables import TABLES
 
     check_target(path, force, what)
@@ -338,8 +337,8 @@ def data() -> None:
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Tables folder.")
 def data_import(kind: str, file: Path, data_dir: Path | None) -> None:
     """Rebuild one table from the publisher's own FILE (see data/SOURCES.md for each KIND)."""
-    from optimizer.data import DATA_DIR
     from optimizer.importers import run_import
+    from optimizer.paths import DATA_DIR
 
     written = run_import(kind, file, data_dir or DATA_DIR)
     click.echo(f"Wrote {written}")
@@ -349,7 +348,8 @@ def data_import(kind: str, file: Path, data_dir: Path | None) -> None:
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Tables folder.")
 def data_check(data_dir: Path | None) -> None:
     """Validate every table: columns, types, ranges, duplicates, country codes."""
-    from optimizer.data import DATA_DIR, check_data
+    from optimizer.data import check_data
+    from optimizer.paths import DATA_DIR
 
     for line in check_data(data_dir or DATA_DIR):
         click.echo(line)

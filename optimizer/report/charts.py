@@ -20,13 +20,11 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from optimizer.files import atomic_path
+from optimizer.vocabulary import PILLARS
 
-PILLAR_COLOURS = {  # Okabe-Ito
-    "prevention": "#0072B2",
-    "prosecution": "#D55E00",
-    "protection": "#009E73",
-    "partnership": "#E69F00",
-}
+PILLAR_COLOURS = dict(
+    zip(PILLARS, ("#0072B2", "#D55E00", "#009E73", "#E69F00"), strict=True)
+)  # Okabe-Ito
 COUNTRY_SCHEME = [  # Paul Tol muted, then light (grey last, for "others")
     "#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255",
     "#AA4499", "#77AADD", "#EE8866", "#EEDD88", "#FFAABB", "#99DDFF", "#44BB99", "#BBCC33",

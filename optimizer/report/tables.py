@@ -199,7 +199,7 @@ class Assumptions:
 
 def run_catalogue_path(result: Result) -> Path:
     """The catalogue file the run's resolved scenario names, or the bundled one."""
-    from optimizer.catalogue import DEFAULT_CATALOGUE
+    from optimizer.paths import DEFAULT_CATALOGUE
 
     try:
         data = tomllib.loads(result.scenario_toml or "").get("data", {})

@@ -10,15 +10,10 @@ import pandas as pd
 from optimizer.report.tables import outcomes_table
 from optimizer.result import Result
 from optimizer.scenario import usd
+from optimizer.vocabulary import MISSION_SHORT
 
 WIDTH = 100
 TRADEOFFS_SHOWN = 8  # trade-off sentences in the run summary; summary.json has them all
-MISSION_SHORT = {
-    "bilateral": "bilat",
-    "regional_mission": "region",
-    "regional_program": "progr",
-    "none_known": "none",
-}
 
 
 def _num(value: float, fmt: str = "{:.0f}") -> str:
@@ -49,7 +44,7 @@ def screen_table(frame: pd.DataFrame, year: int) -> str:
     ]
     lines.append("-" * len(head))
     for iso, row in eligible.iterrows():
-        tier = "2WL" if row["tier"] == "2WL" else str(row["tier"])
+        tier = str(row["tier"])
         line = (
             f"{_num(row['rank']):>4} {iso:3} {_one_line(row['name'])[:22]:<22} {row['region']:3} {tier:<5} "
             f"{MISSION_SHORT.get(row['mission_type'], '?'):<6} "
