@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from optimizer.errors import ScenarioError, TipfocusError
+from optimizer.errors import ScenarioError, TipfocusError, setting
 from optimizer.files import MAX_TOML_BYTES, read_input
 
 MAX_NESTING = 16  # tables and arrays inside each other; the scenario schema needs 3
@@ -198,14 +198,15 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     key = key.strip()
     if not sep or not key or not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*", key):
         raise ScenarioError(
-            "--set", f"{text!r} is not section.key=value (e.g. budget.total_usd=200M)"
+            "overrides", f"{text!r} is not section.key=value (e.g. budget.total_usd=200M)"
         )
     keys = key.split(".")
     if keys[0] == "extends":
         raise ScenarioError(
-            "--set",
-            f"{text!r}: 'extends' cannot be set with --set (the chain is read before --set "
-            'applies); write a scenario file with extends = "..." and pass that file',
+            "overrides",
+            f"{text!r}: 'extends' cannot be set with {setting('overrides')} (the chain is read "
+            f"before {setting('overrides')} applies); write a scenario file with "
+            'extends = "..." and pass that file',
         )
     try:
         parsed = tomllib.loads(f"v = {value.strip()}")["v"]
@@ -214,9 +215,9 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     except RecursionError:
         parsed = None
     patch = None if parsed is None else _patch(keys, parsed)
-    _check_nesting(patch, ScenarioError, f"--set {key}")
+    _check_nesting(patch, ScenarioError, setting("overrides", key))
     if _has_nul(parsed):
-        raise ScenarioError("--set", f"{text!r}: the value contains \\u0000 (NUL); remove it")
+        raise ScenarioError("overrides", f"{text!r}: the value contains \\u0000 (NUL); remove it")
     return keys, parsed
 
 

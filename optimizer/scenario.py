@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from optimizer.errors import ScenarioError
+from optimizer.errors import ScenarioError, setting
 from optimizer.layering import apply_overrides, inherited_from, layered, parse_override
 from optimizer.paths import DEFAULT_SCENARIO, PROJECT_DIR, SCENARIO_DIR  # noqa: F401 (re-exported)
 from optimizer.vocabulary import Channel, EarmarkTag, MissionType, Pillar, Region, Tag, Tier
@@ -698,7 +698,7 @@ def load_scenario(path: Path | str | None = None, overrides: list[str] | None = 
             loc = [str(p) for p in e["loc"]]
             src = [t for t, k in sets if loc and (loc[: len(k)] == k or k[: len(loc)] == loc)]
             if src:
-                problems.append(f"{_describe(e)} [with --set {src[-1]}]")
+                problems.append(f"{_describe(e)} [with {setting('overrides', src[-1])}]")
                 continue
             inherited = inherited_from(loc, layers.origin, path)
             problems.append(_describe(e) + (f" [set in {inherited}]" if inherited else ""))

@@ -6,6 +6,7 @@ import tomllib
 
 import pytest
 
+from optimizer.cli import FLAGS
 from optimizer.errors import InfeasibleError, ScenarioError
 from optimizer.scenario import (
     DEFAULT_SCENARIO,
@@ -105,7 +106,8 @@ def test_an_error_in_an_extended_file_names_that_file(tmp_path):
     assert "[set in" not in own
     with pytest.raises(ScenarioError) as info:  # --set names itself, not a file
         load_scenario(child, ["budget.total_usd=cheap"])
-    assert info.value.problems[0].endswith("[with --set budget.total_usd=cheap]")
+    assert "[with overrides=budget.total_usd=cheap]\n" in str(info.value)  # the library's words
+    assert "[with --set budget.total_usd=cheap]\n" in info.value.render(FLAGS)  # the CLI's
 
 
 def test_extends_cycle_is_named(tmp_path):

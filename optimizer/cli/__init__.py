@@ -36,6 +36,34 @@ SET_OPTION = click.option(
     metavar="SECTION.KEY=VALUE",
     help="Override one scenario value (repeatable); beats the file and what it extends.",
 )
+# The library names settings by key (optimizer.errors.setting); its messages reach the user with
+# these flags instead. A scenario key keeps its key beside the flag (it may be set in a file too).
+FLAGS = {
+    "overrides": "--set",
+    "output": "--out",
+    "force": "--force",
+    "xlsx": "--xlsx",
+    "write_lp": "--write-lp",
+    "write_mps": "--write-mps",
+    "data_dir": "--data-dir",
+    "data.reference_year": "--year",
+    "solver.name": "--solver",
+    "solver.time_limit_s": "--time-limit",
+    "solver.mip_gap": "--gap",
+    "kind": "--kind",
+    "vary": "--vary",
+    "within": "--within",
+    "count": "--count",
+    "actuals": "--actuals",
+    "template": "--template",
+    "through": "--through",
+    "draws": "--draws",
+    "seed": "--seed",
+    "workers": "--workers",
+    "scheduler": "--scheduler",
+    "robust": "--robust",
+    "top": "--top",
+}
 
 
 class Group(click.Group):
@@ -47,7 +75,7 @@ class Group(click.Group):
         except TipfocusError as exc:
             if ctx.meta.get("debug"):
                 raise
-            click.secho(f"Error: {exc}", fg="red", err=True)
+            click.secho(f"Error: {exc.render(FLAGS)}", fg="red", err=True)
             ctx.exit(exc.exit_code)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
@@ -127,7 +155,9 @@ def _naming_file(scenario: Path | None):
     except ScenarioError as exc:
         if not exc.where.startswith("scenario "):
             raise
-        raise ScenarioError(str(scenario or DEFAULT_SCENARIO), exc.problems) from None
+        raise ScenarioError(
+            str(scenario or DEFAULT_SCENARIO), exc.problems, key=exc.key, hint=exc.hint
+        ) from None
 
 
 @contextlib.contextmanager

@@ -217,7 +217,7 @@ def change_bars(ax: Axes, change: pd.Series, against: str) -> Axes:
 
 
 def save(fig: Figure, path: Path, fmt: str, force: bool = False) -> None:
-    """Write the figure (PNG at DPI, SVG or PDF) atomically; ``--force`` to replace."""
+    """Write the figure (PNG at DPI, SVG or PDF) atomically; ``force`` to replace."""
     with chart_style(), atomic_path(path, force) as tmp:
         fig.savefig(tmp, format=fmt, dpi=DPI, metadata=_metadata(fmt))
 

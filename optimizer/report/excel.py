@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import xlsxwriter
 
-from optimizer.errors import TipfocusError
+from optimizer.errors import TipfocusError, setting
 from optimizer.files import atomic_path
 from optimizer.report.compare import flat_keys
 from optimizer.report.tables import (
@@ -131,12 +131,12 @@ def write_workbook(
     force: bool = False,
     comparison: pd.DataFrame | None = None,
 ) -> None:
-    """Write the workbook atomically (``--force`` to replace an existing file); ``comparison``
+    """Write the workbook atomically (``force`` to replace an existing file); ``comparison``
     (``compare.one_table``) adds a Comparison sheet."""
     sheets = workbook_sheets(result)
     if comparison is not None:
         sheets["Comparison"] = (comparison, {}, [])
-    with atomic_path(path, force, "--xlsx") as tmp:
+    with atomic_path(path, force, setting("xlsx")) as tmp:
         book = xlsxwriter.Workbook(
             str(tmp), {"strings_to_formulas": False, "strings_to_urls": False}
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from matplotlib.figure import Figure
 
-from optimizer.errors import InputError
+from optimizer.errors import InputError, setting
 from optimizer.report import charts
 from optimizer.report.sources import Run
 from optimizer.report.tables import (
@@ -66,7 +66,7 @@ def check_kinds(runs: list[Run], wanted: list[str]) -> list[str]:
                 "frontier": f"needs frontier.csv in {runs[0].folder or runs[0].label}",
                 "readiness": f"needs the screen's {', '.join(READINESS_COLUMNS)} columns",
             }.get(kind, "needs two runs or more")
-            raise InputError(f"--kind {kind}", f"{why}; available here: {', '.join(have)}")
+            raise InputError(setting("kind", kind), f"{why}; available here: {', '.join(have)}")
     return list(dict.fromkeys(wanted)) or have
 
 
@@ -105,7 +105,7 @@ def figure(kind: str, runs: list[Run], colours: dict[str, str]) -> Figure:
             charts.change_bars(ax, series[series.abs() >= ROUNDING_USD], runs[0].label)
         else:
             raise InputError(
-                f"--kind {kind}", f"unknown chart kind; choose from {', '.join(KINDS)}"
+                setting("kind", kind), f"unknown chart kind; choose from {', '.join(KINDS)}"
             )
         note = vintage(result) if kind in ONE_RUN else _runs_note(runs)
         charts.footnote(fig, note)

@@ -88,4 +88,4 @@ def _resolved(label: str, path: Path, item: object) -> Run:
     except ScenarioError as exc:  # rules checked after loading name the file, as `run` does
         if not exc.where.startswith("scenario "):
             raise
-        raise ScenarioError(str(path), exc.problems) from None
+        raise ScenarioError(str(path), exc.problems, key=exc.key, hint=exc.hint) from None
