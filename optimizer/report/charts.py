@@ -138,7 +138,7 @@ def outcomes_by_metric(ax: Axes, outcomes: pd.DataFrame) -> Axes:
 def readiness_vs_governance(ax: Axes, screening: pd.DataFrame, colours: dict[str, str]) -> Axes:
     """Scatter of the eligible countries: readiness against governance, focus countries marked."""
     eligible = screening[screening["eligible"].astype(bool)]
-    governance = (eligible["rule_of_law_pct"] + eligible["control_of_corruption_pct"]) / 2
+    governance = eligible["governance_pct"]
     focus = eligible["focus"].astype(bool)
     ax.scatter(governance[~focus], eligible.loc[~focus, "readiness"], s=18, facecolors="none",
                edgecolors="#777777", label="eligible, not chosen")  # fmt: skip
