@@ -14,23 +14,27 @@ import re
 from collections.abc import Iterable, Mapping
 
 _KEY = r"[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*"
-_MARK = re.compile(rf"`({_KEY})(?:=([^`\n]*))?`")
-_WHOLE_KEY = re.compile(_KEY)
+_MARK = re.compile(rf"`({_KEY})(?:=([^`]*))?`")
 
 
 def setting(key: str, value: object = None) -> str:
     """A setting named in a message: ``setting("solver.name", "cbc")`` reads ``solver.name=cbc``
-    in the library and ``--solver cbc`` on the command line."""
-    return f"`{key}`" if value is None else f"`{key}={value}`"
+    in the library and ``--solver cbc`` on the command line. A backtick in the value (it marks
+    the setting's end) is shown as a quote."""
+    if value is None:
+        return f"`{key}`"
+    shown = str(value).replace("`", "'")
+    return f"`{key}={shown}`"
 
 
-def name_settings(text: str, flags: Mapping[str, str] | None = None) -> str:
-    """``text`` with each marked setting in words: its flag where ``flags`` has one (a scenario
-    key keeps its key beside the flag: ``solver.time_limit_s (--time-limit)``), else its key."""
-    return _MARK.sub(lambda m: _in_words(*m.groups(), flags or {}), text)
+def name_settings(text: str, flags: Mapping[str, str] | None = None, beside: bool = True) -> str:
+    """``text`` with each marked setting in words: its flag where ``flags`` has one, else its key.
+    ``beside``: a scenario key keeps its key beside the flag (``solver.time_limit_s
+    (--time-limit)``), as it may be set in a file too."""
+    return _MARK.sub(lambda m: _in_words(*m.groups(), flags or {}, beside), text)
 
 
-def _in_words(key: str, value: str | None, flags: Mapping[str, str], beside: bool = True) -> str:
+def _in_words(key: str, value: str | None, flags: Mapping[str, str], beside: bool) -> str:
     flag = flags.get(key)
     if flag is None:
         return key if value is None else f"{key}={value}"
@@ -44,8 +48,8 @@ class TipfocusError(Exception):
     optionally ``key`` (the setting at fault) and ``hint`` (what to do).
 
     Each problem names where it is and what to do; ``exit_code`` is what the CLI returns. ``where``
-    may be a setting's key itself (``overrides``, ``solver.name``): it is then rendered like a
-    marked setting (by its flag alone on the command line).
+    may be a marked setting itself (``setting("overrides")``): the command line names it by its
+    flag alone (``--set: ...``).
     """
 
     exit_code = 2
@@ -66,10 +70,7 @@ class TipfocusError(Exception):
 
     def render(self, flags: Mapping[str, str] | None = None) -> str:
         """The message; with ``flags`` (key -> flag name), settings are named by their flags."""
-        if _WHOLE_KEY.fullmatch(self.where):
-            where = _in_words(self.where, None, flags or {}, beside=False)
-        else:
-            where = name_settings(self.where, flags)
+        where = name_settings(self.where, flags, beside=False)
         problems = [name_settings(p, flags) for p in self.problems]
         hint = name_settings(self.hint, flags) if self.hint else None
         if len(problems) == 1:

@@ -198,12 +198,12 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     key = key.strip()
     if not sep or not key or not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*", key):
         raise ScenarioError(
-            "overrides", f"{text!r} is not section.key=value (e.g. budget.total_usd=200M)"
+            setting("overrides"), f"{text!r} is not section.key=value (e.g. budget.total_usd=200M)"
         )
     keys = key.split(".")
     if keys[0] == "extends":
         raise ScenarioError(
-            "overrides",
+            setting("overrides"),
             f"{text!r}: 'extends' cannot be set with {setting('overrides')} (the chain is read "
             f"before {setting('overrides')} applies); write a scenario file with "
             'extends = "..." and pass that file',
@@ -217,7 +217,9 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     patch = None if parsed is None else _patch(keys, parsed)
     _check_nesting(patch, ScenarioError, setting("overrides", key))
     if _has_nul(parsed):
-        raise ScenarioError("overrides", f"{text!r}: the value contains \\u0000 (NUL); remove it")
+        raise ScenarioError(
+            setting("overrides"), f"{text!r}: the value contains \\u0000 (NUL); remove it"
+        )
     return keys, parsed
 
 

@@ -51,6 +51,12 @@ def test_a_setting_reads_as_its_key_in_the_library_and_as_its_flag_on_the_comman
     )
 
 
+def test_a_value_with_backticks_or_line_breaks_stays_whole():
+    value = "description=`a`\nb"
+    text = f"[with {setting('overrides', value)}]"
+    assert name_settings(text, FLAGS) == "[with --set description='a'\nb]"
+
+
 def test_an_error_carries_where_key_and_hint_and_renders_for_either_reader():
     exc = OutputError(
         "runs/a",
@@ -68,6 +74,8 @@ def test_an_error_carries_where_key_and_hint_and_renders_for_either_reader():
         parse_override("budget")
     assert str(info.value).startswith("overrides: 'budget' is not section.key=value")
     assert info.value.render(FLAGS).startswith("--set: 'budget' is not section.key=value")
+    # only a marked setting is renamed: a folder called "output" keeps its name
+    assert OutputError("output", "already exists").render(FLAGS) == "output: already exists"
 
 
 def test_every_flag_the_cli_names_is_one_of_its_options():
