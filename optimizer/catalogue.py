@@ -17,18 +17,13 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from optimizer.errors import CatalogueError
 from optimizer.files import MAX_TOML_BYTES, read_input
 from optimizer.layering import parse_toml
+from optimizer.paths import DEFAULT_CATALOGUE
 from optimizer.scenario import Section
-from optimizer.tables import SECTORS
+from optimizer.vocabulary import ME_TAG, SECTORS, Channel, Pillar, Tag, Target
 
-DEFAULT_CATALOGUE: Path = Path(__file__).resolve().parent.parent / "models" / "components.toml"
-
-Pillar = Literal["prevention", "prosecution", "protection", "partnership"]
-Channel = Literal["government", "civil_society"]
-Target = Literal["children", "labor", "sex", "migrants", "all"]
 # "none" or a sector of the DOL List of Goods (tables.SECTORS): a sector component applies only
 # in countries with a listed good of that sector (impact.build_curves).
 Sector = Literal[("none", *SECTORS)]
-Tag = Literal["child_protection", "labor", "me_data", "migrants"]
 Evidence = Literal["A", "B", "C", "D"]
 ContextKind = Literal["none", "governance", "voice", "migration"]
 
@@ -214,9 +209,9 @@ def _cross_problems(metrics: typing.Iterable[str], comps: dict[str, tuple[Any, A
                 f"components.{key}.metric: '{metric}' is not a key of [metrics]"
                 f"{_suggest(metric, metric_keys)}"
             )
-    if comps and not any(isinstance(t, list | tuple) and "me_data" in t for _, t in comps.values()):
+    if comps and not any(isinstance(t, list | tuple) and ME_TAG in t for _, t in comps.values()):
         problems.append(
-            "components: no component has tag 'me_data'; add at least one baseline, "
+            f"components: no component has tag '{ME_TAG}'; add at least one baseline, "
             "monitoring or evaluation component"
         )
     return problems

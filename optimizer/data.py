@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from optimizer.errors import DataError
+from optimizer.errors import DataError, setting
 from optimizer.files import read_input
-from optimizer.tables import SECTORS, TABLES, WGI_DIMENSIONS, TableSchema
+from optimizer.paths import DATA_DIR
+from optimizer.tables import TABLES, WGI_DIMENSIONS, TableSchema
+from optimizer.vocabulary import SECTORS
 
-DATA_DIR: Path = Path(__file__).resolve().parent.parent / "data"
 MAX_TABLE_BYTES = 20 * 1024 * 1024
 MAX_LISTED_PROBLEMS = 40
 MAX_EXACT = float(2**53)  # larger whole numbers are not exact in float64 (and overflow Int64 casts)
@@ -347,7 +348,7 @@ def country_view(tables: Tables, reference_year: int) -> pd.DataFrame:
     if not lo <= reference_year <= hi:
         raise DataError(
             tiers.attrs.get("path", "tip_tiers.csv"),
-            f"reference year {reference_year} (data.reference_year, --year) is outside the tier data; "
+            f"reference year {reference_year} ({setting('data.reference_year')}) is outside the tier data; "
             f"available report years are {lo}-{hi}",
         )
     view = tables.countries.set_index("iso3")[["name", "region"]].sort_index()

@@ -23,7 +23,11 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from optimizer.errors import Interrupted, OutputError, TipfocusError
+from optimizer.errors import Interrupted, OutputError, TipfocusError, setting
+
+# The settings output messages name: where to write, and whether an existing path is replaced.
+OUTPUT = setting("output")
+FORCE = setting("force")
 
 MAX_TOML_BYTES = 4 * 1024 * 1024  # scenarios and catalogues are a few kB; 4 MB is generous
 _KINDS = (
@@ -117,7 +121,7 @@ NAME_MAX_BYTES = 255  # the longest file name ext4, XFS, APFS and NTFS accept
 
 
 def check_target(
-    path: Path, force: bool, what: str = "--out", replaceable: Callable[[Path], str] | None = None
+    path: Path, force: bool, what: str = OUTPUT, replaceable: Callable[[Path], str] | None = None
 ) -> None:
     """Refuse, before any work is done, an output path that cannot or must not be written.
 
@@ -145,13 +149,13 @@ def check_target(
     if os.path.lexists(path):
         if not force:
             raise OutputError(
-                str(path), f"already exists; use --force to replace it, or another {what}"
+                str(path), f"already exists; use {FORCE} to replace it, or another {what}"
             )
         why = (replaceable or _regular_file)(path)
         if why:
             rule = (
-                "--force replaces only what tipfocus wrote"
-                if what.startswith("--")
+                f"{FORCE} replaces only what tipfocus wrote"
+                if what.startswith(("`", "--"))  # a setting, not a kind of file
                 else f"tipfocus replaces only a regular file as the {what}"
             )
             raise OutputError(str(path), f"{why}; {rule}")
@@ -210,7 +214,7 @@ def _regular_file(path: Path) -> str:
 
 @contextlib.contextmanager
 def atomic_path(
-    path: Path, force: bool = True, what: str = "--out", replaceable=None
+    path: Path, force: bool = True, what: str = OUTPUT, replaceable=None
 ) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it into place when the block succeeds.
 
@@ -317,7 +321,7 @@ def clean_stale(parent: Path, now: float | None = None) -> None:
                     path.unlink()
 
 
-def write_text(path: Path, text: str, force: bool = True, what: str = "--out") -> None:
+def write_text(path: Path, text: str, force: bool = True, what: str = OUTPUT) -> None:
     """Write ``text`` (UTF-8, line endings as given) to ``path`` atomically."""
     with atomic_path(path, force, what) as tmp:
         tmp.write_text(text, encoding="utf-8", newline="")
@@ -371,7 +375,7 @@ def write_folder(
     except OSError as exc:
         why = blocked_because(folder, exc)
         raise OutputError(
-            str(folder), f"cannot create the folder ({why}); choose another --out"
+            str(folder), f"cannot create the folder ({why}); choose another {OUTPUT}"
         ) from None
     try:
         os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes it 0700; files already follow the umask
@@ -388,7 +392,7 @@ def _put_in_place(tmp: Path, folder: Path, force: bool, replaceable: Callable[..
     if force and os.path.lexists(folder):
         why = replaceable(folder, set(os.listdir(tmp)))  # again: it may have changed meanwhile
         if why:
-            raise OutputError(str(folder), f"{why}; --force replaces only what tipfocus wrote")
+            raise OutputError(str(folder), f"{why}; {FORCE} replaces only what tipfocus wrote")
         old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
 
         def swap() -> None:
@@ -412,6 +416,6 @@ def _put_in_place(tmp: Path, folder: Path, force: bool, replaceable: Callable[..
             raise
         raise OutputError(
             str(folder),
-            "appeared while this run was solving (another run into the same --out?); it was "
-            "kept and this run not written: choose another --out, or use --force",
+            f"appeared while this run was solving (another run into the same {OUTPUT}?); it was "
+            f"kept and this run not written: choose another {OUTPUT}, or use {FORCE}",
         ) from None

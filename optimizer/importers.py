@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from optimizer.data import DATA_DIR, MAX_EXACT, load_table, read_csv, validate_frame
+from optimizer.data import MAX_EXACT, load_table, read_csv, validate_frame
 from optimizer.errors import DataError
 from optimizer.files import atomic_path
+from optimizer.paths import DATA_DIR
 from optimizer.tables import TABLES, TableSchema
 
 MAX_SOURCE_BYTES = 200 * 1024 * 1024

@@ -7,13 +7,12 @@ replaced whole, tables such as ``region_max`` included, so a file can replace or
 inherits (``region_max = {}`` lifts every regional cap). ``--set`` sets the one key it names:
 ``selection.region_max.AF=1`` changes one entry, ``selection.region_max={AF=1}`` the whole table.
 Relative paths inside a scenario are resolved against the file that names them.
-Validation against the schema is ``optimizer.scenario``'s job. ``dump_toml`` writes a resolved
-scenario back as TOML.
+Validation against the schema is ``optimizer.scenario``'s job (``resolved_toml`` writes a
+resolved scenario back as TOML).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tomllib
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from optimizer.errors import ScenarioError, TipfocusError
+from optimizer.errors import ScenarioError, TipfocusError, setting
 from optimizer.files import MAX_TOML_BYTES, read_input
 
 MAX_NESTING = 16  # tables and arrays inside each other; the scenario schema needs 3
@@ -199,14 +198,15 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     key = key.strip()
     if not sep or not key or not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*", key):
         raise ScenarioError(
-            "--set", f"{text!r} is not section.key=value (e.g. budget.total_usd=200M)"
+            setting("overrides"), f"{text!r} is not section.key=value (e.g. budget.total_usd=200M)"
         )
     keys = key.split(".")
     if keys[0] == "extends":
         raise ScenarioError(
-            "--set",
-            f"{text!r}: 'extends' cannot be set with --set (the chain is read before --set "
-            'applies); write a scenario file with extends = "..." and pass that file',
+            setting("overrides"),
+            f"{text!r}: 'extends' cannot be set with {setting('overrides')} (the chain is read "
+            f"before {setting('overrides')} applies); write a scenario file with "
+            'extends = "..." and pass that file',
         )
     try:
         parsed = tomllib.loads(f"v = {value.strip()}")["v"]
@@ -215,9 +215,11 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     except RecursionError:
         parsed = None
     patch = None if parsed is None else _patch(keys, parsed)
-    _check_nesting(patch, ScenarioError, f"--set {key}")
+    _check_nesting(patch, ScenarioError, setting("overrides", key))
     if _has_nul(parsed):
-        raise ScenarioError("--set", f"{text!r}: the value contains \\u0000 (NUL); remove it")
+        raise ScenarioError(
+            setting("overrides"), f"{text!r}: the value contains \\u0000 (NUL); remove it"
+        )
     return keys, parsed
 
 
@@ -258,32 +260,3 @@ def inherited_from(loc: list[str], origin: dict[tuple[str, ...], Path], given: P
                 None if source == top else str(given.parent / os.path.relpath(source, top.parent))
             )
     return None
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return (
-            "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
-        )
-    # a JSON string is a valid TOML basic string once DEL is escaped too (control chars are)
-    return json.dumps(str(value), ensure_ascii=False).replace("\x7f", "\\u007f")
-
-
-def _toml_key(key: Any) -> str:
-    return str(key) if re.fullmatch(r"[A-Za-z0-9_-]+", str(key)) else _toml_value(str(key))
-
-
-def dump_toml(data: dict[str, Any]) -> str:
-    """Minimal TOML writer for the scenario's shape (scalars, lists, one level of tables)."""
-    lines = [f"{k} = {_toml_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
-    for key, table in data.items():
-        if isinstance(table, dict):
-            lines.append(f"\n[{key}]")
-            lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
-    return "\n".join(lines) + "\n"

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
+import tomli_w
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -23,12 +24,10 @@ from pydantic import (
     model_validator,
 )
 
-from optimizer.errors import ScenarioError
-from optimizer.layering import apply_overrides, dump_toml, inherited_from, layered, parse_override
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-SCENARIO_DIR = PROJECT_DIR / "scenarios"
-DEFAULT_SCENARIO = SCENARIO_DIR / "baseline.toml"
+from optimizer.errors import ScenarioError, setting
+from optimizer.layering import apply_overrides, inherited_from, layered, parse_override
+from optimizer.paths import DEFAULT_SCENARIO, PROJECT_DIR, SCENARIO_DIR  # noqa: F401 (re-exported)
+from optimizer.vocabulary import Channel, EarmarkTag, MissionType, Pillar, Region, Tag, Tier
 
 _MONEY = re.compile(r"^\s*\$?\s*([0-9][0-9,]*(?:\.[0-9]+)?)\s*([kKmMbB]?)\s*$")
 _THOUSANDS = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?")  # 12,000,000 or 1,250.5
@@ -87,10 +86,6 @@ def usd(amount: float) -> str:
 Money = Annotated[float, BeforeValidator(parse_money)]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Percentile = Annotated[float, Field(ge=0.0, le=100.0)]
-Pillar = Literal["prevention", "prosecution", "protection", "partnership"]
-Region = Literal["AF", "EAP", "EUR", "NEA", "SCA", "WHA"]
-Tier = Literal["1", "2", "2WL", "3", "special_case", "not_rated"]
-MissionType = Literal["bilateral", "regional_mission", "regional_program", "none_known"]
 
 
 def _iso3(value: Any) -> Any:
@@ -310,7 +305,7 @@ class PolicySection(Section):
         {},
         description="Least share of each focus country's compact per pillar (comprehensive approach).",
     )
-    earmark_share: dict[Literal["child_protection", "labor", "migrants"], Share] = Field(
+    earmark_share: dict[EarmarkTag, Share] = Field(
         {}, description="Least share of the whole portfolio on components with this tag."
     )
     weak_corruption_pct: Percentile = Field(
@@ -371,11 +366,9 @@ class StreamSection(Section):
     components: list[str] = Field(
         [], description="Catalogue components it may pay for (empty: all)."
     )
-    channels: list[Literal["government", "civil_society"]] = Field(
-        [], description="Channels it may pay through (empty: all)."
-    )
+    channels: list[Channel] = Field([], description="Channels it may pay through (empty: all).")
     countries: Iso3List = Field([], description="Countries it may pay in (empty: all).")
-    tags: list[Literal["child_protection", "labor", "me_data", "migrants"]] = Field(
+    tags: list[Tag] = Field(
         [], description="Component tags it may pay for: a component needs one of them (empty: all)."
     )
 
@@ -705,7 +698,7 @@ def load_scenario(path: Path | str | None = None, overrides: list[str] | None = 
             loc = [str(p) for p in e["loc"]]
             src = [t for t, k in sets if loc and (loc[: len(k)] == k or k[: len(loc)] == loc)]
             if src:
-                problems.append(f"{_describe(e)} [with --set {src[-1]}]")
+                problems.append(f"{_describe(e)} [with {setting('overrides', src[-1])}]")
                 continue
             inherited = inherited_from(loc, layers.origin, path)
             problems.append(_describe(e) + (f" [set in {inherited}]" if inherited else ""))
@@ -739,5 +732,24 @@ def unit_warnings(scenario: Scenario) -> list[str]:
 
 
 def resolved_toml(scenario: Scenario) -> str:
-    """The fully resolved scenario as TOML text (stored with every run)."""
-    return dump_toml(scenario.model_dump(mode="json", exclude_none=True))
+    """The fully resolved scenario as TOML text (stored with every run; ``load_scenario`` reads
+    it back to the same scenario). TOML has no null: a key left at a default of none is left
+    out, and a key set to none over another default is written ``"none"``."""
+    return tomli_w.dumps(_without_nulls(scenario, scenario.model_dump(mode="json")))
+
+
+def _without_nulls(model: BaseModel, dumped: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in dumped.items():
+        field = type(model).model_fields[key]
+        inner = getattr(model, key)
+        if value is None:
+            if field.default is not None:
+                out[key] = "none"
+        elif isinstance(inner, BaseModel):
+            out[key] = _without_nulls(inner, value)
+        elif isinstance(inner, dict) and all(isinstance(v, BaseModel) for v in inner.values()):
+            out[key] = {k: _without_nulls(inner[k], v) for k, v in value.items()}
+        else:
+            out[key] = value
+    return out

@@ -13,23 +13,10 @@ import pandas as pd
 
 from optimizer.data import Tables, country_view
 from optimizer.scenario import EligibilitySection
+from optimizer.vocabulary import MISSION_LABEL, TIER_LABEL
 
-TIER_LABEL = {
-    "1": "Tier 1",
-    "2": "Tier 2",
-    "2WL": "Tier 2 Watch List",
-    "3": "Tier 3",
-    "special_case": "Special Case",
-    "not_rated": "not rated",
-}
 TIER_POINTS = {"1": 3.0, "2": 2.0, "2WL": 1.0, "3": 0.0}
 TREND_YEARS = 3
-MISSION_LABEL = {
-    "bilateral": "bilateral mission",
-    "regional_mission": "covered by a regional mission",
-    "regional_program": "covered by a regional program",
-    "none_known": "no mission known",
-}
 
 # (rule name, indicator column, scenario threshold attribute, words for a reason)
 THRESHOLDS = [

@@ -8,21 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-TIERS = ("1", "2", "2WL", "3", "special_case", "not_rated")
-REGIONS = ("AF", "EAP", "EUR", "NEA", "SCA", "WHA")
-# Economic sectors of the goods on the DOL List of Goods (data/dol_good_sectors.csv maps each good to
-# one); catalogue components name the same words (or "none") in their ``sector``.
-SECTORS = (
-    "agriculture",
-    "sugar",
-    "seafood",
-    "forestry",
-    "mining",
-    "bricks",
-    "garments",
-    "manufacturing",
-    "sexual_exploitation",
-)
+from optimizer.vocabulary import MISSION_TYPES, REGIONS, SECTORS, TIERS
 
 
 @dataclass(frozen=True)
@@ -127,7 +113,7 @@ TABLES: dict[str, TableSchema] = {
             key=("iso3", "as_of"),
             required=("iso3", "as_of", "mission_type", "confidence"),
             allowed={
-                "mission_type": ("bilateral", "regional_mission", "regional_program", "none_known"),
+                "mission_type": MISSION_TYPES,
                 "confidence": ("verified", "verified_undated", "other_year", "unverified"),
             },
             ranges={"as_of": _YEAR},

@@ -18,7 +18,8 @@ from optimizer.data import (
     load_tables,
 )
 from optimizer.errors import DataError
-from optimizer.tables import SECTORS, TABLES
+from optimizer.tables import TABLES
+from optimizer.vocabulary import SECTORS
 
 VIEW_COLUMNS = [
     "name",

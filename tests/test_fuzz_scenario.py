@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from optimizer.cli import FLAGS
 from optimizer.errors import ScenarioError
 from optimizer.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
 
@@ -137,7 +138,7 @@ def load_or_scenario_error(path: Path, overrides: list[str] | None = None) -> No
     try:
         scenario = load_scenario(path, overrides)
     except ScenarioError as exc:
-        text = str(exc)
+        text = exc.render(FLAGS)  # as the command line shows it
         assert text and "Traceback" not in text
         assert str(path) in text or "--set" in text or ".toml" in text, text
         return

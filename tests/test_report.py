@@ -20,6 +20,7 @@ from optimizer.report.sources import Run, load_runs
 from optimizer.report.tables import outcomes_table, report_tables
 from optimizer.report.text import run_summary
 from optimizer.result import RUN_FORMAT, read_run
+from optimizer.scenario import usd
 
 matplotlib.use("Agg")
 
@@ -332,3 +333,82 @@ def test_chart_kinds_offered_by_the_cli_are_the_figures_kinds():
 
     kind = next(p for p in chart.params if p.name == "kinds")
     assert tuple(kind.type.choices) == KINDS
+
+
+# ---------------------------------------------------------------------------- one set of tables
+
+
+def test_every_view_takes_its_figures_from_the_report_tables(runs, tmp_path):
+    """Change one report table and the text summary, compare, the HTML report, the workbook and
+    the chart all show the changed figures: no view computes its own."""
+    import dataclasses
+
+    import openpyxl
+
+    from optimizer.report import html
+    from optimizer.report.excel import write_workbook
+
+    result = runs[0].result
+    real = report_tables(result)
+    iso = real.by_country["iso3"].iloc[0]
+    by_country = real.by_country.copy()
+    by_country.loc[0, ["amount_usd", "share"]] = [123_456_789.0, 0.4321]
+    by_pillar = real.by_pillar.copy()
+    by_pillar.loc[0, "amount_usd"] = 98_765_432.0
+    outcomes = real.outcomes.copy()
+    outcomes.loc[0, "outcome"] = 9_876_543.0
+    country_pillar = real.country_pillar.copy()
+    country_pillar.loc[iso] = 111e6
+    changed = dataclasses.replace(
+        real,
+        by_country=by_country,
+        by_pillar=by_pillar,
+        outcomes=outcomes,
+        country_pillar=country_pillar,
+        country_pillar_total=real.country_pillar_total + 1e6,
+    )
+    run = Run(runs[0].label, result, runs[0].folder)
+    run.__dict__["tables"] = changed  # what Run.tables would have computed
+
+    text = run_summary(result, changed)
+    assert "$123.5M  43.2%" in text and "$98.8M" in text and "9,876,543" in text
+
+    page = html.render([run], with_charts=False)
+    assert "$111.0M" in page and "43.2%" in page and "$98.8M" in page and "9,876,543" in page
+    total_row = page[page.index('<tr class="total">') :].split("</tr>")[0]
+    assert usd(real.country_pillar_total["total"] + 1e6) in total_row
+
+    compare = side_by_side([run, runs[1]]).set_index(["section", "item"])
+    name = f"{iso} {by_country.loc[0, 'country']}"
+    assert compare.loc[("country", name), run.label] == 123_456_789.0
+    assert compare.loc[("outcomes", outcomes.loc[0, "metric"]), run.label] == 9_876_543.0
+
+    path = tmp_path / "changed.xlsx"
+    write_workbook(result, path, tables=changed)
+    sheet = openpyxl.load_workbook(path)["Outcomes"]
+    assert sheet["B2"].value == 9_876_543.0
+
+    ax = figure("allocation", [run], run_colours([run])).axes[0]
+    bars = [c for c in ax.containers if isinstance(c, BarContainer)]
+    assert sum(b[0].get_height() for b in bars) == pytest.approx(111 * len(bars))
+
+
+def test_views_of_a_saved_run_show_the_same_figures(runs):
+    """The summary, compare and the HTML report of one saved run agree figure for figure."""
+    from optimizer.report import html
+
+    run = runs[0]
+    t = run.tables
+    text = run_summary(run.result)
+    page = html.render([run], with_charts=False)
+    compare = side_by_side(runs).set_index(["section", "item"])[run.label]
+    for row in t.by_country.itertuples():
+        assert f"{usd(row.amount_usd):>10} {row.share:>6.1%}" in text
+        assert compare[("country", f"{row.iso3} {row.country}")] == row.amount_usd
+    for row in t.by_pillar.itertuples():
+        assert f"{row.pillar:<40} {usd(row.amount_usd):>10} {row.share:>6.1%}" in text
+        assert f'<td>{row.pillar}</td><td class="num">{usd(row.amount_usd)}</td>' in page
+        assert compare[("pillar", row.pillar)] == row.amount_usd
+    for row in t.outcomes.itertuples():
+        assert compare[("outcomes", row.metric)] == row.outcome
+        assert f'data-metric="{row.metric}" data-value="{row.outcome}"' in page

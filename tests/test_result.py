@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from test_model import three_countries
 
+from optimizer.cli import FLAGS
 from optimizer.errors import OutputError
 from optimizer.result import (
     RUN_FORMAT,
@@ -43,8 +44,9 @@ def test_round_trip(result, tmp_path):
 
 def test_existing_folder_needs_force(result, tmp_path):
     folder = write_run(result, tmp_path / "run")
-    with pytest.raises(OutputError, match="--force"):
+    with pytest.raises(OutputError, match="use force to replace it") as info:
         write_run(result, folder)
+    assert "use --force to replace it, or another --out" in info.value.render(FLAGS)
     write_run(result, folder, force=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
@@ -179,7 +181,7 @@ def test_analysis_folders_force_replaces_only_their_own(tmp_path):
     other = tmp_path / "mine"
     other.mkdir()
     (other / "notes.txt").write_text("keep me")
-    with pytest.raises(OutputError, match="--force replaces only what tipfocus wrote"):
+    with pytest.raises(OutputError, match="force replaces only what tipfocus wrote"):
         write_folder(other, files("x"), force=True)
     assert (other / "notes.txt").read_text() == "keep me"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "sweep"]  # no temporaries

@@ -6,6 +6,7 @@ import tomllib
 
 import pytest
 
+from optimizer.cli import FLAGS
 from optimizer.errors import InfeasibleError, ScenarioError
 from optimizer.scenario import (
     DEFAULT_SCENARIO,
@@ -105,7 +106,8 @@ def test_an_error_in_an_extended_file_names_that_file(tmp_path):
     assert "[set in" not in own
     with pytest.raises(ScenarioError) as info:  # --set names itself, not a file
         load_scenario(child, ["budget.total_usd=cheap"])
-    assert info.value.problems[0].endswith("[with --set budget.total_usd=cheap]")
+    assert "[with overrides=budget.total_usd=cheap]\n" in str(info.value)  # the library's words
+    assert "[with --set budget.total_usd=cheap]\n" in info.value.render(FLAGS)  # the CLI's
 
 
 def test_extends_cycle_is_named(tmp_path):
@@ -153,6 +155,27 @@ def test_resolved_scenario_round_trips():
     again = tomllib.loads(text)
     assert again["budget"]["total_usd"] == 123e6
     assert again["selection"]["region_max"]["AF"] == 3
+
+
+@pytest.mark.parametrize(
+    ("scenario", "overrides"),
+    [(path, []) for path in sorted(DEFAULT_SCENARIO.parent.glob("*.toml"))]
+    + [
+        (
+            DEFAULT_SCENARIO,
+            ["selection.absorptive_cap_usd=none", 'description="a \\"quoted\\" one"'],
+        )
+    ],
+)
+def test_resolved_scenario_reloads_to_the_same_scenario(tmp_path, scenario, overrides):
+    """scenario.toml in a run folder loads back to the scenario that was run (a limit set to
+    none over a non-none default included) and writes the same bytes again."""
+    s = load_scenario(scenario, overrides)
+    text = resolved_toml(s)
+    stored = write(tmp_path, "scenario.toml", text)
+    again = load_scenario(stored)
+    assert again.model_dump() == s.model_dump()
+    assert resolved_toml(again) == text
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from optimizer.impact import build_curves
 from optimizer.report.text import run_summary
 from optimizer.scenario import load_scenario
 from optimizer.screening import screen
-from optimizer.tables import SECTORS
+from optimizer.vocabulary import SECTORS
 
 FULL = 0.95  # a curve bought to its last breakpoint delivers REACH of its saturation
 

@@ -19,7 +19,7 @@ from optimizer.model import build_model
 from optimizer.result import Result
 from optimizer.scenario import PolicySection, Scenario
 from optimizer.solve import SolveInfo, solve
-from optimizer.tables import SECTORS
+from optimizer.vocabulary import SECTORS
 
 
 def view(countries: dict[str, dict[str, Any]]) -> pd.DataFrame:

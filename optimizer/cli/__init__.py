@@ -36,6 +36,34 @@ SET_OPTION = click.option(
     metavar="SECTION.KEY=VALUE",
     help="Override one scenario value (repeatable); beats the file and what it extends.",
 )
+# The library names settings by key (optimizer.errors.setting); its messages reach the user with
+# these flags instead. A scenario key keeps its key beside the flag (it may be set in a file too).
+FLAGS = {
+    "overrides": "--set",
+    "output": "--out",
+    "force": "--force",
+    "xlsx": "--xlsx",
+    "write_lp": "--write-lp",
+    "write_mps": "--write-mps",
+    "data_dir": "--data-dir",
+    "data.reference_year": "--year",
+    "solver.name": "--solver",
+    "solver.time_limit_s": "--time-limit",
+    "solver.mip_gap": "--gap",
+    "kind": "--kind",
+    "vary": "--vary",
+    "within": "--within",
+    "count": "--count",
+    "actuals": "--actuals",
+    "template": "--template",
+    "through": "--through",
+    "draws": "--draws",
+    "seed": "--seed",
+    "workers": "--workers",
+    "scheduler": "--scheduler",
+    "robust": "--robust",
+    "top": "--top",
+}
 
 
 class Group(click.Group):
@@ -47,7 +75,7 @@ class Group(click.Group):
         except TipfocusError as exc:
             if ctx.meta.get("debug"):
                 raise
-            click.secho(f"Error: {exc}", fg="red", err=True)
+            click.secho(f"Error: {exc.render(FLAGS)}", fg="red", err=True)
             ctx.exit(exc.exit_code)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
@@ -120,14 +148,16 @@ def _load(scenario: Path | None, overrides: tuple[str, ...]):
 def _naming_file(scenario: Path | None):
     """Rules checked after loading (precheck) name the scenario file, like load-time errors."""
     from optimizer.errors import ScenarioError
-    from optimizer.scenario import DEFAULT_SCENARIO
+    from optimizer.paths import DEFAULT_SCENARIO
 
     try:
         yield
     except ScenarioError as exc:
         if not exc.where.startswith("scenario "):
             raise
-        raise ScenarioError(str(scenario or DEFAULT_SCENARIO), exc.problems) from None
+        raise ScenarioError(
+            str(scenario or DEFAULT_SCENARIO), exc.problems, key=exc.key, hint=exc.hint
+        ) from None
 
 
 @contextlib.contextmanager
@@ -309,9 +339,8 @@ def _check_outputs(
 
 def _check_file_output(path: Path, force: bool, what: str, sc) -> None:
     """``check_target``, and never one of the run's own input files (even with --force)."""
-    from optimizer.catalogue import DEFAULT_CATALOGUE
-    from optimizer.data import DATA_DIR
     from optimizer.errors import OutputError
+    from optimizer.paths import DATA_DIR, DEFAULT_CATALOGUE
     from optimizer.tables import TABLES
 
     check_target(path, force, what)
@@ -338,8 +367,8 @@ def data() -> None:
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Tables folder.")
 def data_import(kind: str, file: Path, data_dir: Path | None) -> None:
     """Rebuild one table from the publisher's own FILE (see data/SOURCES.md for each KIND)."""
-    from optimizer.data import DATA_DIR
     from optimizer.importers import run_import
+    from optimizer.paths import DATA_DIR
 
     written = run_import(kind, file, data_dir or DATA_DIR)
     click.echo(f"Wrote {written}")
@@ -349,7 +378,8 @@ def data_import(kind: str, file: Path, data_dir: Path | None) -> None:
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Tables folder.")
 def data_check(data_dir: Path | None) -> None:
     """Validate every table: columns, types, ranges, duplicates, country codes."""
-    from optimizer.data import DATA_DIR, check_data
+    from optimizer.data import check_data
+    from optimizer.paths import DATA_DIR
 
     for line in check_data(data_dir or DATA_DIR):
         click.echo(line)

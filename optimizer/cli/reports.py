@@ -171,6 +171,6 @@ def report(runs: tuple[Path, ...], out: Path | None, xlsx: Path | None, force: b
             from optimizer.report.compare import assumptions_diff, one_table, side_by_side
 
             comparison = one_table(side_by_side(loaded), assumptions_diff(loaded))
-        write_workbook(loaded[0].result, xlsx, force, comparison)
+        write_workbook(loaded[0].result, xlsx, force, comparison, loaded[0].tables)
     write_text(out, html, force)
     click.echo(f"Wrote {out}" + (f" and {xlsx}" if xlsx else ""))

@@ -20,13 +20,11 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from optimizer.files import atomic_path
+from optimizer.vocabulary import PILLARS
 
-PILLAR_COLOURS = {  # Okabe-Ito
-    "prevention": "#0072B2",
-    "prosecution": "#D55E00",
-    "protection": "#009E73",
-    "partnership": "#E69F00",
-}
+PILLAR_COLOURS = dict(
+    zip(PILLARS, ("#0072B2", "#D55E00", "#009E73", "#E69F00"), strict=True)
+)  # Okabe-Ito
 COUNTRY_SCHEME = [  # Paul Tol muted, then light (grey last, for "others")
     "#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255",
     "#AA4499", "#77AADD", "#EE8866", "#EEDD88", "#FFAABB", "#99DDFF", "#44BB99", "#BBCC33",
@@ -140,7 +138,7 @@ def outcomes_by_metric(ax: Axes, outcomes: pd.DataFrame) -> Axes:
 def readiness_vs_governance(ax: Axes, screening: pd.DataFrame, colours: dict[str, str]) -> Axes:
     """Scatter of the eligible countries: readiness against governance, focus countries marked."""
     eligible = screening[screening["eligible"].astype(bool)]
-    governance = (eligible["rule_of_law_pct"] + eligible["control_of_corruption_pct"]) / 2
+    governance = eligible["governance_pct"]
     focus = eligible["focus"].astype(bool)
     ax.scatter(governance[~focus], eligible.loc[~focus, "readiness"], s=18, facecolors="none",
                edgecolors="#777777", label="eligible, not chosen")  # fmt: skip
@@ -219,7 +217,7 @@ def change_bars(ax: Axes, change: pd.Series, against: str) -> Axes:
 
 
 def save(fig: Figure, path: Path, fmt: str, force: bool = False) -> None:
-    """Write the figure (PNG at DPI, SVG or PDF) atomically; ``--force`` to replace."""
+    """Write the figure (PNG at DPI, SVG or PDF) atomically; ``force`` to replace."""
     with chart_style(), atomic_path(path, force) as tmp:
         fig.savefig(tmp, format=fmt, dpi=DPI, metadata=_metadata(fmt))
 

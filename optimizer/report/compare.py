@@ -15,7 +15,6 @@ from typing import Any
 import pandas as pd
 
 from optimizer.report.sources import Run
-from optimizer.report.tables import by_country, outcomes_table, totals
 from optimizer.report.text import _one_line as one_line  # the terminal views' own rule
 from optimizer.scenario import usd
 
@@ -26,7 +25,7 @@ KEY_COLUMNS = ["section", "item", "unit"]
 
 def _rows(run: Run) -> dict[tuple[str, str, str], Any]:
     """Every figure of one run, keyed by (section, item, unit)."""
-    s = run.result.summary
+    s, t = run.result.summary, run.tables
     rows: dict[tuple[str, str, str], Any] = {
         ("run", "status", "text"): s.status,
         ("run", "gap", "share"): s.gap,
@@ -36,18 +35,18 @@ def _rows(run: Run) -> dict[tuple[str, str, str], Any]:
         ("run", "focus list", "text"): " ".join(s.selected),
         ("run", "impact (objective)", "impact"): s.objective,
     }
-    for row in by_country(run.result).itertuples():
+    for row in t.by_country.itertuples():
         rows[("country", f"{row.iso3} {row.country}", "usd")] = row.amount_usd
-    for section in ("pillar", "channel", "year"):
-        for key, amount in totals(run.result, section)[[section, "amount_usd"]].itertuples(
-            index=False
-        ):
+    for section, frame in (("pillar", t.by_pillar), ("channel", t.by_channel), ("year", t.by_year)):
+        for key, amount in frame[[section, "amount_usd"]].itertuples(index=False):
             rows[(section, str(key), "usd")] = amount
-    for stream, amount in sorted(s.money_by_stream.items()):
+    for stream, amount in t.by_stream.sort_values("stream")[["stream", "amount_usd"]].itertuples(
+        index=False
+    ):
         rows[("stream", stream, "usd")] = amount
-    for year, share in s.us_share_by_year.items():
+    for year, share in t.us_share.itertuples(index=False):
         rows[("US share", year, "share")] = share
-    for row in outcomes_table(run.result).itertuples():
+    for row in t.outcomes.itertuples():
         rows[("outcomes", row.metric, "count")] = row.outcome
         rows[("cost per outcome", row.metric, "usd_each")] = row.cost_per_outcome_usd
         rows[("share of impact", row.metric, "share")] = row.share

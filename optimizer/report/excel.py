@@ -17,15 +17,11 @@ import numpy as np
 import pandas as pd
 import xlsxwriter
 
-from optimizer.errors import TipfocusError
+from optimizer.errors import TipfocusError, setting
 from optimizer.files import atomic_path
+from optimizer.report.assumptions import assumptions
 from optimizer.report.compare import flat_keys
-from optimizer.report.tables import (
-    assumptions,
-    country_by,
-    outcomes_table,
-    screening_table,
-)
+from optimizer.report.tables import ReportTables, report_tables
 from optimizer.result import Result
 
 FORMATS = {
@@ -38,21 +34,10 @@ FORMATS = {
 MAX_WIDTH = 60
 
 
-def allocation_sheet(result: Result) -> pd.DataFrame:
-    """Country by component (rows) by year (columns), with a total column."""
-    alloc = result.allocation
-    keys = ["iso3", "country", "component", "pillar", "channel"]
-    wide = alloc.pivot_table(
-        index=keys, columns="year", values="amount_usd", aggfunc="sum", fill_value=0
-    )
-    wide.columns = [str(c) for c in wide.columns]
-    wide["total"] = wide.sum(axis=1)
-    return wide.reset_index()
-
-
-def country_year_sheet(result: Result) -> pd.DataFrame:
-    frame = country_by(result, "year").reset_index()
-    names = result.allocation.drop_duplicates("iso3").set_index("iso3")["country"]
+def country_year_sheet(tables: ReportTables) -> pd.DataFrame:
+    """The country-by-year table with each country's name beside its code."""
+    frame = tables.country_year.reset_index()
+    names = tables.by_country.set_index("iso3")["country"]
     frame.insert(1, "country", frame["iso3"].map(names))
     return frame
 
@@ -85,18 +70,22 @@ def scenario_sheet(result: Result) -> pd.DataFrame:
     return pd.DataFrame([(k, str(v)) for k, v in flat.items()], columns=["key", "value"])
 
 
-def workbook_sheets(result: Result) -> dict[str, tuple[pd.DataFrame, dict[str, str], list[str]]]:
-    """Sheet name -> (frame, column -> format kind, columns with a total)."""
-    allocation = allocation_sheet(result)
+def workbook_sheets(
+    result: Result, tables: ReportTables | None = None
+) -> dict[str, tuple[pd.DataFrame, dict[str, str], list[str]]]:
+    """Sheet name -> (frame, column -> format kind, columns with a total); the figures from
+    ``tables``, by default the result's ``report_tables``."""
+    t = tables if tables is not None else report_tables(result)
+    allocation = t.allocation
     years = [c for c in allocation.columns if c.isdigit()]
     money = {c: "usd" for c in [*years, "total"]}
-    by_year = country_year_sheet(result)
+    by_year = country_year_sheet(t)
     sheets = {
         "Summary": (summary_sheet(result), {}, []),
         "Allocation": (allocation, money, [*years, "total"]),
         "Country by year": (by_year, money, [*years, "total"]),
         "Outcomes": (
-            outcomes_table(result),
+            t.outcomes,
             {
                 "outcome": "count",
                 "spend_usd": "usd",
@@ -107,12 +96,12 @@ def workbook_sheets(result: Result) -> dict[str, tuple[pd.DataFrame, dict[str, s
             ["spend_usd", "impact"],
         ),
     }
-    streams, cofinancing, targets = result.compact_tables()
+    streams, cofinancing, targets = result.compact_tables()  # the run's files, row by row
     sheets["Streams"] = (streams, {"amount_usd": "usd"}, ["amount_usd"])
     co_money = {c: "usd" for c in ("programme_usd", "us_usd", "host_usd", "affordable_usd")}
     sheets["Co-financing"] = (cofinancing, {**co_money, "host_share": "share"}, [])
     sheets["Benchmarks"] = (targets, {"projected": "count", "p10": "count", "p90": "count"}, [])
-    sheets["Screening"] = (screening_table(result), {"readiness": "ratio"}, [])
+    sheets["Screening"] = (t.screening, {"readiness": "ratio", "governance_pct": "ratio"}, [])
     try:
         a = assumptions(result)
         cost = {c: "usd" for c in ("cost_low_usd", "cost_mode_usd", "cost_high_usd")}
@@ -130,13 +119,14 @@ def write_workbook(
     path: Path,
     force: bool = False,
     comparison: pd.DataFrame | None = None,
+    tables: ReportTables | None = None,
 ) -> None:
-    """Write the workbook atomically (``--force`` to replace an existing file); ``comparison``
+    """Write the workbook atomically (``force`` to replace an existing file); ``comparison``
     (``compare.one_table``) adds a Comparison sheet."""
-    sheets = workbook_sheets(result)
+    sheets = workbook_sheets(result, tables)
     if comparison is not None:
         sheets["Comparison"] = (comparison, {}, [])
-    with atomic_path(path, force, "--xlsx") as tmp:
+    with atomic_path(path, force, setting("xlsx")) as tmp:
         book = xlsxwriter.Workbook(
             str(tmp), {"strings_to_formulas": False, "strings_to_urls": False}
         )

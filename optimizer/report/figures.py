@@ -5,17 +5,10 @@ from __future__ import annotations
 import pandas as pd
 from matplotlib.figure import Figure
 
-from optimizer.errors import InputError
+from optimizer.errors import InputError, setting
 from optimizer.report import charts
 from optimizer.report.sources import Run
-from optimizer.report.tables import (
-    by_country,
-    country_by,
-    data_line,
-    outcomes_table,
-    screening_table,
-    vintage,
-)
+from optimizer.report.tables import data_line, money_by_country, money_change, vintage
 
 ONE_RUN = ("allocation", "phasing", "outcomes", "readiness", "frontier")
 SEVERAL_RUNS = ("compare", "change")
@@ -66,7 +59,7 @@ def check_kinds(runs: list[Run], wanted: list[str]) -> list[str]:
                 "frontier": f"needs frontier.csv in {runs[0].folder or runs[0].label}",
                 "readiness": f"needs the screen's {', '.join(READINESS_COLUMNS)} columns",
             }.get(kind, "needs two runs or more")
-            raise InputError(f"--kind {kind}", f"{why}; available here: {', '.join(have)}")
+            raise InputError(setting("kind", kind), f"{why}; available here: {', '.join(have)}")
     return list(dict.fromkeys(wanted)) or have
 
 
@@ -78,46 +71,45 @@ def run_colours(runs: list[Run]) -> dict[str, str]:
 def figure(kind: str, runs: list[Run], colours: dict[str, str]) -> Figure:
     """The ``kind`` chart of ``runs[0]`` (or of all runs, for the comparison kinds)."""
     run = runs[0]
-    result = run.result
+    t = run.tables
     with charts.chart_style():
         fig, ax = charts.new_figure()
         if kind == "allocation":
-            names = by_country(result).set_index("iso3")["country"].to_dict()
-            charts.allocation_by_country(ax, country_by(result, "pillar"), names)
+            names = t.by_country.set_index("iso3")["country"].to_dict()
+            charts.allocation_by_country(ax, t.country_pillar, names)
         elif kind == "phasing":
-            charts.phasing_by_year(ax, country_by(result, "year"), colours)
+            charts.phasing_by_year(ax, t.country_year, colours)
         elif kind == "outcomes":
-            charts.outcomes_by_metric(ax, outcomes_table(result))
+            charts.outcomes_by_metric(ax, t.outcomes)
         elif kind == "readiness":
-            charts.readiness_vs_governance(ax, screening_table(result), colours)
+            charts.readiness_vs_governance(ax, t.screening, colours)
         elif kind == "frontier":
             points = frontier_points(run)
             assert points is not None  # check_kinds refused it otherwise
             charts.frontier(ax, *points)
         elif kind == "compare":
-            charts.comparison_bars(ax, money_by_country(runs))
+            charts.comparison_bars(ax, _money(runs))
         elif kind == "change":
-            money = money_by_country(runs)
-            change = money.iloc[:, 1:].sub(money.iloc[:, 0], axis=0)
+            money = _money(runs)
+            change = money_change(money)
             series = change.iloc[:, 0] if change.shape[1] == 1 else change.stack()
             if change.shape[1] > 1:
                 series.index = [f"{iso} ({label})" for iso, label in series.index]
             charts.change_bars(ax, series[series.abs() >= ROUNDING_USD], runs[0].label)
         else:
             raise InputError(
-                f"--kind {kind}", f"unknown chart kind; choose from {', '.join(KINDS)}"
+                setting("kind", kind), f"unknown chart kind; choose from {', '.join(KINDS)}"
             )
-        note = vintage(result) if kind in ONE_RUN else _runs_note(runs)
+        note = vintage(run.result.summary.scenario, t.editions)
+        note = note if kind in ONE_RUN else _runs_note(runs)
         charts.footnote(fig, note)
     return fig
 
 
-def money_by_country(runs: list[Run]) -> pd.DataFrame:
-    """Money per country (rows: every country any run funds, by the first run's order) per run."""
-    columns = {r.label: r.result.allocation.groupby("iso3")["amount_usd"].sum() for r in runs}
-    return pd.DataFrame(columns).fillna(0.0).sort_values(runs[0].label, ascending=False)
+def _money(runs: list[Run]) -> pd.DataFrame:
+    return money_by_country({r.label: r.tables for r in runs})
 
 
 def _runs_note(runs: list[Run]) -> str:
-    data = list(dict.fromkeys(data_line(r.result) for r in runs))
+    data = list(dict.fromkeys(data_line(r.tables.editions) for r in runs))
     return f"Runs: {', '.join(r.label for r in runs)}. Data: {' | '.join(data)}."

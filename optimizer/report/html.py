@@ -20,7 +20,7 @@ from markupsafe import Markup
 from optimizer import __version__
 from optimizer.errors import TipfocusError
 from optimizer.report import charts
-from optimizer.report.compact import CompactTables, compact_tables
+from optimizer.report.assumptions import Assumptions, assumptions
 from optimizer.report.compare import (
     assumptions_diff,
     dollars_each,
@@ -30,43 +30,33 @@ from optimizer.report.compare import (
 )
 from optimizer.report.figures import ONE_RUN, SEVERAL_RUNS, figure
 from optimizer.report.sources import Run
-from optimizer.report.tables import (
-    Assumptions,
-    ReportTables,
-    assumptions,
-    binding_table,
-    data_editions,
-    report_tables,
-    screening_table,
-)
+from optimizer.report.tables import ReportTables
 
 EXTRA_ROWS = 60  # rows shown of a trade-off table saved beside a run
 
 
 @dataclass
 class RunView:
-    """Everything the template shows for one run."""
+    """Everything the template shows for one run: its figures all come from ``tables``."""
 
     index: int
     label: str
     run: Run
     tables: ReportTables
-    screening: pd.DataFrame
-    editions: pd.DataFrame
-    binding: pd.DataFrame
     extras: dict[str, pd.DataFrame]
     charts: dict[str, Markup] = field(default_factory=dict)
     assumptions: Assumptions | None = None
     assumptions_problem: str = ""
-    compact: CompactTables | None = None
 
     @property
     def eligible(self) -> pd.DataFrame:
-        return self.screening[self.screening["eligible"].astype(bool)]
+        screening = self.tables.screening
+        return screening[screening["eligible"].astype(bool)]
 
     @property
     def excluded(self) -> pd.DataFrame:
-        return self.screening[~self.screening["eligible"].astype(bool)]
+        screening = self.tables.screening
+        return screening[~screening["eligible"].astype(bool)]
 
 
 def _environment() -> Environment:
@@ -130,12 +120,8 @@ def run_views(runs: list[Run], with_charts: bool = True) -> list[RunView]:
             index=i,
             label=run.label,
             run=run,
-            tables=report_tables(run.result),
-            screening=screening_table(run.result),
-            editions=data_editions(run.result),
-            binding=binding_table(run.result),
+            tables=run.tables,
             extras={k: v.head(EXTRA_ROWS) for k, v in run.extra_tables().items()},
-            compact=compact_tables(run.result),
         )
         if with_charts:
             kinds = [k for k in available([run]) if k in ONE_RUN]

@@ -8,11 +8,13 @@ is written.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
 
 from optimizer.errors import InputError
+from optimizer.report.tables import ReportTables, report_tables
 from optimizer.result import RUN_FILES as WRITTEN
 from optimizer.result import TRADEOFF_FILES, Result, read_run
 
@@ -28,6 +30,11 @@ class Run:
     label: str
     result: Result
     folder: Path | None = None  # None when solved on the fly
+
+    @cached_property
+    def tables(self) -> ReportTables:
+        """The run's report tables, computed once for every view of it."""
+        return report_tables(self.result)
 
     def extra_tables(self) -> dict[str, pd.DataFrame]:
         """Analyses saved beside the run (e.g. frontier.csv), by file stem, in name order."""
@@ -88,4 +95,4 @@ def _resolved(label: str, path: Path, item: object) -> Run:
     except ScenarioError as exc:  # rules checked after loading name the file, as `run` does
         if not exc.where.startswith("scenario "):
             raise
-        raise ScenarioError(str(path), exc.problems) from None
+        raise ScenarioError(str(path), exc.problems, key=exc.key, hint=exc.hint) from None

@@ -7,18 +7,13 @@ import textwrap
 
 import pandas as pd
 
-from optimizer.report.tables import outcomes_table
+from optimizer.report.tables import ReportTables, report_tables
 from optimizer.result import Result
 from optimizer.scenario import usd
+from optimizer.vocabulary import MISSION_SHORT
 
 WIDTH = 100
 TRADEOFFS_SHOWN = 8  # trade-off sentences in the run summary; summary.json has them all
-MISSION_SHORT = {
-    "bilateral": "bilat",
-    "regional_mission": "region",
-    "regional_program": "progr",
-    "none_known": "none",
-}
 
 
 def _num(value: float, fmt: str = "{:.0f}") -> str:
@@ -49,7 +44,7 @@ def screen_table(frame: pd.DataFrame, year: int) -> str:
     ]
     lines.append("-" * len(head))
     for iso, row in eligible.iterrows():
-        tier = "2WL" if row["tier"] == "2WL" else str(row["tier"])
+        tier = str(row["tier"])
         line = (
             f"{_num(row['rank']):>4} {iso:3} {_one_line(row['name'])[:22]:<22} {row['region']:3} {tier:<5} "
             f"{MISSION_SHORT.get(row['mission_type'], '?'):<6} "
@@ -79,15 +74,15 @@ def screen_table(frame: pd.DataFrame, year: int) -> str:
     return "\n".join(lines)
 
 
-def _table(series: pd.Series, total: float, label: str) -> list[str]:
+def _table(keys: pd.Series, frame: pd.DataFrame, label: str) -> list[str]:
+    """``label``, then one line per row of a ``tables.totals`` frame: key, amount, share."""
     lines = [label]
-    for key, amount in series.sort_values(ascending=False).items():
-        share = amount / total if total else 0.0
+    for key, amount, share in zip(keys, frame["amount_usd"], frame["share"], strict=True):
         lines.append(f"  {str(key)[:40]:<40} {usd(amount):>10} {share:>6.1%}")
     return lines
 
 
-def _tipping_lines(s) -> list[str]:
+def _tipping_lines(s, t: ReportTables) -> list[str]:
     """Which compacts cross the tipping point, what that is worth, and why the years look so."""
     lines = []
     if s.dividend_impact is not None:
@@ -96,13 +91,12 @@ def _tipping_lines(s) -> list[str]:
             f"{s.dividend_impact:,.0f} impact units to later services (docs/model.md, section 10)."
         )
         lines += ["", *textwrap.wrap(text, WIDTH)]
-    if s.durable_impact is None:
+    if t.durable_share is None:
         return lines
-    share = s.durable_impact / s.objective if s.objective else 0.0
     text = (
         f"Tipping point: {len(s.tipped)} of {len(s.selected)} focus countries cross it "
         f"({', '.join(s.tipped) or 'none'}); their outcomes after the compact add "
-        f"{s.durable_impact:,.0f} impact units ({share:.0%} of the objective). Durable outcomes "
+        f"{s.durable_impact:,.0f} impact units ({t.durable_share:.0%} of the objective). Durable outcomes "
         "are a share of each compact's final-year outcomes and the absorptive cap limits any one "
         "year, so compacts build up to their last year rather than front-load money as the "
         "discount rate alone would (docs/model.md, section 10)."
@@ -110,9 +104,11 @@ def _tipping_lines(s) -> list[str]:
     return [*lines, "", *textwrap.wrap(text, WIDTH)]
 
 
-def run_summary(result: Result) -> str:
-    """What a planner reads at a glance: status, choices, totals, outcomes, binding rules."""
-    s, alloc = result.summary, result.allocation
+def run_summary(result: Result, tables: ReportTables | None = None) -> str:
+    """What a planner reads at a glance: status, choices, totals, outcomes, binding rules (the
+    figures from ``tables``, by default the result's ``report_tables``)."""
+    s = result.summary
+    t = tables if tables is not None else report_tables(result)
     gap = "-" if s.gap is None else f"{100 * s.gap:.4f}%"
     lines = [
         f"Scenario {_one_line(s.scenario)}: {s.status} ({s.solver}, gap {gap}, "
@@ -125,18 +121,17 @@ def run_summary(result: Result) -> str:
         lines[1:1] = textwrap.wrap(f"What-if: {sets}", WIDTH, subsequent_indent="  ")
     lines += [line for w in s.warnings for line in textwrap.wrap(f"WARNING: {w}", WIDTH)]
     lines += [line for note in s.notes for line in textwrap.wrap(f"Note: {note}", WIDTH)]
-    total = float(alloc["amount_usd"].sum())  # programme money: US and any host co-financing
-    names = alloc.drop_duplicates("iso3").set_index("iso3")["country"]
-    by_country = alloc.groupby("iso3")["amount_usd"].sum()
-    by_country.index = [f"{iso} {_one_line(names.get(iso, ''))}" for iso in by_country.index]
-    lines += ["", *_table(by_country, total, "By focus country")]
-    lines += ["", *_table(alloc.groupby("pillar")["amount_usd"].sum(), total, "By pillar")]
-    lines += ["", *_table(alloc.groupby("channel")["amount_usd"].sum(), total, "By channel")]
-    by_year = alloc.groupby("year")["amount_usd"].sum()
-    lines += ["", "By year"] + [f"  {y}  {usd(a):>10}" for y, a in by_year.items()]
-    lines += ["", *_compact_lines(s, total)]
-    lines += _tipping_lines(s)
-    outcomes = outcomes_table(result)
+    countries = t.by_country["iso3"] + " " + t.by_country["country"].map(_one_line)
+    lines += ["", *_table(countries, t.by_country, "By focus country")]
+    lines += ["", *_table(t.by_pillar["pillar"], t.by_pillar, "By pillar")]
+    lines += ["", *_table(t.by_channel["channel"], t.by_channel, "By channel")]
+    lines += ["", "By year"] + [
+        f"  {y}  {usd(a):>10}"
+        for y, a in zip(t.by_year["year"], t.by_year["amount_usd"], strict=True)
+    ]
+    lines += ["", *_compact_lines(t)]
+    lines += _tipping_lines(s, t)
+    outcomes = t.outcomes
     if len(outcomes):
         lines += [
             "",
@@ -166,18 +161,20 @@ def run_summary(result: Result) -> str:
     lines += ["", "Rules that bind (tight at the optimum)"]
     if not s.binding:
         lines.append("  none: the allocation is limited only by diminishing returns")
-    for family, rows in s.binding.items():
-        lines.append(_names_that_fit(f"  {family:<16} ", rows))
+    for family, names in zip(t.binding["family"], t.binding["names"], strict=True):
+        lines.append(_names_that_fit(f"  {family:<16} ", list(names)))
     return "\n".join(lines)
 
 
-def _compact_lines(s, total: float) -> list[str]:
+def _compact_lines(t: ReportTables) -> list[str]:
     """Money by funding stream and, with co-financing, the US share year by year."""
-    streams = pd.Series(s.money_by_stream, dtype=float)
-    lines = _table(streams, total, "By funding stream (streams.csv; host = co-financing)")
-    shares = s.us_share_by_year
-    if shares and any(v < 1.0 - 1e-9 for v in shares.values()):
-        path = ", ".join(f"{y} {v:.0%}" for y, v in shares.items())
+    head = "By funding stream (streams.csv; host = co-financing)"
+    lines = _table(t.by_stream["stream"], t.by_stream, head)
+    shares = t.us_share
+    if len(shares) and (shares["us_share"] < 1.0 - 1e-9).any():
+        path = ", ".join(
+            f"{y} {v:.0%}" for y, v in zip(shares["year"], shares["us_share"], strict=True)
+        )
         lines += textwrap.wrap(f"US share of the compacts by year: {path}", WIDTH)
     return lines
 
