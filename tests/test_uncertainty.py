@@ -138,22 +138,94 @@ def test_at_value_moves_only_its_parameter():
     assert draw("unit_cost_usd", "n", "AAA", 7.0) == 7.0
 
 
-def test_robust_allocation_beats_the_mode_allocation_on_its_draws(tmp_path):
+def _robust_beats_mode(tmp_path, sc, preparer):
     from optimizer.uncertainty.robust import compare
 
-    result = study(tmp_path, "robust", prepare_wide, draws=10)
-    plan, table = compare(
-        prepare_wide(SCENARIO), result.study, result.finished, prepare_wide(SCENARIO)
-    )
+    result = study(tmp_path, "robust", preparer, draws=10, sc=sc)
+    plan, table = compare(preparer(sc), result.study, result.finished, preparer(sc), draws=10)
     mode, robust = (
         table.set_index("allocation")
         .loc[["mode allocation", "robust allocation"]]
         .itertuples(index=False)
     )
+    assert robust.draws == mode.draws == 10
     assert robust.expected_impact >= mode.expected_impact * (1 - 1e-7)
     assert robust.mean_regret <= mode.mean_regret + 1e-6 * mode.expected_impact
-    assert plan["amount_usd"].sum() <= SCENARIO.budget.total_usd * (1 + 1e-9)
+    assert plan["amount_usd"].sum() <= sc.budget.total_usd * (1 + 1e-9)
     assert plan["amount_usd"].sum() > 0
+    return result, robust.expected_impact > mode.expected_impact * (1 + 1e-6)
+
+
+def test_robust_allocation_beats_the_mode_allocation_on_its_draws(tmp_path):
+    _robust_beats_mode(tmp_path, SCENARIO, prepare_wide)
+
+
+# The focus-country mechanisms on (issue 10): survivors assisted (shelter) follow victims
+# identified (police), a survey's coverage counted once, compacts that tip and durable outcomes.
+FOCUS = scenario(
+    budget={"total_usd": 3e6, "horizon_years": 3, "discount_rate": 0.03},
+    selection={"max_countries": 2, "min_compact_usd": 4e5},
+    policy={"aftercare_share": 0.25},
+    tipping={
+        "durable_years": 5,
+        "threshold_usd_per_person": 4.0,
+        "pillar_years": 2,
+        "pillar_min_usd": 20e3,
+    },
+)
+
+
+def prepare_focus(sc: Scenario):
+    comps = widened(2.0)
+    comps["shelter"]["metric"] = "victims_assisted"
+    comps["police"]["metric"] = "victims_identified"
+    comps["survey"] = component(pillar="partnership", metric="coverage", cost=2.0, saturation=1.0)
+    comps["survey"]["unit_cost_usd"] = {"low": 1.0, "mode": 2.0, "high": 4.0}
+    weights = {"m": 1.0, "victims_assisted": 1.5, "victims_identified": 2.0, "coverage": 0.002}
+    cat = catalogue(comps, weights, once=("coverage",))
+    return World(scenario=sc, view=view(COUNTRIES), catalogue=cat).prepare()
+
+
+def test_robust_allocation_with_the_tipping_point_beats_the_mode_allocation(tmp_path):
+    prep = prepare_focus(FOCUS)
+    assert {"aftercare", "tipping_spend", "tipping_pillar"} <= set(prep.model.families)
+    assert prep.model.coverage and prep.model.durable
+    solve(prep.model, FOCUS.solver)
+    assert any(t.varValue > 0.5 for t in prep.model.tipped.values())  # a compact tips
+    _robust_beats_mode(tmp_path, FOCUS, prepare_focus)
+
+
+def test_the_robust_objective_is_the_mean_impact_of_its_plan_over_the_draws():
+    """Per-draw copies of the curve rows: with aftercare off (it may leave outcomes uncounted) the
+    sample-average objective is exactly the mean of ``impact_of`` over the draws, durable
+    outcomes, stocks counted once and the systems dividend included."""
+    import pulp
+
+    from optimizer.uncertainty.resolve import draw_curves
+    from optimizer.uncertainty.robust import robust_plan
+
+    tipping = {**FOCUS.tipping.model_dump(), "systems_dividend": 50.0}
+    tipping["systems_components"] = ["survey"]
+    sc = FOCUS.model_copy(
+        update={
+            "policy": FOCUS.policy.model_copy(update={"aftercare_share": 0.0}),
+            "tipping": FOCUS.tipping.model_validate(tipping),
+        }
+    )
+    prep = prepare_focus(sc)
+    table = ranges(prep.catalogue, sc)
+    curves = [
+        draw_curves(prep, sample(table, prep.countries, s, "pert", False))
+        for s in draw_seeds(11, 4)
+    ]
+    fresh = prepare_focus(sc)
+    plan = robust_plan(fresh, curves, set(prep.countries))
+    objective = pulp.value(fresh.model.problem.objective)
+    scores = [impact_of(plan, c, sc, prep.catalogue) for c in curves]
+    assert any(t.varValue > 0.5 for t in fresh.model.tipped.values())
+    gains = [v.varValue for v in fresh.model.variables if v.name.startswith("saa0_dividend")]
+    assert max(gains) > 0  # the dividend counts
+    assert objective == pytest.approx(np.mean(scores), rel=1e-7)
 
 
 def test_a_dask_cluster_gives_the_same_files_as_local_workers(tmp_path):
@@ -241,9 +313,9 @@ def test_unreachable_scheduler_exits_2(tmp_path, monkeypatch):
 
 
 def test_robust_with_too_many_draws_exits_2(tmp_path):
-    result = _cli(["uncertainty", "--draws", "51", "--robust"], tmp_path)
+    result = _cli(["uncertainty", "--robust", "--robust-draws", "51"], tmp_path)
     assert result.exit_code == 2
-    assert "--robust" in result.output
+    assert "--robust-draws" in result.output
 
 
 def test_sensitivity_moves_impact_the_right_way_and_finds_break_evens():
