@@ -330,7 +330,7 @@ def test_sensitivity_moves_impact_the_right_way_and_finds_break_evens():
     cost = rows.loc[("unit_cost_usd", "outreach")]
     assert cost["impact_low"] > base.mode_impact > cost["impact_high"]  # cheaper buys more
     assert ("weight", "n") not in rows.index  # collapsed in this world: not an assumption
-    assert rows.loc[("discount_rate", "budget"), "impact_high"] < base.mode_impact
+    assert rows.loc[("budget", "discount_rate"), "impact_high"] < base.mode_impact
     assert rows.loc[("elasticity", "outreach"), "set_changes_low"]  # voice decides the set
     assert (table["swing"].diff().dropna() <= 1e-9).all()  # largest swing first
     table = with_break_even(base, table, preparer=prepare_wide, top=2)
@@ -341,6 +341,57 @@ def test_sensitivity_moves_impact_the_right_way_and_finds_break_evens():
         assert (
             min(row.mode, getattr(row, side)) <= row.break_even <= max(row.mode, getattr(row, side))
         )
+
+
+def test_sensitivity_includes_the_tipping_point_parameters():
+    from optimizer.uncertainty.montecarlo import study_of
+    from optimizer.uncertainty.sensitivity import one_at_a_time, with_break_even
+
+    base = study_of(prepare_focus(FOCUS))
+    with local_executor(1) as pool:
+        table = one_at_a_time(base, pool, preparer=prepare_focus)
+    rows = table.set_index(["kind", "key"])
+    tipping = {key for kind, key in rows.index if kind == "tipping"}
+    assert tipping == {
+        "threshold_usd_per_person",
+        "pillar_years",
+        "pillar_min_usd",
+        "durable_share",
+        "durable_years",
+        "decay",
+    }  # the systems dividend is off: not an assumption here, nor readiness (strength 0)
+    assert ("objective", "readiness_strength") not in rows.index
+    share, decay = rows.loc[("tipping", "durable_share")], rows.loc[("tipping", "decay")]
+    assert share["impact_low"] < base.mode_impact < share["impact_high"]
+    assert decay["impact_low"] > base.mode_impact > decay["impact_high"]
+    years = rows.loc[("tipping", "durable_years")]
+    assert (years["low"], years["mode"], years["high"]) == (3, 5, 10)
+    assert years["impact_low"] < base.mode_impact < years["impact_high"]
+    assert rows.loc[("objective", "scale_exponent"), "low"] == 0.3
+    table = with_break_even(base, table, preparer=prepare_focus, top=3)
+    for row in table.dropna(subset=["break_even"]).itertuples():
+        if row.kind == "tipping" and row.key.endswith("years"):
+            assert row.break_even == round(row.break_even)  # years are whole
+
+
+def test_scenario_ranges_are_the_ones_the_scenario_keys_document():
+    import re
+
+    from optimizer.uncertainty.sensitivity import SCENARIO_RANGES
+
+    units = {"": 1.0, "k": 1e3, "M": 1e6}
+    number = r"\$?(\d+(?:\.\d+)?)([kM]?)"
+    checked = 0
+    for (section, key), (low, high, _) in SCENARIO_RANGES.items():
+        text = Scenario.model_fields[section].annotation.model_fields[key].description
+        found = re.search(rf"range {number}-{number}", text)
+        if found is None:
+            continue
+        a, unit_a, b, unit_b = found.groups()
+        stated = (float(a) * units[unit_a or unit_b], float(b) * units[unit_b])
+        assert stated == pytest.approx((low, high)), f"{section}.{key}: {text}"
+        checked += 1
+    assert checked >= 10
 
 
 def test_ctrl_c_keeps_the_finished_draws():

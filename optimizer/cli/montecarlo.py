@@ -158,7 +158,10 @@ def sensitivity(scenario, overrides, workers, out, force, top) -> None:
     """One assumption at a time, at its low and at its high value.
 
     Every component's cost per outcome, saturation and context elasticity (for every country at
-    once), every metric weight and the discount rate. Writes to --out (default
+    once), every metric weight, and the scenario's assumptions where it uses them: the discount
+    rate, the tipping point ([tipping]: threshold per person, pillar years and minimum, durable
+    share, durable years, decay; the systems dividend if on), readiness strength, the reach
+    exponent and the absorptive cap (ranges: docs/model.md). Writes to --out (default
     runs/<scenario>-sensitivity-<timestamp>/): sensitivity.csv (impact at low and high, swing,
     focus countries and whether they change, break-even values), summary.json and a tornado chart.
     """
