@@ -92,6 +92,7 @@ def uncertainty(
     the finished draws.
     """
     from optimizer.engine import prepare
+    from optimizer.errors import SolverError
     from optimizer.result import run_name
     from optimizer.uncertainty.executors import executor
     from optimizer.uncertainty.outputs import check_folder, write_folder
@@ -114,10 +115,14 @@ def uncertainty(
         result = monte_carlo(prep, draws, seed, pool, tick)
     if robust and result.summary["draws_solved"]:
         progress("solving the robust allocation over the draws")
-        plan, versus = compare(prep, result.study, result.finished, prepare(sc), robust_draws)
-        result.tables["robust_allocation"] = plan
-        result.tables["robust_vs_mode"] = versus
-        click.echo(versus.to_string(index=False, float_format=lambda v: f"{v:,.0f}"))
+        try:
+            plan, versus = compare(prep, result.study, result.finished, prepare(sc), robust_draws)
+        except SolverError as exc:  # the draws are kept: write the study without it
+            click.echo(f"{exc}\nThe study is written without a robust allocation.", err=True)
+        else:
+            result.tables["robust_allocation"] = plan
+            result.tables["robust_vs_mode"] = versus
+            click.echo(versus.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
     write_folder(folder, force, result.tables, result.summary, result.figures)
     click.get_current_context().meta["written"] = folder
     info = result.summary

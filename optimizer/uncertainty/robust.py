@@ -38,7 +38,7 @@ from optimizer.engine import Prepared
 from optimizer.errors import SolverError
 from optimizer.impact import Curves
 from optimizer.model import GE, LE, UNIT, AllocationModel
-from optimizer.solve import solve
+from optimizer.solve import SolveInfo, solve
 from optimizer.uncertainty.draws import sample
 from optimizer.uncertainty.montecarlo import Finished, Study
 from optimizer.uncertainty.resolve import SPEND_KEY, draw_curves, impact_of, model_spend, set_widths
@@ -187,9 +187,12 @@ def _dividend(m: AllocationModel, d: int, cols: pd.DataFrame) -> dict:
     return objective
 
 
-def robust_plan(prep: Prepared, curves: list[Curves], candidates: set[str]) -> pd.DataFrame:
+def robust_plan(
+    prep: Prepared, curves: list[Curves], candidates: set[str]
+) -> tuple[pd.DataFrame, SolveInfo]:
     """The spend (iso3, component, year, pillar, amount_usd) that maximises mean impact over the
-    draws' ``curves``, funding only ``candidates``. Changes ``prep.model``: prepare a fresh one for
+    draws' ``curves``, funding only ``candidates``, and how it was solved (the scenario's
+    ``[solver]`` time limit and MIP gap apply). Changes ``prep.model``: prepare a fresh one for
     anything else."""
     m = prep.model
     _switch_off_mode_rows(m)
@@ -215,8 +218,12 @@ def robust_plan(prep: Prepared, curves: list[Curves], candidates: set[str]) -> p
     m.problem.setObjective(pulp.LpAffineExpression(objective))
     info = solve(m, prep.scenario.solver)
     if not info.status.has_solution:
-        raise SolverError(info.solver, f"no robust allocation found (status {info.status})")
-    return model_spend(m)
+        raise SolverError(
+            info.solver,
+            f"no robust allocation found (status {info.status}); use fewer --robust-draws or a "
+            "longer solver.time_limit_s",
+        )
+    return model_spend(m), info
 
 
 def compare(
@@ -238,7 +245,7 @@ def compare(
     ]
     locked = set(prep.scenario.selection.lock_in)
     candidates = {c for o in outcomes for c in o.selected} | set(study.mode_selected) | locked
-    plan = robust_plan(fresh, curves, candidates)
+    plan, info = robust_plan(fresh, curves, candidates)
     robust = np.array([impact_of(plan, c, prep.scenario, prep.catalogue) for c in curves])
     mode = np.array([o.mode_impact for o in outcomes])
     best = np.array([o.impact for o in outcomes])
@@ -248,5 +255,6 @@ def compare(
         row |= {f"impact_{q}": float(np.quantile(values, p)) for q, p in QUANTILES.items()}
         row["mean_regret"] = float((best - values).mean())
         rows.append(row)
+    rows[1] |= {"status": str(info.status), "gap": info.gap, "candidates": len(candidates)}
     plan = plan[plan["amount_usd"] >= 1.0].reset_index(drop=True)
     return plan, pd.DataFrame(rows)
