@@ -395,6 +395,21 @@ def test_scenario_ranges_are_the_ones_the_scenario_keys_document():
     assert checked >= 10
 
 
+def test_draws_sent_in_chunks_give_the_same_outcomes(monkeypatch):
+    from optimizer.uncertainty import montecarlo
+    from optimizer.uncertainty.montecarlo import chunk_size, run_draws, study_of
+
+    assert [chunk_size(n) for n in (1, 79, 80, 500, 100_000)] == [1, 1, 2, 10, 10]
+    base = study_of(prepare_wide(SCENARIO))
+    with local_executor(2) as pool:
+        one = run_draws(base, 7, 3, pool, preparer=prepare_wide)
+        monkeypatch.setattr(montecarlo, "chunk_size", lambda draws: 3)
+        ticks = []
+        three = run_draws(base, 7, 3, pool, lambda: ticks.append(1), preparer=prepare_wide)
+    assert len(ticks) == 7  # one tick per draw, whatever the chunk
+    assert one.outcomes == three.outcomes
+
+
 def test_ctrl_c_keeps_the_finished_draws():
     from optimizer.uncertainty.montecarlo import run_draws, study_of
 
