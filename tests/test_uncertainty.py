@@ -142,7 +142,9 @@ def _robust_beats_mode(tmp_path, sc, preparer):
     from optimizer.uncertainty.robust import compare
 
     result = study(tmp_path, "robust", preparer, draws=10, sc=sc)
-    plan, table = compare(preparer(sc), result.study, result.finished, preparer(sc), draws=10)
+    plan, table = compare(
+        preparer(sc), result.study, result.finished, lambda: preparer(sc), draws=10
+    )
     mode, robust = (
         table.set_index("allocation")
         .loc[["mode allocation", "robust allocation"]]
@@ -227,6 +229,16 @@ def test_the_robust_objective_is_the_mean_impact_of_its_plan_over_the_draws():
     gains = [v.varValue for v in fresh.model.variables if v.name.startswith("saa0_dividend")]
     assert max(gains) > 0  # the dividend counts
     assert objective == pytest.approx(np.mean(scores), rel=1e-7)
+    # the fallback when the search stops early: the mode's focus countries, amounts over the draws
+    from optimizer.uncertainty.montecarlo import study_of
+
+    mode = study_of(prepare_focus(sc))
+    kept = prepare_focus(sc)
+    plan, info = robust_plan(kept, curves, set(mode.mode_selected), fixed=True)
+    assert tuple(sorted(plan.loc[plan["amount_usd"] >= 1, "iso3"].unique())) == mode.mode_selected
+    on_draws = [impact_of(mode.mode_spend, c, sc, prep.catalogue) for c in curves]
+    assert info.objective >= np.mean(on_draws) * (1 - 1e-7)
+    assert info.objective <= objective * (1 + 1e-7)  # a restriction of the search
 
 
 def test_a_dask_cluster_gives_the_same_files_as_local_workers(tmp_path):

@@ -116,7 +116,9 @@ def uncertainty(
     if robust and result.summary["draws_solved"]:
         progress("solving the robust allocation over the draws")
         try:
-            plan, versus = compare(prep, result.study, result.finished, prepare(sc), robust_draws)
+            plan, versus = compare(
+                prep, result.study, result.finished, lambda: prepare(sc), robust_draws
+            )
         except SolverError as exc:  # the draws are kept: write the study without it
             click.echo(f"{exc}\nThe study is written without a robust allocation.", err=True)
         else:
