@@ -18,7 +18,7 @@ import pandas as pd
 
 from optimizer.catalogue import Catalogue
 from optimizer.engine import Prepared
-from optimizer.focus import durable_factor
+from optimizer.focus import AFTERCARE, durable_factor
 from optimizer.impact import Curves, build_curves
 from optimizer.model import UNIT, AllocationModel, build_model, impact_objective
 from optimizer.scenario import Scenario
@@ -107,7 +107,7 @@ def impact_of(
     systems dividend. Arrays over (country, component) x year: one pass, no per-year loop."""
     if spend.empty:
         return 0.0
-    out = _outcomes(spend, curves, scenario.years)
+    out = outcomes_of(spend, curves, scenario.years)
     params = curves.params
     once = {k for k, metric in catalogue.metrics.items() if metric.counted == "once"}
     is_once = params["metric"].isin(once).to_numpy()
@@ -128,8 +128,10 @@ def impact_of(
     )
 
 
-def _outcomes(spend: pd.DataFrame, curves: Curves, years: list[int]) -> np.ndarray:
+def outcomes_of(spend: pd.DataFrame, curves: Curves, years: list[int]) -> np.ndarray:
     """Outcomes per (row of ``curves.params``, year) of ``spend``, on the piecewise curves."""
+    if spend.empty:
+        return np.zeros((len(curves.params), len(years)))
     params, seg = curves.params, curves.segments
     pair = params.index.get_indexer(pd.MultiIndex.from_frame(spend[["iso3", "component"]]))
     year = pd.Index(years).get_indexer(spend["year"])
@@ -144,6 +146,20 @@ def _outcomes(spend: pd.DataFrame, curves: Curves, years: list[int]) -> np.ndarr
     out = np.zeros_like(x)
     np.add.at(out, at, used * seg["slope"].to_numpy()[:, None])
     return out
+
+
+def aftercare_kept(spend: pd.DataFrame, curves: Curves, scenario: Scenario) -> bool:
+    """Whether ``spend`` keeps the aftercare rule on ``curves`` (``focus.define_aftercare``):
+    survivors assisted at least ``policy.aftercare_share`` of victims identified, per country."""
+    share = scenario.policy.aftercare_share
+    if share <= 0:
+        return True
+    out = outcomes_of(spend, curves, scenario.years).sum(axis=1)
+    metric = curves.params["metric"].to_numpy()
+    iso = curves.params.index.get_level_values(0)
+    assisted = pd.Series(out * (metric == AFTERCARE[0])).groupby(iso).sum()
+    identified = pd.Series(out * (metric == AFTERCARE[1])).groupby(iso).sum()
+    return bool((assisted >= share * identified - 1e-6 * (1.0 + identified)).all())
 
 
 def durable_of(

@@ -48,7 +48,14 @@ from optimizer.model import GE, LE, UNIT, AllocationModel
 from optimizer.solve import SolveInfo, Status, solve
 from optimizer.uncertainty.draws import sample
 from optimizer.uncertainty.montecarlo import Finished, Study
-from optimizer.uncertainty.resolve import SPEND_KEY, draw_curves, impact_of, model_spend, set_widths
+from optimizer.uncertainty.resolve import (
+    SPEND_KEY,
+    aftercare_kept,
+    draw_curves,
+    impact_of,
+    model_spend,
+    set_widths,
+)
 from optimizer.uncertainty.summary import QUANTILES, solved
 
 ROBUST_DRAWS = 10
@@ -276,12 +283,18 @@ def compare(
     mode = np.array([o.mode_impact for o in outcomes])
     best = np.array([o.impact for o in outcomes])
     rows = []
-    for name, values in (("mode allocation", mode), ("robust allocation", robust)):
+    for name, values, spend in (
+        ("mode allocation", mode, study.mode_spend),
+        ("robust allocation", robust, plan),
+    ):
         row = {"allocation": name, "draws": len(outcomes), "expected_impact": float(values.mean())}
         row |= {f"impact_{q}": float(np.quantile(values, p)) for q, p in QUANTILES.items()}
         row["mean_regret"] = float((best - values).mean())
+        kept = sum(aftercare_kept(spend, c, prep.scenario) for c in curves)
+        row["draws_keeping_aftercare"] = kept  # impact_of scores outcomes whether it is kept
         rows.append(row)
     rows[1] |= {
+        "objective": info.objective,  # the sample-average objective (aftercare may undercount)
         "status": str(info.status),
         "gap": info.gap,
         "candidates": len(candidates),
