@@ -271,12 +271,14 @@ def compare(
     ]
     locked = set(prep.scenario.selection.lock_in)
     candidates = {c for o in outcomes for c in o.selected} | set(study.mode_selected) | locked
-    plan, info = robust_plan(fresh(), curves, candidates)
     method = "every candidate"
-    if info.status != Status.OPTIMAL:
-        mode_set = set(study.mode_selected)
-        kept, kept_info = robust_plan(fresh(), curves, mode_set, fixed=True)
-        if info.objective is None or kept_info.objective > info.objective:
+    try:
+        plan, info = robust_plan(fresh(), curves, candidates)
+    except SolverError:  # stopped without a plan: the smaller problem below may still solve
+        plan, info = None, None
+    if info is None or info.status != Status.OPTIMAL:
+        kept, kept_info = robust_plan(fresh(), curves, set(study.mode_selected), fixed=True)
+        if info is None or kept_info.objective > info.objective:
             plan, info = kept, kept_info
             method = "the mode allocation's focus countries (the search stopped at its time limit)"
     robust = np.array([impact_of(plan, c, prep.scenario, prep.catalogue) for c in curves])
