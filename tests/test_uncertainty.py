@@ -198,9 +198,9 @@ def test_robust_allocation_with_the_tipping_point_beats_the_mode_allocation(tmp_
 
 
 def test_the_robust_objective_is_the_mean_impact_of_its_plan_over_the_draws():
-    """Per-draw copies of the curve rows: with aftercare off (it may leave outcomes uncounted) the
-    sample-average objective is exactly the mean of ``impact_of`` over the draws, durable
-    outcomes, stocks counted once and the systems dividend included."""
+    """Per-draw copies of the curve rows: the sample-average objective is exactly the mean of
+    ``impact_of`` over the draws, durable outcomes, stocks counted once and the systems dividend
+    included (aftercare holds on the plan at the mode curves)."""
     import pulp
 
     from optimizer.uncertainty.resolve import draw_curves
@@ -208,12 +208,7 @@ def test_the_robust_objective_is_the_mean_impact_of_its_plan_over_the_draws():
 
     tipping = {**FOCUS.tipping.model_dump(), "systems_dividend": 50.0}
     tipping["systems_components"] = ["survey"]
-    sc = FOCUS.model_copy(
-        update={
-            "policy": FOCUS.policy.model_copy(update={"aftercare_share": 0.0}),
-            "tipping": FOCUS.tipping.model_validate(tipping),
-        }
-    )
+    sc = FOCUS.model_copy(update={"tipping": FOCUS.tipping.model_validate(tipping)})
     prep = prepare_focus(sc)
     table = ranges(prep.catalogue, sc)
     curves = [

@@ -72,7 +72,7 @@ def STUDY_OPTIONS(command):  # named like the module's other shared options
     default=10,
     show_default=True,
     help="Draws the robust allocation is fitted on (1 to 50). Its model gets one copy of the "
-    "candidate countries' spend columns and curve rows per draw (about 560 columns per country "
+    "candidate countries' spend columns and objective rows per draw (about 560 columns per country "
     "and draw on the baseline: 10 draws, 21 candidates, 167,000 columns), and the solve time "
     "grows faster than that; past the solver's time limit the plan on the mode's focus "
     "countries is kept if better.",
