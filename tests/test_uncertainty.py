@@ -138,22 +138,102 @@ def test_at_value_moves_only_its_parameter():
     assert draw("unit_cost_usd", "n", "AAA", 7.0) == 7.0
 
 
-def test_robust_allocation_beats_the_mode_allocation_on_its_draws(tmp_path):
+def _robust_beats_mode(tmp_path, sc, preparer):
     from optimizer.uncertainty.robust import compare
 
-    result = study(tmp_path, "robust", prepare_wide, draws=10)
+    result = study(tmp_path, "robust", preparer, draws=10, sc=sc)
     plan, table = compare(
-        prepare_wide(SCENARIO), result.study, result.finished, prepare_wide(SCENARIO)
+        preparer(sc), result.study, result.finished, lambda: preparer(sc), draws=10
     )
     mode, robust = (
         table.set_index("allocation")
         .loc[["mode allocation", "robust allocation"]]
         .itertuples(index=False)
     )
+    assert robust.draws == mode.draws == 10
     assert robust.expected_impact >= mode.expected_impact * (1 - 1e-7)
     assert robust.mean_regret <= mode.mean_regret + 1e-6 * mode.expected_impact
-    assert plan["amount_usd"].sum() <= SCENARIO.budget.total_usd * (1 + 1e-9)
+    assert plan["amount_usd"].sum() <= sc.budget.total_usd * (1 + 1e-9)
     assert plan["amount_usd"].sum() > 0
+    return result, robust.expected_impact > mode.expected_impact * (1 + 1e-6)
+
+
+def test_robust_allocation_beats_the_mode_allocation_on_its_draws(tmp_path):
+    _robust_beats_mode(tmp_path, SCENARIO, prepare_wide)
+
+
+# The focus-country mechanisms on (issue 10): survivors assisted (shelter) follow victims
+# identified (police), a survey's coverage counted once, compacts that tip and durable outcomes.
+FOCUS = scenario(
+    budget={"total_usd": 3e6, "horizon_years": 3, "discount_rate": 0.03},
+    selection={"max_countries": 2, "min_compact_usd": 4e5},
+    policy={"aftercare_share": 0.25},
+    tipping={
+        "durable_years": 5,
+        "threshold_usd_per_person": 4.0,
+        "pillar_years": 2,
+        "pillar_min_usd": 20e3,
+    },
+)
+
+
+def prepare_focus(sc: Scenario):
+    comps = widened(2.0)
+    comps["shelter"]["metric"] = "victims_assisted"
+    comps["police"]["metric"] = "victims_identified"
+    comps["survey"] = component(pillar="partnership", metric="coverage", cost=2.0, saturation=1.0)
+    comps["survey"]["unit_cost_usd"] = {"low": 1.0, "mode": 2.0, "high": 4.0}
+    weights = {"m": 1.0, "victims_assisted": 1.5, "victims_identified": 2.0, "coverage": 0.002}
+    cat = catalogue(comps, weights, once=("coverage",))
+    return World(scenario=sc, view=view(COUNTRIES), catalogue=cat).prepare()
+
+
+def test_robust_allocation_with_the_tipping_point_beats_the_mode_allocation(tmp_path):
+    prep = prepare_focus(FOCUS)
+    assert {"aftercare", "tipping_spend", "tipping_pillar"} <= set(prep.model.families)
+    assert prep.model.coverage and prep.model.durable
+    solve(prep.model, FOCUS.solver)
+    assert any(t.varValue > 0.5 for t in prep.model.tipped.values())  # a compact tips
+    _robust_beats_mode(tmp_path, FOCUS, prepare_focus)
+
+
+def test_the_robust_objective_is_the_mean_impact_of_its_plan_over_the_draws():
+    """Per-draw copies of the curve rows: the sample-average objective is exactly the mean of
+    ``impact_of`` over the draws, durable outcomes, stocks counted once and the systems dividend
+    included (aftercare holds on the plan at the mode curves)."""
+    import pulp
+
+    from optimizer.uncertainty.resolve import draw_curves
+    from optimizer.uncertainty.robust import robust_plan
+
+    tipping = {**FOCUS.tipping.model_dump(), "systems_dividend": 50.0}
+    tipping["systems_components"] = ["survey"]
+    sc = FOCUS.model_copy(update={"tipping": FOCUS.tipping.model_validate(tipping)})
+    prep = prepare_focus(sc)
+    table = ranges(prep.catalogue, sc)
+    curves = [
+        draw_curves(prep, sample(table, prep.countries, s, "pert", False))
+        for s in draw_seeds(11, 4)
+    ]
+    fresh = prepare_focus(sc)
+    plan, info = robust_plan(fresh, curves, set(prep.countries))
+    assert info.status == "optimal"
+    objective = pulp.value(fresh.model.problem.objective)
+    scores = [impact_of(plan, c, sc, prep.catalogue) for c in curves]
+    assert any(t.varValue > 0.5 for t in fresh.model.tipped.values())
+    gains = [v.varValue for v in fresh.model.variables if v.name.startswith("saa0_dividend")]
+    assert max(gains) > 0  # the dividend counts
+    assert objective == pytest.approx(np.mean(scores), rel=1e-7)
+    # the fallback when the search stops early: the mode's focus countries, amounts over the draws
+    from optimizer.uncertainty.montecarlo import study_of
+
+    mode = study_of(prepare_focus(sc))
+    kept = prepare_focus(sc)
+    plan, info = robust_plan(kept, curves, set(mode.mode_selected), fixed=True)
+    assert tuple(sorted(plan.loc[plan["amount_usd"] >= 1, "iso3"].unique())) == mode.mode_selected
+    on_draws = [impact_of(mode.mode_spend, c, sc, prep.catalogue) for c in curves]
+    assert info.objective >= np.mean(on_draws) * (1 - 1e-7)
+    assert info.objective <= objective * (1 + 1e-7)  # a restriction of the search
 
 
 def test_a_dask_cluster_gives_the_same_files_as_local_workers(tmp_path):
@@ -241,9 +321,9 @@ def test_unreachable_scheduler_exits_2(tmp_path, monkeypatch):
 
 
 def test_robust_with_too_many_draws_exits_2(tmp_path):
-    result = _cli(["uncertainty", "--draws", "51", "--robust"], tmp_path)
+    result = _cli(["uncertainty", "--robust", "--robust-draws", "51"], tmp_path)
     assert result.exit_code == 2
-    assert "--robust" in result.output
+    assert "--robust-draws" in result.output
 
 
 def test_sensitivity_moves_impact_the_right_way_and_finds_break_evens():
@@ -258,7 +338,7 @@ def test_sensitivity_moves_impact_the_right_way_and_finds_break_evens():
     cost = rows.loc[("unit_cost_usd", "outreach")]
     assert cost["impact_low"] > base.mode_impact > cost["impact_high"]  # cheaper buys more
     assert ("weight", "n") not in rows.index  # collapsed in this world: not an assumption
-    assert rows.loc[("discount_rate", "budget"), "impact_high"] < base.mode_impact
+    assert rows.loc[("budget", "discount_rate"), "impact_high"] < base.mode_impact
     assert rows.loc[("elasticity", "outreach"), "set_changes_low"]  # voice decides the set
     assert (table["swing"].diff().dropna() <= 1e-9).all()  # largest swing first
     table = with_break_even(base, table, preparer=prepare_wide, top=2)
@@ -269,6 +349,72 @@ def test_sensitivity_moves_impact_the_right_way_and_finds_break_evens():
         assert (
             min(row.mode, getattr(row, side)) <= row.break_even <= max(row.mode, getattr(row, side))
         )
+
+
+def test_sensitivity_includes_the_tipping_point_parameters():
+    from optimizer.uncertainty.montecarlo import study_of
+    from optimizer.uncertainty.sensitivity import one_at_a_time, with_break_even
+
+    base = study_of(prepare_focus(FOCUS))
+    with local_executor(1) as pool:
+        table = one_at_a_time(base, pool, preparer=prepare_focus)
+    rows = table.set_index(["kind", "key"])
+    tipping = {key for kind, key in rows.index if kind == "tipping"}
+    assert tipping == {
+        "threshold_usd_per_person",
+        "pillar_years",
+        "pillar_min_usd",
+        "durable_share",
+        "durable_years",
+        "decay",
+    }  # the systems dividend is off: not an assumption here, nor readiness (strength 0)
+    assert ("objective", "readiness_strength") not in rows.index
+    share, decay = rows.loc[("tipping", "durable_share")], rows.loc[("tipping", "decay")]
+    assert share["impact_low"] < base.mode_impact < share["impact_high"]
+    assert decay["impact_low"] > base.mode_impact > decay["impact_high"]
+    years = rows.loc[("tipping", "durable_years")]
+    assert (years["low"], years["mode"], years["high"]) == (3, 5, 10)
+    assert years["impact_low"] < base.mode_impact < years["impact_high"]
+    assert rows.loc[("objective", "scale_exponent"), "low"] == 0.3
+    table = with_break_even(base, table, preparer=prepare_focus, top=3)
+    for row in table.dropna(subset=["break_even"]).itertuples():
+        if row.kind == "tipping" and row.key.endswith("years"):
+            assert row.break_even == round(row.break_even)  # years are whole
+
+
+def test_scenario_ranges_are_the_ones_the_scenario_keys_document():
+    import re
+
+    from optimizer.uncertainty.sensitivity import SCENARIO_RANGES
+
+    units = {"": 1.0, "k": 1e3, "M": 1e6}
+    number = r"\$?(\d+(?:\.\d+)?)([kM]?)"
+    checked = 0
+    for (section, key), (low, high, _) in SCENARIO_RANGES.items():
+        text = Scenario.model_fields[section].annotation.model_fields[key].description
+        found = re.search(rf"range {number}-{number}", text)
+        if found is None:
+            continue
+        a, unit_a, b, unit_b = found.groups()
+        stated = (float(a) * units[unit_a or unit_b], float(b) * units[unit_b])
+        assert stated == pytest.approx((low, high)), f"{section}.{key}: {text}"
+        checked += 1
+    assert checked >= 10
+
+
+def test_draws_sent_in_chunks_give_the_same_outcomes(monkeypatch):
+    from optimizer.uncertainty import montecarlo
+    from optimizer.uncertainty.montecarlo import chunk_size, run_draws, study_of
+
+    assert [chunk_size(n) for n in (1, 79, 80, 500, 100_000)] == [1, 1, 2, 10, 10]
+    base = study_of(prepare_wide(SCENARIO))
+    with local_executor(2) as pool:
+        one = run_draws(base, 7, 3, pool, preparer=prepare_wide)
+        monkeypatch.setattr(montecarlo, "chunk_size", lambda draws: 3)
+        ticks = []
+        three = run_draws(base, 7, 3, pool, lambda: ticks.append(1), preparer=prepare_wide)
+    assert len(ticks) == 7  # one tick per draw, whatever the chunk
+    assert one.outcomes == three.outcomes
 
 
 def test_ctrl_c_keeps_the_finished_draws():

@@ -64,9 +64,22 @@ def STUDY_OPTIONS(command):  # named like the module's other shared options
 @click.option(
     "--robust",
     is_flag=True,
-    help="Also the allocation with the best mean impact over the draws (at most 50 draws).",
+    help="Also the allocation with the best mean impact over the first --robust-draws draws.",
 )
-def uncertainty(scenario, overrides, draws, seed, workers, out, force, scheduler, robust) -> None:
+@click.option(
+    "--robust-draws",
+    type=click.IntRange(1, 50),
+    default=10,
+    show_default=True,
+    help="Draws the robust allocation is fitted on (1 to 50). Its model gets one copy of the "
+    "candidate countries' spend columns and objective rows per draw (about 560 columns per country "
+    "and draw on the baseline: 10 draws, 21 candidates, 167,000 columns), and the solve time "
+    "grows faster than that; past the solver's time limit the plan on the mode's focus "
+    "countries is kept if better.",
+)
+def uncertainty(
+    scenario, overrides, draws, seed, workers, out, force, scheduler, robust, robust_draws
+) -> None:
     """Monte Carlo over the impact model's low / mode / high ranges.
 
     Each draw re-solves the scenario with drawn costs, saturations, context elasticities and metric
@@ -74,19 +87,20 @@ def uncertainty(scenario, overrides, draws, seed, workers, out, force, scheduler
     (default runs/<scenario>-uncertainty-<timestamp>/): uncertainty.csv (per country: selection
     probability, allocation P10/P50/P90), uncertainty_pillars.csv, draws.csv, ranges.csv,
     summary.json (impact distribution, regret of the mode allocation) and charts; with --robust
-    also robust_allocation.csv and robust_vs_mode.csv (sample-average approximation over the
-    draws). The same seed gives the same files whatever --workers or --scheduler. Ctrl-C keeps
+    also robust_allocation.csv and robust_vs_mode.csv: the allocation with the best mean impact
+    over the first --robust-draws solved draws (sample-average approximation, tipping point
+    included; only countries that some draw's optimum or the mode allocation chose are offered),
+    compared with the mode allocation on the same draws. The same seed gives the same files whatever --workers or --scheduler. Ctrl-C keeps
     the finished draws.
     """
     from optimizer.engine import prepare
+    from optimizer.errors import SolverError
     from optimizer.result import run_name
     from optimizer.uncertainty.executors import executor
     from optimizer.uncertainty.outputs import check_folder, write_folder
-    from optimizer.uncertainty.robust import check_draws, compare
+    from optimizer.uncertainty.robust import compare
     from optimizer.uncertainty.study import monte_carlo
 
-    if robust:
-        check_draws(draws)
     sc = _load(scenario, overrides)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = out or Path("runs") / f"{run_name(sc.name, overrides)}-uncertainty-{stamp}"
@@ -103,10 +117,16 @@ def uncertainty(scenario, overrides, draws, seed, workers, out, force, scheduler
         result = monte_carlo(prep, draws, seed, pool, tick)
     if robust and result.summary["draws_solved"]:
         progress("solving the robust allocation over the draws")
-        plan, versus = compare(prep, result.study, result.finished, prepare(sc))
-        result.tables["robust_allocation"] = plan
-        result.tables["robust_vs_mode"] = versus
-        click.echo(versus.to_string(index=False, float_format=lambda v: f"{v:,.0f}"))
+        try:
+            plan, versus = compare(
+                prep, result.study, result.finished, lambda: prepare(sc), robust_draws
+            )
+        except SolverError as exc:  # the draws are kept: write the study without it
+            click.echo(f"{exc}\nThe study is written without a robust allocation.", err=True)
+        else:
+            result.tables["robust_allocation"] = plan
+            result.tables["robust_vs_mode"] = versus
+            click.echo(versus.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
     write_folder(folder, force, result.tables, result.summary, result.figures)
     click.get_current_context().meta["written"] = folder
     info = result.summary
@@ -147,7 +167,10 @@ def sensitivity(scenario, overrides, workers, out, force, top) -> None:
     """One assumption at a time, at its low and at its high value.
 
     Every component's cost per outcome, saturation and context elasticity (for every country at
-    once), every metric weight and the discount rate. Writes to --out (default
+    once), every metric weight, and the scenario's assumptions where it uses them: the discount
+    rate, the tipping point ([tipping]: threshold per person, pillar years and minimum, durable
+    share, durable years, decay; the systems dividend if on), readiness strength, the reach
+    exponent and the absorptive cap (ranges: docs/model.md). Writes to --out (default
     runs/<scenario>-sensitivity-<timestamp>/): sensitivity.csv (impact at low and high, swing,
     focus countries and whether they change, break-even values), summary.json and a tornado chart.
     """

@@ -1,9 +1,10 @@
 """Monte Carlo over the impact model's ranges: draws through any ``concurrent.futures`` executor.
 
 Each worker (a process, or a Dask worker thread or process) prepares the scenario's model once and
-keeps it (one per thread), then re-solves it for every draw it is sent (``resolve.resolve``). A
-draw's values come from its own seed (``draws.draw_seeds``), so results are the same for a given
-seed whatever the number of workers and wherever they run; they are put in draw order.
+keeps it (one per thread), then re-solves it for every draw it is sent (``resolve.resolve``). Draws
+go out in chunks (``chunk_size``): one task, one copy of the study sent, per chunk. A draw's values
+come from its own seed (``draws.draw_seeds``), so results are the same for a given seed whatever
+the number of workers, the chunking and wherever they run; they are put in draw order.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from optimizer.engine import Prepared, prepare
 from optimizer.errors import InfeasibleError, SolverError
 from optimizer.scenario import Scenario, resolved_toml
 from optimizer.solve import solve
-from optimizer.uncertainty.draws import Draw, at_value, draw_seeds, ranges, sample
-from optimizer.uncertainty.resolve import DrawOutcome, model_spend, resolve
+from optimizer.uncertainty.draws import KINDS, at_value, draw_seeds, ranges, sample
+from optimizer.uncertainty.resolve import DrawOutcome, impact_of, model_spend, resolve
 
 MAX_DRAWS = 100_000
+MAX_CHUNK = 10  # draws per task at most: Ctrl-C loses at most this many a worker
+TASKS_PER_CHUNKING = 40  # aim for about this many tasks, so that workers finish together
 
 
 @dataclass(frozen=True)
@@ -37,10 +40,7 @@ class Study:
     mode_impact: float
     mode_selected: tuple[str, ...]
     countries: tuple[str, ...]
-
-    @property
-    def key(self) -> str:
-        return resolved_toml(self.scenario) + self.table.to_csv()
+    key: str  # the scenario and ranges as text: a worker's prepared model is for one key
 
 
 _local = threading.local()
@@ -69,6 +69,28 @@ def run_draw(
         return resolve(prep, draw, index, study.mode_spend)
 
 
+def run_chunk(
+    study: Study,
+    draws: list[tuple[int, int]],
+    preparer: Callable[[Scenario], Prepared] = prepare,
+) -> list[DrawOutcome]:
+    """Several (index, seed) draws in one task."""
+    return [run_draw(study, index, seed, preparer) for index, seed in draws]
+
+
+def chunk_size(draws: int) -> int:
+    """Draws per task: about ``TASKS_PER_CHUNKING`` tasks, 1 to ``MAX_CHUNK`` draws each."""
+    return max(1, min(MAX_CHUNK, draws // TASKS_PER_CHUNKING))
+
+
+def with_value(scenario: Scenario, section: str, key: str, value: float) -> Scenario:
+    """``scenario`` with ``[section] key = value`` (an int where the key is an int)."""
+    part = getattr(scenario, section)
+    if isinstance(getattr(part, key), int):
+        value = round(value)
+    return scenario.model_copy(update={section: part.model_copy(update={key: value})})
+
+
 def run_point(
     study: Study,
     index: int,
@@ -77,21 +99,42 @@ def run_point(
     value: float,
     preparer: Callable[[Scenario], Prepared] = prepare,
 ) -> DrawOutcome:
-    """One assumption at ``value`` (every country), the rest nominal: a sensitivity task.
-    ``kind`` is a kind of ``draws.ranges`` or "discount_rate"."""
+    """One assumption at ``value``, the rest nominal: a sensitivity task. ``kind`` is a kind of
+    ``draws.ranges`` (set for every country at once: the worker's model re-solved) or a scenario
+    section, ``key`` one of its keys (the scenario changed and its model built anew)."""
+    if kind not in KINDS:
+        return _scenario_point(study, index, with_value(study.scenario, kind, key, value), preparer)
     prep = _prepared(study, preparer)
-    if kind == "discount_rate":
-        draw, rate = Draw(seed=0), value
-    else:
-        draw, rate = at_value(kind, key, value), None
     with _SOLVING:
-        return resolve(prep, draw, index, study.mode_spend, discount_rate=rate)
+        return resolve(prep, at_value(kind, key, value), index, study.mode_spend)
+
+
+def _scenario_point(
+    study: Study, index: int, scenario: Scenario, preparer: Callable[[Scenario], Prepared]
+) -> DrawOutcome:
+    """The optimum of a changed scenario, and the mode allocation scored on its curves."""
+    prep = preparer(scenario)
+    with _SOLVING:
+        info = solve(prep.model, scenario.solver)
+    mode_impact = impact_of(study.mode_spend, prep.curves, scenario, prep.catalogue)
+    if not info.status.has_solution:
+        return DrawOutcome(index, 0, str(info.status), None, None, mode_impact, (), {})
+    spend = model_spend(prep.model)
+    by_pillar = spend.groupby(["iso3", "pillar"])["amount_usd"].sum()
+    return DrawOutcome(
+        index=index,
+        seed=0,
+        status=str(info.status),
+        objective=info.objective,
+        impact=impact_of(spend, prep.curves, scenario, prep.catalogue),
+        mode_impact=mode_impact,
+        selected=tuple(sorted(i for i, y in prep.model.select.items() if (y.varValue or 0) > 0.5)),
+        spend={key: float(v) for key, v in by_pillar.items() if v >= 1.0},
+    )
 
 
 def study_of(prep: Prepared) -> Study:
     """Solve the scenario as given (the mode allocation) and pack the study."""
-    from optimizer.uncertainty.resolve import impact_of
-
     info = solve(prep.model, prep.scenario.solver)
     if info.status.name == "INFEASIBLE":
         raise InfeasibleError(
@@ -102,13 +145,15 @@ def study_of(prep: Prepared) -> Study:
         raise SolverError(info.solver, f"no allocation at the mode values (status {info.status})")
     spend = model_spend(prep.model)
     selected = tuple(sorted(i for i, y in prep.model.select.items() if (y.varValue or 0) > 0.5))
+    table = ranges(prep.catalogue, prep.scenario)
     return Study(
         scenario=prep.scenario,
-        table=ranges(prep.catalogue, prep.scenario),
+        table=table,
         mode_spend=spend,
         mode_impact=impact_of(spend, prep.curves, prep.scenario, prep.catalogue),
         mode_selected=selected,
         countries=tuple(prep.countries),
+        key=resolved_toml(prep.scenario) + table.to_csv(),
     )
 
 
@@ -136,23 +181,25 @@ def run_draws(
     tick: Callable[[], None] = lambda: None,
     preparer: Callable[[Scenario], Prepared] = prepare,
 ) -> Finished:
-    """Send every draw to ``executor``; on Ctrl-C keep the draws that finished."""
-    seeds = draw_seeds(seed, draws)
-    futures = [executor.submit(run_draw, study, i, s, preparer) for i, s in enumerate(seeds)]
-    done: list[DrawOutcome] = []
+    """Send every draw to ``executor`` in chunks of ``chunk_size(draws)``; on Ctrl-C keep the
+    draws that finished. ``tick`` is called once per finished draw."""
+    items = list(enumerate(draw_seeds(seed, draws)))
+    size = chunk_size(draws)
+    chunks = [items[i : i + size] for i in range(0, len(items), size)]
+    futures = [executor.submit(run_chunk, study, chunk, preparer) for chunk in chunks]
+    done: dict[int, DrawOutcome] = {}
     interrupted = False
     try:
         for future in as_completed(futures):
-            done.append(future.result())
-            tick()
+            for outcome in future.result():
+                done[outcome.index] = outcome
+                tick()
     except KeyboardInterrupt:
         interrupted = True
         for future in futures:
             future.cancel()
-        for future in futures:  # a draw that finished while we stopped still counts
+        for future in futures:  # a chunk that finished while we stopped still counts
             if future.done() and not future.cancelled():
                 with contextlib.suppress(Exception):
-                    outcome = future.result()
-                    if all(o.index != outcome.index for o in done):
-                        done.append(outcome)
-    return Finished(sorted(done, key=lambda o: o.index), draws, interrupted)
+                    done.update((o.index, o) for o in future.result())
+    return Finished([done[i] for i in sorted(done)], draws, interrupted)

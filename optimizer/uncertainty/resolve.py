@@ -18,7 +18,7 @@ import pandas as pd
 
 from optimizer.catalogue import Catalogue
 from optimizer.engine import Prepared
-from optimizer.focus import durable_factor
+from optimizer.focus import AFTERCARE, durable_factor
 from optimizer.impact import Curves, build_curves
 from optimizer.model import UNIT, AllocationModel, build_model, impact_objective
 from optimizer.scenario import Scenario
@@ -100,34 +100,66 @@ def impact_of(
     spend: pd.DataFrame, curves: Curves, scenario: Scenario, catalogue: Catalogue
 ) -> float:
     """Impact units of ``spend`` (columns iso3, component, pillar, year, amount_usd) on
-    ``curves``, as the model's objective counts them (without the tie-break, the tipping bonus and
-    the systems dividend): discounted weighted outcomes; a metric counted once scores at most one
-    saturation per (country, component), undiscounted; a compact that crosses the tipping point
-    (docs/model.md, section 10) adds its durable outcomes after the compact."""
-    delta = 1.0 / (1.0 + scenario.budget.discount_rate)
+    ``curves``, as the model's objective counts them (without the tie-break and the tipping
+    bonus): discounted weighted outcomes; a metric counted once scores at most one saturation per
+    (country, component), undiscounted; a compact that crosses the tipping point (docs/model.md,
+    section 10) adds its durable outcomes after the compact; with capacity that builds on, the
+    systems dividend. Arrays over (country, component) x year: one pass, no per-year loop."""
+    if spend.empty:
+        return 0.0
+    out = outcomes_of(spend, curves, scenario.years)
     params = curves.params
     once = {k for k, metric in catalogue.metrics.items() if metric.counted == "once"}
-    rows = []
-    for year, part in spend.groupby("year", sort=True):
-        amount = part.groupby(["iso3", "component"])["amount_usd"].sum()
-        outcome = curves.outcomes(amount)
-        rows.append(pd.DataFrame({"outcome": outcome, "year": year}))
-    if not rows:
-        return 0.0
-    out = pd.concat(rows).reset_index()
-    key = pd.MultiIndex.from_frame(out[["iso3", "component"]])
-    out["metric"] = params["metric"].reindex(key).to_numpy()
-    out["value"] = out["outcome"] * params["weight"].reindex(key).fillna(0.0).to_numpy()
-    counted = out[~out["metric"].isin(once)]
-    total = float(
-        (counted["value"] * delta ** (counted["year"] - scenario.budget.first_year)).sum()
+    is_once = params["metric"].isin(once).to_numpy()
+    weight = params["weight"].to_numpy()
+    value = out * weight[:, None]  # weighted outcomes per (pair, year)
+    delta = 1.0 / (1.0 + scenario.budget.discount_rate)
+    discount = delta ** (np.asarray(scenario.years) - scenario.budget.first_year)
+    total = float((value[~is_once] * discount).sum())
+    reached = np.minimum(out[is_once].sum(axis=1), params["saturation"].to_numpy()[is_once])
+    total += float((reached * weight[is_once]).sum())
+    counted = pd.DataFrame(
+        value[~is_once], index=params.index[~is_once], columns=scenario.years
+    )  # weighted outcomes of the per-year metrics, (iso3, component) x year
+    return (
+        total
+        + durable_of(spend, counted, params, scenario, catalogue)
+        + dividend_of(spend, counted, scenario)
     )
-    stock = out[out["metric"].isin(once)].groupby(["iso3", "component"])[["outcome", "value"]]
-    for pair, group in stock:
-        reached = min(group["outcome"].sum(), float(params.at[pair, "saturation"]))
-        weight = float(params.at[pair, "weight"])
-        total += reached * weight
-    return total + durable_of(spend, counted, params, scenario, catalogue)
+
+
+def outcomes_of(spend: pd.DataFrame, curves: Curves, years: list[int]) -> np.ndarray:
+    """Outcomes per (row of ``curves.params``, year) of ``spend``, on the piecewise curves."""
+    if spend.empty:
+        return np.zeros((len(curves.params), len(years)))
+    params, seg = curves.params, curves.segments
+    pair = params.index.get_indexer(pd.MultiIndex.from_frame(spend[["iso3", "component"]]))
+    year = pd.Index(years).get_indexer(spend["year"])
+    if (pair < 0).any() or (year < 0).any():  # a programming error: spend off the model
+        raise RuntimeError("spend on a (country, component, year) the curves do not have")
+    x = np.zeros((len(params), len(years)))
+    np.add.at(x, (pair, year), spend["amount_usd"].to_numpy(float))
+    at = params.index.get_indexer(pd.MultiIndex.from_frame(seg[["iso3", "component"]]))
+    width = seg["width_usd"].to_numpy()
+    end = seg.groupby(["iso3", "component"], sort=False)["width_usd"].cumsum().to_numpy()
+    used = np.clip(x[at] - (end - width)[:, None], 0.0, width[:, None])
+    out = np.zeros_like(x)
+    np.add.at(out, at, used * seg["slope"].to_numpy()[:, None])
+    return out
+
+
+def aftercare_kept(spend: pd.DataFrame, curves: Curves, scenario: Scenario) -> bool:
+    """Whether ``spend`` keeps the aftercare rule on ``curves`` (``focus.define_aftercare``):
+    survivors assisted at least ``policy.aftercare_share`` of victims identified, per country."""
+    share = scenario.policy.aftercare_share
+    if share <= 0:
+        return True
+    out = outcomes_of(spend, curves, scenario.years).sum(axis=1)
+    metric = curves.params["metric"].to_numpy()
+    iso = curves.params.index.get_level_values(0)
+    assisted = pd.Series(out * (metric == AFTERCARE[0])).groupby(iso).sum()
+    identified = pd.Series(out * (metric == AFTERCARE[1])).groupby(iso).sum()
+    return bool((assisted >= share * identified - 1e-6 * (1.0 + identified)).all())
 
 
 def durable_of(
@@ -139,34 +171,55 @@ def durable_of(
 ) -> float:
     """The durable outcomes' impact units: for each country whose compact crosses the tipping
     point (cumulative spend and every pillar funded in the last years, as ``focus.define_tipping``
-    asks), kappa_c times its final year's weighted outcomes, times the discounted decay factor."""
+    asks), kappa_c times its final year's weighted outcomes (``counted``: per-year metrics'
+    weighted outcomes, (iso3, component) x year), times the discounted decay factor."""
     tp, years = scenario.tipping, scenario.years
     if tp.durable_years == 0 or tp.durable_share == 0 or spend.empty:
         return 0.0
     first = params.groupby(level=0, sort=True).first()
+    amount = spend.groupby("iso3")["amount_usd"].sum()
+    needed = tp.threshold_usd_per_person * first["reach"].reindex(amount.index) - 1.0
+    tipped = amount[(amount >= 1.0) & (amount >= needed)].index
     pillars = sorted({c.pillar for c in catalogue.components.values()})
     last_years = years[-tp.pillar_years :] if tp.pillar_years else []
-    by_pillar = spend.groupby(["iso3", "pillar", "year"])["amount_usd"].sum()
-    final = counted[counted["year"] == years[-1]].groupby("iso3")["value"].sum()
+    if last_years:
+        by_pillar = spend.groupby(["iso3", "pillar", "year"])["amount_usd"].sum()
+        grid = pd.MultiIndex.from_product([tipped, pillars, last_years])
+        funded = by_pillar.reindex(grid).fillna(0.0) >= tp.pillar_min_usd - 1.0
+        tipped = tipped[funded.groupby(level=0).all().reindex(tipped).to_numpy(bool)]
+    if tipped.empty:
+        return 0.0
+    final = counted[years[-1]].groupby(level=0).sum().reindex(tipped).fillna(0.0)
+    kappa = np.minimum(1.0, tp.durable_share * first["readiness_factor"].reindex(tipped))
     factor = durable_factor(
         scenario.budget.discount_rate, scenario.budget.horizon_years, tp.durable_years, tp.decay
     )
-    total = 0.0
-    for iso, amount in spend.groupby("iso3")["amount_usd"].sum().items():
-        if (
-            amount < 1.0
-            or amount < tp.threshold_usd_per_person * float(first.at[iso, "reach"]) - 1.0
-        ):
-            continue
-        funded = all(
-            by_pillar.get((iso, pillar, year), 0.0) >= tp.pillar_min_usd - 1.0
-            for year in last_years
-            for pillar in pillars
-        )
-        if funded:
-            kappa = min(1.0, tp.durable_share * float(first.at[iso, "readiness_factor"]))
-            total += kappa * float(final.get(iso, 0.0)) * factor
-    return total
+    return float((kappa * final).sum()) * factor
+
+
+def dividend_of(spend: pd.DataFrame, counted: pd.DataFrame, scenario: Scenario) -> float:
+    """Capacity that builds (off unless ``tipping.systems_dividend`` > 0): for each country and
+    year after the first, the least of ``systems_dividend`` per US$1M spent on systems components
+    in the years before and ``systems_dividend_cap`` times that year's weighted service outcomes,
+    discounted (``focus.define_systems_dividend``)."""
+    tp, years = scenario.tipping, scenario.years
+    if tp.systems_dividend <= 0 or tp.systems_dividend_cap <= 0 or len(years) < 2:
+        return 0.0
+    systems = spend[spend["component"].isin(tp.systems_components)]
+    built = (
+        systems.pivot_table("amount_usd", "iso3", "year", aggfunc="sum")
+        .reindex(columns=years, fill_value=0.0)
+        .fillna(0.0)
+        .cumsum(axis=1)
+        .shift(1, axis=1, fill_value=0.0)
+    )  # systems spend before each year, US$
+    service = counted[~counted.index.get_level_values(1).isin(tp.systems_components)]
+    served = service.groupby(level=0).sum()
+    built = built.reindex(served.index, fill_value=0.0) * tp.systems_dividend / UNIT
+    gain = np.minimum(built.to_numpy(), tp.systems_dividend_cap * served.to_numpy())
+    delta = 1.0 / (1.0 + scenario.budget.discount_rate)
+    discount = delta ** (np.asarray(years) - scenario.budget.first_year)
+    return float((gain[:, 1:] * discount[1:]).sum())
 
 
 # Families whose rows do not depend on the curves: a draw can change the built model in place when

@@ -1,10 +1,12 @@
 """One assumption at a time: each uncertain number at its low and at its high, the rest nominal.
 
 For every range with width (``draws.ranges``: each component's cost per outcome, saturation and
-context elasticity, set for every country at once; each metric weight) and the discount rate: the
-impact of the re-solved optimum at low and at high, and whether the focus-country set changes.
-For the assumptions with the largest swing whose set changes, the break-even value: between the
-nominal and the end that changes the set (low first), where the set stops being the nominal one.
+context elasticity, set for every country at once; each metric weight) and every scenario
+assumption of ``SCENARIO_RANGES`` that the scenario uses (the discount rate, the tipping point,
+readiness, the reach exponent, the absorptive cap, the systems dividend): the impact of the
+re-solved optimum at low and at high, and whether the focus-country set changes. For the
+assumptions with the largest swing whose set changes, the break-even value: between the nominal
+and the end that changes the set (low first), where the set stops being the nominal one.
 """
 
 from __future__ import annotations
@@ -18,23 +20,57 @@ from optimizer.engine import Prepared, prepare
 from optimizer.scenario import Scenario
 from optimizer.uncertainty.montecarlo import Study, run_point
 
-# Assumption: discount rates from 0 (no time preference) to 7% a year, the higher of the two real
-# rates in US OMB Circular A-4 (2003) for regulatory analysis (3% and 7%).
-DISCOUNT_RANGE = (0.0, 0.07)
-DISCOUNT_SOURCE = "assumption: 0 to 7% a year (OMB Circular A-4 real rates 3% and 7%)"
+# The scenario's assumptions, (section, key): (low, high, source), in one place. The keys'
+# descriptions in optimizer/scenario.py (and docs/model.md) state the same ranges; a test checks.
+SCENARIO_RANGES: dict[tuple[str, str], tuple[float, float, str]] = {
+    ("budget", "discount_rate"): (
+        0.0,
+        0.07,
+        "assumption: 0 to 7% a year (OMB Circular A-4 real rates 3% and 7%)",
+    ),
+    ("objective", "readiness_strength"): (0.5, 2.0, "assumption (docs/model.md, readiness)"),
+    ("objective", "scale_exponent"): (0.3, 0.8, "assumption (docs/model.md, people within reach)"),
+    ("selection", "absorptive_cap_usd"): (
+        4e6,
+        16e6,
+        "assumption (docs/model.md, absorptive cap): US programme sizes",
+    ),
+    ("tipping", "threshold_usd_per_person"): (10.0, 40.0, "assumption (docs/model.md, section 10)"),
+    ("tipping", "pillar_years"): (2, 4, "assumption: a year fewer or more than the three years"),
+    ("tipping", "pillar_min_usd"): (50e3, 250e3, "assumption (docs/model.md, section 10)"),
+    ("tipping", "durable_share"): (0.25, 0.75, "assumption (docs/model.md, section 10)"),
+    ("tipping", "durable_years"): (3, 10, "assumption (docs/model.md, section 10)"),
+    ("tipping", "decay"): (0.1, 0.4, "assumption (docs/model.md, section 10)"),
+    ("tipping", "systems_dividend"): (10.0, 50.0, "assumption (docs/model.md, section 10)"),
+    ("tipping", "systems_dividend_cap"): (0.1, 0.3, "assumption (docs/model.md, section 10)"),
+}
 TOP_BREAK_EVEN = 5
 BISECTIONS = 6  # the break-even to 1/64 of the distance from nominal to low or high
 
 
+def in_use(scenario: Scenario, section: str, key: str) -> bool:
+    """Whether the scenario uses an assumption: not where its mechanism is off (the tipping point,
+    the systems dividend, readiness, the absorptive cap); varying it would switch it on."""
+    tp = scenario.tipping
+    if section == "tipping" and key.startswith("systems_dividend"):
+        return tp.systems_dividend > 0 and tp.systems_dividend_cap > 0
+    if section == "tipping":
+        return tp.durable_years > 0 and tp.durable_share > 0
+    value = getattr(getattr(scenario, section), key)
+    return value is not None and (key != "readiness_strength" or value > 0)
+
+
 def assumptions(study: Study) -> pd.DataFrame:
-    """kind, key, low, mode, high, source of every assumption with a width."""
+    """kind, key, low, mode, high, source of every assumption with a width: the drawn ranges, then
+    the scenario's assumptions in use (kind is the scenario section), each range widened to take
+    in the scenario's own value."""
     table = study.table[study.table["high"] > study.table["low"]].copy()
-    rate = study.scenario.budget.discount_rate
-    low, high = min(DISCOUNT_RANGE[0], rate), max(DISCOUNT_RANGE[1], rate)
-    discount = pd.DataFrame(
-        [("discount_rate", "budget", low, rate, high, DISCOUNT_SOURCE)], columns=table.columns
-    )
-    return pd.concat([table, discount], ignore_index=True)
+    rows = []
+    for (section, key), (low, high, source) in SCENARIO_RANGES.items():
+        if in_use(study.scenario, section, key):
+            value = float(getattr(getattr(study.scenario, section), key))
+            rows.append((section, key, min(low, value), value, max(high, value), source))
+    return pd.concat([table, pd.DataFrame(rows, columns=table.columns)], ignore_index=True)
 
 
 def one_at_a_time(
@@ -84,14 +120,24 @@ def break_even(
     if side is None:
         return None
     same, changed = float(row["mode"]), float(row[side])
+    whole = isinstance(_nominal(study, row["kind"], row["key"]), int)  # years: whole numbers
     for _ in range(BISECTIONS):
         middle = 0.5 * (same + changed)
+        if whole:
+            middle = float(round(middle))
+            if middle in (same, changed):
+                break
         outcome = run_point(study, -1, row["kind"], row["key"], middle, preparer)
         if outcome.selected == study.mode_selected:
             same = middle
         else:
             changed = middle
     return changed
+
+
+def _nominal(study: Study, kind: str, key: str) -> float | int | None:
+    """A scenario assumption's value (None for a drawn range)."""
+    return getattr(getattr(study.scenario, kind), key) if (kind, key) in SCENARIO_RANGES else None
 
 
 def with_break_even(
