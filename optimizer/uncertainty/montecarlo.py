@@ -100,8 +100,8 @@ def study_of(prep: Prepared) -> Study:
         )
     if not info.status.has_solution:
         raise SolverError(info.solver, f"no allocation at the mode values (status {info.status})")
-    spend = model_spend(prep.model)
-    selected = tuple(sorted(i for i, y in prep.model.select.items() if (y.varValue or 0) > 0.5))
+    spend = model_spend(prep.model, info)
+    selected = tuple(info.chosen(prep.model.select))
     return Study(
         scenario=prep.scenario,
         table=ranges(prep.catalogue, prep.scenario),

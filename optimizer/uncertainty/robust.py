@@ -97,7 +97,7 @@ def robust_plan(prep: Prepared, curves: list[Curves]) -> pd.DataFrame:
     info = solve(m, prep.scenario.solver)
     if not info.status.has_solution:
         raise SolverError(info.solver, f"no robust allocation found (status {info.status})")
-    return model_spend(m)
+    return model_spend(m, info)
 
 
 def compare(
