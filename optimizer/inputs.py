@@ -110,11 +110,12 @@ class ModelInputs:
             return replace(self, budget=self.budget.model_copy(update={"total_usd": money}))
         if name.startswith("annual_cap_") and len(self.years) == 1:
             return replace(self, budget=self.budget.model_copy(update={"annual_cap_usd": money}))
-        if name in ("countries_min", "countries_max"):
+        whole = float(value).is_integer()
+        if whole and name in ("countries_min", "countries_max"):
             key = "min_countries" if name == "countries_min" else "max_countries"
-            return replace(self, selection=sel.model_copy(update={key: round(value)}))
-        if name.startswith("region_max_"):
-            regions = {**sel.region_max, name.removeprefix("region_max_"): round(value)}
+            return replace(self, selection=sel.model_copy(update={key: int(value)}))
+        if whole and name.startswith("region_max_"):
+            regions = {**sel.region_max, name.removeprefix("region_max_"): int(value)}
             return replace(self, selection=sel.model_copy(update={"region_max": regions}))
         for key, stream in self.streams.items():
             if name == f"stream_{key}_total":
