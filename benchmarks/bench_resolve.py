@@ -50,7 +50,7 @@ def main() -> None:
 
     cold_times = []
     for _ in range(args.repeat):
-        seconds, (prep, result) = timed(lambda: cold(scenario))
+        seconds, (prep, _result) = timed(lambda: cold(scenario))
         cold_times.append(seconds)
     base = scenario.budget.total_usd
 

@@ -35,14 +35,18 @@ FAMILY_OFF = {  # a family, and the scenario change that switches it off
 
 
 def instance(seed: int) -> World:
-    return random_instance(np.random.default_rng(1000 + seed), rule_probability=0.6, focus_rules=True)
+    return random_instance(
+        np.random.default_rng(1000 + seed), rule_probability=0.6, focus_rules=True
+    )
 
 
 def changed(world: World, section: str, update: dict) -> World:
     """``world`` with one scenario section changed: the cold build to compare with."""
     sc = world.scenario
     part = getattr(sc, section).model_copy(update=update)
-    return World(sc.model_copy(update={section: part}), world.view, world.catalogue, world.countries)
+    return World(
+        sc.model_copy(update={section: part}), world.view, world.catalogue, world.countries
+    )
 
 
 def warm(world: World):
@@ -168,7 +172,7 @@ def test_duals_match_finite_differences_with_the_selection_fixed(seed):
         slopes = []
         for moved in (rhs - step, rhs + step):
             model.set_rhs(name, moved)
-            slopes.append((solve(model, world.scenario.solver).objective - base.objective))
+            slopes.append(solve(model, world.scenario.solver).objective - base.objective)
         model.set_rhs(name, rhs)
         left, right = -slopes[0] / step, slopes[1] / step
         dual, tol = base.duals[name], 1e-5 * max(1.0, abs(base.duals[name]))
