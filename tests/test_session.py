@@ -20,7 +20,7 @@ from optimizer.impact import build_curves
 from optimizer.model import UNIT, build_model
 from optimizer.solve import Status, solve
 
-SEEDS = [3, 7, 11]
+SEEDS = [1, 2, 5, 6]  # instances with focus countries chosen
 FAMILY_OFF = {  # a family, and the scenario change that switches it off
     "pillar_floor": ("policy", {"pillar_floor_share": {}}),
     "earmark": ("policy", {"earmark_share": {}}),
@@ -92,9 +92,10 @@ def test_a_family_switched_off_resolves_as_a_cold_build(seed):
     if (found := warm(world)) is None:
         pytest.skip("infeasible instance")
     prep, _ = found
-    family = next((f for f in FAMILY_OFF if prep.model.families.get(f)), None)
-    if family is None:
+    present = [f for f in FAMILY_OFF if prep.model.families.get(f)]
+    if not present:
         pytest.skip("no family to switch off")
+    family = present[seed % len(present)]  # a different family from one seed to the next
     prep.model.set_family(family, False)
     result = resolved(prep)
     assert family not in set(result.constraints["family"])
