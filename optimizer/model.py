@@ -37,7 +37,8 @@ class AllocationModel:
     ``inputs`` are the numbers it was built from (``optimizer.inputs``); the setters below change
     the PuLP problem (the model of record: export, CBC) and the attached solver session
     (``optimizer.session``) alike, and keep ``inputs`` in step, so a cold build of ``inputs`` is
-    the same problem."""
+    the same problem. Once solved with HiGHS, change it only through them: the session does not
+    see a change made on the PuLP objects directly."""
 
     problem: pulp.LpProblem
     inputs: ModelInputs

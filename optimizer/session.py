@@ -2,12 +2,13 @@
 
 The model is handed over once (``solve._highs``). Changes reach the copy through the model's
 setters (``optimizer.changes``: row bounds, column bounds, costs, coefficients) or, for an
-analysis's temporary change, directly (``optimizer.analysis.resolve``); HiGHS keeps its basis, so
-the next solve starts from the last one. One way to solve, cold or warm (``search``): the linear
-relaxation first (with the selection links it is usually integral, a proven optimum), a small
-depth-first branch and bound over warm LPs if a selection is fractional, HiGHS's MIP (started from
-the previous optimum) beyond ``NODE_LIMIT`` nodes; then ``fixed_lp``: the LP with the integer
-columns fixed, solved in full precision, which gives the amounts and the row duals.
+analysis's temporary change, directly (``optimizer.analysis.resolve``); HiGHS keeps the last
+relaxation's basis, so the next solve starts from there. One way to solve (``search``): the
+previous optimum's selection re-optimised, if there is one (an allocation in hand); the linear
+relaxation (with the selection links it is often integral: a proven optimum); a small depth-first
+branch and bound over warm LPs if a selection is fractional; HiGHS's MIP, started from the
+allocation in hand, beyond the node limit. ``solve`` then ends with ``fixed_lp``: the LP with the
+integer columns fixed, solved in full precision, which gives the amounts and the row duals.
 """
 
 from __future__ import annotations
@@ -293,8 +294,10 @@ class Session:
                 self.highs.clearSolver()
 
     def solve(self, settings: SolverSection | None = None) -> Solution:
-        """The model's solve: ``search`` (the relaxation then HiGHS's MIP on a first solve, the
-        warm branch and bound after), then the fixed LP for the amounts and the row duals."""
+        """The model's solve (``solve.solve`` with HiGHS): ``search`` (a first solve: the
+        relaxation, then HiGHS's MIP if it is fractional; a re-solve: the previous selection
+        re-optimised, then HiGHS's MIP from it), then the fixed LP, from no basis, for the
+        amounts and the row duals. ``settings``: the scenario's solver settings, if changed."""
         import time
 
         if settings is not None:

@@ -49,7 +49,10 @@ class Resolver:
         self.row_lower, self.row_upper = session.row_lower, session.row_upper
         self.col_lower, self.col_upper = session.col_lower, session.col_upper
         self.cost, self.sign = session.cost, session.sign
-        self.select_cols, self.integer_cols = session.select_cols, session.integer_cols
+        # the countries an analysis may choose: a locked-out one is held at 0 by its row
+        locked_out = set(model.scenario.selection.lock_out)
+        self.select_cols = {c: i for c, i in session.select_cols.items() if c not in locked_out}
+        self.integer_cols = session.integer_cols
         self.spend_cols = session.spend_cols
         self.values: np.ndarray | None = None  # the last solve's column values
 
@@ -127,7 +130,7 @@ class Resolver:
         if not status.has_solution or values is None:
             return Point(status, None, ())
         values = np.asarray(values, dtype=float)
-        chosen = tuple(sorted(c for c, i in self.select_cols.items() if values[i] > 0.5))
+        chosen = tuple(sorted(c for c, i in self.session.select_cols.items() if values[i] > 0.5))
         spend = float(values[self.spend_cols].sum()) * UNIT
         return Point(status, objective, chosen, spend)
 
@@ -135,8 +138,9 @@ class Resolver:
         """The LP with the selection fixed (as the run's final LP), and any other binary at its best
         value for that selection: (row duals, column duals) in the objective's sense (impact units
         per model unit), or None if it has no optimum."""
-        index = np.array(list(self.select_cols.values()), dtype=np.int32)
-        fixed = np.array([1.0 if c in selected else 0.0 for c in self.select_cols])
+        every = self.session.select_cols  # locked-out countries too, at 0
+        index = np.array(list(every.values()), dtype=np.int32)
+        fixed = np.array([1.0 if c in selected else 0.0 for c in every])
         others = np.setdiff1d(self.integer_cols, index).astype(np.int32)
         at = {int(i): float(v) for i, v in zip(index, fixed, strict=True)}
         if len(others):  # other binaries (tipping points): their best values for this selection
