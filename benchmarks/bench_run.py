@@ -28,6 +28,7 @@ from optimizer.data import load_tables
 from optimizer.diagnose import too_small
 from optimizer.engine import Prepared, collect
 from optimizer.impact import build_curves
+from optimizer.inputs import model_inputs
 from optimizer.model import build_model
 from optimizer.scenario import DEFAULT_SCENARIO, load_scenario
 from optimizer.screening import screen
@@ -70,7 +71,7 @@ def stages(scenario_path: Path, solver: str = "highs") -> dict[str, float]:
     curves = curves.only(countries)
     out["curves"] = time.perf_counter() - t
     t = time.perf_counter()
-    model = build_model(scenario, scr.frame, countries, curves, catalogue)
+    model = build_model(model_inputs(scenario, scr.frame, countries, curves, catalogue))
     out["build (PuLP)"] = time.perf_counter() - t
     t = time.perf_counter()
     lp, _, _ = _highs_lp(model)

@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from optimizer.engine import collect, prepare
+from optimizer.inputs import model_inputs
 from optimizer.model import build_model
 from optimizer.scenario import DEFAULT_SCENARIO, load_scenario, usd
 from optimizer.solve import solve
@@ -58,7 +59,7 @@ def standard_values(prep) -> pd.Series:
     values = {}
     for iso in prep.countries:
         curves = prep.curves.only([iso])
-        model = build_model(one, prep.screen.frame, [iso], curves, prep.catalogue)
+        model = build_model(model_inputs(one, prep.screen.frame, [iso], curves, prep.catalogue))
         info = solve(model, one.solver, "highs")
         values[iso] = info.objective if info.objective is not None else float("nan")
     return pd.Series(values)

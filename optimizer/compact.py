@@ -135,10 +135,10 @@ def check_streams(
 
 def define_streams(m: AllocationModel) -> None:
     """Split every (c, k, t)'s US money over the streams allowed to pay for it; stream amounts."""
-    streams = m.scenario.streams
+    streams = m.inputs.streams
     if not streams:
         return
-    us = {t: 1.0 - h for t, h in host_shares(m.scenario).items()}
+    us = {t: 1.0 - h for t, h in m.inputs.host_share.items()}
     per_year: dict[tuple[str, int], list] = {}
     for (iso, key, year), group in m.groups(["iso3", "component", "year"]).items():
         split = {}
@@ -151,7 +151,7 @@ def define_streams(m: AllocationModel) -> None:
         m.define(f"def_streams_{iso}_{key}_{year}", terms)
     for name, stream in sorted(streams.items()):
         every = []
-        for year in m.scenario.years:
+        for year in m.inputs.years:
             fs = per_year.get((name, year), [])
             every += fs
             if stream.per_year_usd is not None and fs:
@@ -164,7 +164,7 @@ def define_streams(m: AllocationModel) -> None:
 
 def define_host_affordability(m: AllocationModel) -> None:
     """h_t x spend(c, t) <= what the host government can afford a year."""
-    for year, share in host_shares(m.scenario).items():
+    for year, share in m.inputs.host_share.items():
         if share <= 0:
             continue
         for iso in m.countries:
@@ -175,8 +175,8 @@ def define_host_affordability(m: AllocationModel) -> None:
 
 def budget_terms(m: AllocationModel, year: int | None = None) -> dict:
     """The US money of every country (in ``year``, or over the horizon) for the budget rows."""
-    shares = host_shares(m.scenario)
-    years = m.scenario.years if year is None else [year]
+    shares = m.inputs.host_share
+    years = m.inputs.years if year is None else [year]
     return {m.year_spend[(c, t)]: 1.0 - shares[t] for c in m.countries for t in years}
 
 

@@ -174,7 +174,7 @@ def explain_infeasible(elastic: AllocationModel, solve_fn) -> list[str]:
     by_family: dict[str, list[tuple[str, float]]] = {}
     row_family = {name: fam for fam, names in elastic.families.items() for name in names}
     for key, var in sorted(elastic.slacks.items()):
-        amount = var.value() or 0.0
+        amount = info.value(var)
         if amount > 1e-6:
             row = key.rsplit("_", 1)[0]
             by_family.setdefault(row_family.get(row, "?"), []).append((row, amount))

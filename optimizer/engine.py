@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.catalogue import DEFAULT_CATALOGUE, Catalogue, load_catalogue
-from optimizer.compact import check_streams, host_shares
+from optimizer.compact import check_streams
 from optimizer.compact_tables import (
     cofinancing_table,
     money_by_stream,
@@ -34,13 +34,14 @@ from optimizer.diagnose import (
 from optimizer.errors import InfeasibleError, SolverError
 from optimizer.focus import durable_factor
 from optimizer.impact import Curves, build_curves
+from optimizer.inputs import model_inputs
 from optimizer.model import UNIT, AllocationModel, build_model
 from optimizer.result import ALLOCATION_COLUMNS, OUTCOME_COLUMNS, Result, Summary, manifest
 from optimizer.rounding import whole_dollars
 from optimizer.rules import rule_rows
 from optimizer.scenario import Scenario, resolved_toml, unit_warnings, usd
 from optimizer.screening import Screen, screen
-from optimizer.solve import SolveInfo, Status, solve
+from optimizer.solve import Solution, Status, solve
 from optimizer.tables import TABLES
 
 UNSPENT_USD = 1_000.0  # less than this left over is not worth a warning
@@ -67,12 +68,14 @@ def prepare(scenario: Scenario) -> Prepared:
     scr = screen(tables, scenario.eligibility, scenario.data.reference_year)
     catalogue_path = scenario.data.catalogue or DEFAULT_CATALOGUE
     catalogue = load_catalogue(catalogue_path)
-    countries = [c for c in scr.eligible if c not in scenario.selection.lock_out]
+    # locked-out countries stay in the model, held at 0 by their lock_out rows (priced there)
+    countries = list(scr.eligible)
+    locked_out = set(scenario.selection.lock_out)
     curves = build_curves(scr.frame, countries, catalogue, scenario.objective)
     precheck(scenario, scr.frame, scr.eligible, curves, catalogue, names=tables.names)
-    check_streams(scenario, catalogue, countries)
+    check_streams(scenario, catalogue, [c for c in countries if c not in locked_out])
     notes = []
-    small = too_small(scenario, countries, curves)
+    small = too_small(scenario, [c for c in countries if c not in locked_out], curves)
     if small:
         listed = ", ".join(f"{c} {usd(v)}" for c, v in small.items())
         notes.append(
@@ -81,7 +84,7 @@ def prepare(scenario: Scenario) -> Prepared:
         )
         countries = [c for c in countries if c not in small]
         curves = curves.only(countries)
-    model = build_model(scenario, scr.frame, countries, curves, catalogue)
+    model = build_model(model_inputs(scenario, scr.frame, countries, curves, catalogue))
     inputs = [*scenario.files, Path(catalogue_path)]
     inputs += [Path(data_dir) / schema.filename for schema in TABLES.values()]
     return Prepared(
@@ -123,9 +126,7 @@ def run(
     info = solve(prep.model, scenario.solver, name)
     if info.status == Status.INFEASIBLE:
         progress("infeasible: finding which rules have to give")
-        elastic = build_model(
-            scenario, prep.screen.frame, prep.countries, prep.curves, prep.catalogue, elastic=True
-        )
+        elastic = build_model(prep.model.inputs, elastic=True)
         raise InfeasibleError(
             f"scenario {scenario.name} is infeasible; these rules had to give to find an allocation",
             explain_infeasible(elastic, lambda m: solve(m, scenario.solver, name)),
@@ -185,16 +186,18 @@ def with_tradeoffs(prep: Prepared, result: Result, progress=None) -> Result:
     return replace(result, summary=summary, tradeoffs=found.prices, margins=found.margins)
 
 
-def _spend(prep: Prepared) -> pd.DataFrame:
+def _spend(prep: Prepared, solution: Solution) -> pd.DataFrame:
     cols = prep.model.columns
-    values = np.array([v.varValue or 0.0 for v in cols["var"]]) * UNIT
+    values = np.array([solution.value(v) for v in cols["var"]]) * UNIT
     frame = cols[["iso3", "component", "pillar", "channel", "year"]].assign(amount_usd=values)
     return frame.groupby(
         ["iso3", "component", "pillar", "channel", "year"], as_index=False, sort=True
     )["amount_usd"].sum()
 
 
-def _streams(prep: Prepared, exact: pd.DataFrame, allocation: pd.DataFrame) -> pd.DataFrame:
+def _streams(
+    prep: Prepared, solution: Solution, exact: pd.DataFrame, allocation: pd.DataFrame
+) -> pd.DataFrame:
     """streams.csv: each allocation row split over the streams that pay for it, in whole dollars.
 
     The US money of each row (all of it, or its share after the host's) is rounded like the
@@ -202,7 +205,7 @@ def _streams(prep: Prepared, exact: pd.DataFrame, allocation: pd.DataFrame) -> p
     pays the rest of the row, and the US money is split over its streams in proportion to the
     solved split (``split_whole``)."""
     key = ["iso3", "component", "year"]
-    host = exact["year"].map(host_shares(prep.scenario))
+    host = exact["year"].map(prep.model.inputs.host_share)
     us = exact[["iso3", "year", "component"]].assign(amount_usd=exact["amount_usd"] * (1 - host))
     rows = exact[key].assign(amount_usd=whole_dollars(us) if (host > 0).any() else None)
     rows = allocation[key].merge(rows, on=key, how="left") if len(allocation) else rows.head(0)
@@ -213,7 +216,7 @@ def _streams(prep: Prepared, exact: pd.DataFrame, allocation: pd.DataFrame) -> p
     else:
         rows["amount_usd"] = allocation["amount_usd"].to_numpy()
     if prep.model.stream_split:
-        split = [(*k, (v.varValue or 0.0) * UNIT) for k, v in prep.model.stream_split.items()]
+        split = [(*k, solution.value(v) * UNIT) for k, v in prep.model.stream_split.items()]
         parts = pd.DataFrame(split, columns=[*key, "stream", "amount_usd"])
     else:
         parts = rows.assign(stream="default")
@@ -232,15 +235,17 @@ def _by_metric(outcomes: pd.DataFrame, catalogue: Catalogue) -> dict[str, float]
     return {m: float(total.get(m, 0.0)) for m in sorted(catalogue.metrics)}
 
 
-def _count_stocks_once(prep: Prepared, outcomes: pd.DataFrame, weight: np.ndarray) -> None:
+def _count_stocks_once(
+    curves: Curves, catalogue: Catalogue, outcomes: pd.DataFrame, weight: np.ndarray
+) -> None:
     """A metric counted once (a stock, e.g. evidence coverage) scores at most one saturation per
     (country, component) over the compact, undiscounted, as in the objective: scale its yearly
     rows down to that and drop the discount (in place)."""
-    once = [k for k, metric in prep.catalogue.metrics.items() if metric.counted == "once"]
+    once = [k for k, metric in catalogue.metrics.items() if metric.counted == "once"]
     rows = outcomes["metric"].isin(once)
     if not rows.any():
         return
-    saturation = prep.curves.params["saturation"]
+    saturation = curves.params["saturation"]
     keys = ["iso3", "component"]
     total = outcomes[rows].groupby(keys)["outcome"].transform("sum")
     limit = saturation.reindex(pd.MultiIndex.from_frame(outcomes.loc[rows, keys])).to_numpy()
@@ -249,34 +254,35 @@ def _count_stocks_once(prep: Prepared, outcomes: pd.DataFrame, weight: np.ndarra
     outcomes.loc[rows, "impact"] = outcomes.loc[rows, "outcome"] * weight[rows.to_numpy()]
 
 
-def _dividend(prep: Prepared) -> float:
+def _dividend(prep: Prepared, solution: Solution) -> float:
     """Discounted impact units of the systems dividend (capacity that builds)."""
-    bud = prep.scenario.budget
+    bud = prep.model.inputs.budget
     delta = 1.0 / (1.0 + bud.discount_rate)
     return float(
         sum(
-            (v.varValue or 0.0) * delta ** (year - bud.first_year)
+            solution.value(v) * delta ** (year - bud.first_year)
             for (_iso, year), v in prep.model.dividend.items()
         )
     )
 
 
-def collect(prep: Prepared, info: SolveInfo) -> Result:
-    """Read the solved model into plain data."""
-    scenario, view = prep.scenario, prep.screen.frame
-    spend = _spend(prep)
+def collect(prep: Prepared, info: Solution) -> Result:
+    """The Result of a solution of ``prep.model``: its figures come from the inputs that were
+    solved (``prep.model.inputs``, changes included), never from the original scenario."""
+    scenario, view, curves = prep.model.scenario, prep.screen.frame, prep.model.curves
+    spend = _spend(prep, info)
     exact = spend.copy()
     spend["amount_usd"] = whole_dollars(spend)
     spend = spend[spend["amount_usd"] >= 1.0].reset_index(drop=True)
     spend.insert(1, "country", spend["iso3"].map(view["name"]))
     allocation = spend[ALLOCATION_COLUMNS]
 
-    params = prep.curves.params
+    params = curves.params
     delta = 1.0 / (1.0 + scenario.budget.discount_rate)
     pieces = []
     for year, part in allocation.groupby("year", sort=True):
         amount = part.set_index(["iso3", "component"])["amount_usd"]
-        outcome = prep.curves.outcomes(amount)
+        outcome = curves.outcomes(amount)
         frame = amount.to_frame().assign(outcome=outcome.to_numpy(), year=year).reset_index()
         pieces.append(frame)
     outcomes = (
@@ -288,19 +294,19 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
         weight = params["weight"].reindex(key).to_numpy()
         discount = delta ** (outcomes["year"] - scenario.budget.first_year)
         outcomes["impact"] = outcomes["outcome"] * weight * discount
-        _count_stocks_once(prep, outcomes, weight)
+        _count_stocks_once(curves, prep.catalogue, outcomes, weight)
         outcomes["country"] = outcomes["iso3"].map(view["name"])
         outcomes = outcomes.sort_values(["iso3", "component", "year"], ignore_index=True)
     outcomes = outcomes[OUTCOME_COLUMNS]
 
-    constraints = rule_rows(prep.model)
+    constraints = rule_rows(prep.model, info)
     binding = {
         fam: list(group["name"])
         for fam, group in constraints[constraints["binding"]].groupby("family", sort=False)
     }
-    selected = sorted(iso for iso, y in prep.model.select.items() if (y.varValue or 0) > 0.5)
-    tipped = sorted(iso for iso, z in prep.model.tipped.items() if (z.varValue or 0) > 0.5)
-    durable = sum((d.varValue or 0.0) for d in prep.model.durable.values()) * durable_factor(
+    selected = info.chosen(prep.model.select)
+    tipped = info.chosen(prep.model.tipped)
+    durable = sum(info.value(d) for d in prep.model.durable.values()) * durable_factor(
         scenario.budget.discount_rate,
         scenario.budget.horizon_years,
         scenario.tipping.durable_years,
@@ -314,13 +320,13 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
         ]
     )
     warnings += unit_warnings(scenario)
-    streams = _streams(prep, exact, allocation)
+    streams = _streams(prep, info, exact, allocation)
     cofinancing = cofinancing_table(streams, allocation, prep.model.host_caps)
     us_used = float(cofinancing["us_usd"].sum()) if len(cofinancing) else 0.0
     unspent = scenario.budget.total_usd - us_used
     if unspent >= max(UNSPENT_USD, 1e-6 * scenario.budget.total_usd):
         by_country = allocation.groupby("iso3")["amount_usd"].sum()
-        capacity = prep.curves.capacity(scenario.budget.horizon_years)
+        capacity = curves.capacity(scenario.budget.horizon_years)
         if prep.model.caps:  # the absorptive cap limits every year too
             caps = pd.Series(prep.model.caps) * scenario.budget.horizon_years
             capacity = capacity.combine(caps.reindex(capacity.index), min, fill_value=math.inf)
@@ -352,7 +358,7 @@ def collect(prep: Prepared, info: SolveInfo) -> Result:
         outcomes_by_metric=_by_metric(outcomes, prep.catalogue),
         tipped=tipped,
         durable_impact=float(durable) if prep.model.durable else None,
-        dividend_impact=_dividend(prep) if prep.model.dividend else None,
+        dividend_impact=_dividend(prep, info) if prep.model.dividend else None,
         warnings=warnings,
         notes=prep.notes,
         overrides=list(scenario.overrides),

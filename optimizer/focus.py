@@ -75,7 +75,7 @@ def define_absorptive_cap(m: AllocationModel) -> None:
     if m.caps is None:
         return
     for iso in m.countries:
-        for year in m.scenario.years:
+        for year in m.inputs.years:
             terms = {m.year_spend[(iso, year)]: 1.0, m.select[iso]: -m.caps[iso] / core.UNIT}
             m.add("absorptive_cap", f"absorptive_cap_{iso}_{year}", terms, core.LE, 0.0)
 
@@ -83,7 +83,7 @@ def define_absorptive_cap(m: AllocationModel) -> None:
 def define_component_floors(m: AllocationModel) -> None:
     """Each named component gets at least its share of every compact, where it applies (a
     component with no columns in a country, e.g. a sector the country lacks, has no floor there)."""
-    floors = {k: s for k, s in sorted(m.scenario.policy.component_floor_share.items()) if s > 0}
+    floors = {k: s for k, s in sorted(m.inputs.policy.component_floor_share.items()) if s > 0}
     if not floors:
         return
     by_component = m.groups(["iso3", "component"])
@@ -106,7 +106,7 @@ def _outcome_terms(cols: pd.DataFrame, value: str = "slope", factor: float = 1.0
 def define_aftercare(m: AllocationModel) -> None:
     """Survivors assisted >= share * victims identified, per country over the compact (outcome
     units, on the model's curves)."""
-    share = m.scenario.policy.aftercare_share
+    share = m.inputs.policy.aftercare_share
     if share <= 0:
         return
     assisted, identified = AFTERCARE
@@ -141,25 +141,25 @@ def define_tipping(m: AllocationModel) -> None:
     """tip_c <= y_c; tip_c needs cumulative spend >= threshold * people within reach and every
     pillar funded (>= pillar_min) in each of the last ``pillar_years`` years; durable_c <=
     kappa_c * (final year's weighted outcomes) and <= M_c * tip_c."""
-    tp, sc = m.scenario.tipping, m.scenario
+    tp, inputs = m.inputs.tipping, m.inputs
     if tp.durable_years == 0 or tp.durable_share == 0:
         return
     params = m.curves.params
     first = params.groupby(level=0, sort=True).first()
     once = once_metrics(m)
     pillars = sorted({c.pillar for c in m.catalogue.components.values()})
-    last_years = sc.years[-tp.pillar_years :] if tp.pillar_years else []
+    last_years = inputs.years[-tp.pillar_years :] if tp.pillar_years else []
     by_pillar = m.groups(["iso3", "pillar", "year"])
     counted = m.columns[~m.columns["metric"].isin(once)]
-    last = counted[counted["year"] == sc.years[-1]]
+    last = counted[counted["year"] == inputs.years[-1]]
     last_by_iso = {iso: g for iso, g in last.groupby("iso3", sort=True)}
     segments = m.curves.segments
     metric = {k: c.metric for k, c in m.catalogue.components.items()}
     segments = segments[~segments["component"].map(metric).isin(once)]
     seg_by_iso = {iso: g for iso, g in segments.groupby("iso3", sort=True)}
-    yearly = [sc.selection.max_compact_usd, sc.budget.total_usd]
-    if sc.budget.annual_cap_usd is not None:
-        yearly.append(sc.budget.annual_cap_usd)
+    yearly = [inputs.selection.max_compact_usd, inputs.budget.total_usd]
+    if inputs.budget.annual_cap_usd is not None:
+        yearly.append(inputs.budget.annual_cap_usd)
     for iso in m.countries:
         tip = m.problem.add_variable(f"tip_{iso}", cat=pulp.LpBinary)
         durable = m.new_var(f"durable_{iso}")
@@ -190,7 +190,7 @@ def define_systems_dividend(m: AllocationModel) -> None:
     """dividend_{c}_{t} <= g * systems spend in c before year t, and <= cap * weighted service
     outcomes of c in year t: coordination and data spent earlier make later services go further.
     A minimum of linear terms, maximised: the model stays linear."""
-    tp = m.scenario.tipping
+    tp = m.inputs.tipping
     if tp.systems_dividend <= 0 or tp.systems_dividend_cap <= 0:
         return
     cols = m.columns
@@ -198,7 +198,7 @@ def define_systems_dividend(m: AllocationModel) -> None:
     service = cols[~systems & ~cols["metric"].isin(once_metrics(m))]
     spent = {key: list(g) for key, g in cols[systems].groupby(["iso3", "year"])["var"]}
     served = {key: g for key, g in service.groupby(["iso3", "year"])}
-    years = m.scenario.years
+    years = m.inputs.years
     for iso in m.countries:
         for t, year in enumerate(years[1:], start=1):
             gain = m.new_var(f"dividend_{iso}_{year}")
@@ -224,7 +224,7 @@ def objective_terms(m: AllocationModel) -> dict:
     weight = m.curves.params["weight"]
     for (iso, key), var in m.coverage.items():
         terms[var] = float(weight[(iso, key)])
-    tp, bud = m.scenario.tipping, m.scenario.budget
+    tp, bud = m.inputs.tipping, m.inputs.budget
     factor = durable_factor(bud.discount_rate, bud.horizon_years, tp.durable_years, tp.decay)
     for var in m.durable.values():
         terms[var] = factor

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 import pandas as pd
 import pulp
 
-from optimizer import compact, focus
+from optimizer import changes, compact, focus
 from optimizer.catalogue import Catalogue
 from optimizer.impact import Curves
+from optimizer.inputs import ModelInputs
 from optimizer.scenario import Scenario
 from optimizer.units import UNIT
 
@@ -31,16 +32,17 @@ LE, GE, EQ = pulp.LpConstraintLE, pulp.LpConstraintGE, pulp.LpConstraintEQ
 
 @dataclass
 class AllocationModel:
-    """A built problem plus everything needed to read, change and re-solve it."""
+    """A built problem plus everything needed to read, change and re-solve it.
+
+    ``inputs`` are the numbers it was built from (``optimizer.inputs``); the setters below change
+    the PuLP problem (the model of record: export, CBC) and the attached solver session
+    (``optimizer.session``) alike, and keep ``inputs`` in step, so a cold build of ``inputs`` is
+    the same problem. Once solved with HiGHS, change it only through them: the session does not
+    see a change made on the PuLP objects directly."""
 
     problem: pulp.LpProblem
-    scenario: Scenario
-    curves: Curves
-    catalogue: Catalogue
-    countries: list[str]
-    regions: dict[str, str]
-    weak_governance: list[str]
-    columns: pd.DataFrame  # one row per spend variable: iso3, component, year, segment, var
+    inputs: ModelInputs
+    columns: pd.DataFrame  # ``inputs.columns`` with each spend column's PuLP variable (``var``)
     select: dict[str, pulp.LpVariable]
     families: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     slacks: dict[str, pulp.LpVariable] = field(default_factory=dict)
@@ -48,13 +50,68 @@ class AllocationModel:
     total: dict[str, pulp.LpVariable] = field(default_factory=dict)
     year_spend: dict[tuple[str, int], pulp.LpVariable] = field(default_factory=dict)
     variables: list[pulp.LpVariable] = field(default_factory=list)  # every column, as created
-    host_caps: dict[str, float] = field(default_factory=dict)  # US$ a year (optimizer/compact.py)
     stream_split: dict[tuple, pulp.LpVariable] = field(default_factory=dict)  # (c, k, t, stream)
-    caps: dict[str, float] | None = None  # absorptive cap per country, US$ a year (None: off)
     tipped: dict[str, pulp.LpVariable] = field(default_factory=dict)  # tip_c (binary)
     durable: dict[str, pulp.LpVariable] = field(default_factory=dict)  # durable_c, impact units
     coverage: dict[tuple[str, str], pulp.LpVariable] = field(default_factory=dict)
     dividend: dict[tuple[str, int], pulp.LpVariable] = field(default_factory=dict)
+    dropped: dict[str, pulp.LpConstraint] = field(default_factory=dict)  # rows of families off
+    session: object = None  # the solver session that follows this model's changes, if any
+
+    # ------------------------------------------------------------------ the inputs, by name
+    @property
+    def scenario(self) -> Scenario:
+        """The scenario as solved (its numbers are the inputs')."""
+        return self.inputs.scenario
+
+    @property
+    def curves(self) -> Curves:
+        return self.inputs.curves
+
+    @property
+    def catalogue(self) -> Catalogue:
+        return self.inputs.catalogue
+
+    @property
+    def countries(self) -> list[str]:
+        return list(self.inputs.countries)
+
+    @property
+    def regions(self) -> dict[str, str]:
+        return self.inputs.regions
+
+    @property
+    def weak_governance(self) -> list[str]:
+        return list(self.inputs.weak_governance)
+
+    @property
+    def caps(self) -> dict[str, float] | None:
+        return self.inputs.caps
+
+    @property
+    def host_caps(self) -> dict[str, float]:
+        return self.inputs.host_caps
+
+    # ------------------------------------------------------------------ changes (optimizer.changes)
+    def set_rhs(self, name: str, value: float) -> None:
+        """Row ``name``'s right-hand side, in model units (US$ million, countries, persons)."""
+        changes.set_rhs(self, name, value)
+
+    def set_family(self, family: str, on: bool) -> None:
+        """Switch a rule family's rows off (dropped) or back on."""
+        changes.set_family(self, family, on)
+
+    def set_col_bounds(self, names: list[str], lower: float, upper: float) -> None:
+        """Columns ``names`` get bounds [lower, upper] (model units)."""
+        changes.set_col_bounds(self, names, lower, upper)
+
+    def set_costs(self, costs: dict[str, float]) -> None:
+        """Objective coefficients by column name (impact units per model unit)."""
+        changes.set_costs(self, costs)
+
+    def set_inputs(self, inputs: ModelInputs) -> None:
+        """New inputs of the same structure (a draw of the curves), applied in place."""
+        changes.set_inputs(self, inputs)
 
     @property
     def binaries(self) -> list[pulp.LpVariable]:
@@ -112,7 +169,7 @@ def define_aggregates(m: AllocationModel) -> None:
     m.total = {c: m.new_var(f"total_{c}") for c in m.countries}
     groups = m.groups(["iso3", "year"])  # a country may have no columns (sector gating)
     for iso in sorted(m.countries):
-        for year in m.scenario.years:
+        for year in m.inputs.years:
             m.year_spend[(iso, year)] = v = m.new_var(f"year_{iso}_{year}")
             m.define(f"def_year_{iso}_{year}", {**_ones(groups.get((iso, year), [])), v: -1.0})
     by_country: dict[str, list] = defaultdict(list)
@@ -142,12 +199,12 @@ def define_selection_link(m: AllocationModel) -> None:
 
 def define_budget(m: AllocationModel) -> None:
     """US money: all of the spend, or with host co-financing its US share (optimizer/compact.py)."""
-    b = m.scenario.budget
-    cofinanced = any(h > 0 for h in compact.host_shares(m.scenario).values())
+    b = m.inputs.budget
+    cofinanced = any(h > 0 for h in m.inputs.host_share.values())
     terms = compact.budget_terms(m) if cofinanced else _ones(list(m.total.values()))
     m.add("budget", "budget_total", terms, LE, b.total_usd / UNIT)
     if b.annual_cap_usd is not None:
-        for year in m.scenario.years:
+        for year in m.inputs.years:
             ys = [m.year_spend[(c, year)] for c in m.countries]
             terms = compact.budget_terms(m, year) if cofinanced else _ones(ys)
             m.add("annual_cap", f"annual_cap_{year}", terms, LE, b.annual_cap_usd / UNIT)
@@ -155,7 +212,7 @@ def define_budget(m: AllocationModel) -> None:
 
 def define_compact_size(m: AllocationModel) -> None:
     """0 or at least the minimum (the tipping point); at most the absorptive capacity."""
-    sel = m.scenario.selection
+    sel = m.inputs.selection
     for iso in m.countries:
         total, y = m.total[iso], m.select[iso]
         if sel.min_compact_usd > 0:
@@ -172,7 +229,7 @@ def define_compact_size(m: AllocationModel) -> None:
 
 
 def define_country_count(m: AllocationModel) -> None:
-    sel = m.scenario.selection
+    sel = m.inputs.selection
     ys = list(m.select.values())
     if sel.min_countries > 0:
         m.add("country_count", "countries_min", _ones(ys), GE, sel.min_countries)
@@ -180,7 +237,7 @@ def define_country_count(m: AllocationModel) -> None:
 
 
 def define_locks(m: AllocationModel) -> None:
-    sel = m.scenario.selection
+    sel = m.inputs.selection
     for iso in sel.lock_in:
         m.add("lock_in", f"lock_in_{iso}", {m.select[iso]: 1.0}, EQ, 1.0)
     for iso in sel.lock_out:
@@ -189,7 +246,7 @@ def define_locks(m: AllocationModel) -> None:
 
 
 def define_region_limits(m: AllocationModel) -> None:
-    for region, limit in sorted(m.scenario.selection.region_max.items()):
+    for region, limit in sorted(m.inputs.selection.region_max.items()):
         ys = [m.select[c] for c in m.countries if m.regions[c] == region]
         if ys:
             m.add("region_max", f"region_max_{region}", _ones(ys), LE, limit)
@@ -197,7 +254,7 @@ def define_region_limits(m: AllocationModel) -> None:
 
 def define_pillar_floors(m: AllocationModel) -> None:
     """Comprehensive approach: each pillar gets at least its share of every compact."""
-    floors = {p: s for p, s in sorted(m.scenario.policy.pillar_floor_share.items()) if s > 0}
+    floors = {p: s for p, s in sorted(m.inputs.policy.pillar_floor_share.items()) if s > 0}
     if not floors:
         return
     by_pillar = m.groups(["iso3", "pillar"])
@@ -211,7 +268,7 @@ def define_pillar_floors(m: AllocationModel) -> None:
 def define_earmarks(m: AllocationModel) -> None:
     """At least a share of the whole portfolio on components with a tag (child protection, labor)."""
     totals = list(m.total.values())
-    for tag, share in sorted(m.scenario.policy.earmark_share.items()):
+    for tag, share in sorted(m.inputs.policy.earmark_share.items()):
         if share > 0:
             tagged = list(m.columns.loc[m.columns["tags"].map(lambda t, tag=tag: tag in t), "var"])
             part = _aggregate(m, f"tag_{tag}", tagged)
@@ -220,7 +277,7 @@ def define_earmarks(m: AllocationModel) -> None:
 
 def define_government_cap(m: AllocationModel) -> None:
     """Where control of corruption is weak, cap the share that goes through the government."""
-    cap = m.scenario.policy.government_cap_share
+    cap = m.inputs.policy.government_cap_share
     if cap is None:
         return
     by_channel = m.groups(["iso3", "channel"])
@@ -231,7 +288,7 @@ def define_government_cap(m: AllocationModel) -> None:
 
 def define_me_floor(m: AllocationModel) -> None:
     """Baseline data, monitoring and evaluation: the compact's benchmarks need them."""
-    share = m.scenario.policy.me_floor_share
+    share = m.inputs.policy.me_floor_share
     if share <= 0:
         return
     me = m.columns[m.columns["tags"].map(lambda t: "me_data" in t)].groupby("iso3")["var"]
@@ -244,21 +301,21 @@ def define_me_floor(m: AllocationModel) -> None:
 def _year_on_year(m: AllocationModel, family: str, factor: float, sense: int) -> None:
     """spend(c, t) - factor * spend(c, t - 1)  (<= or >=)  0, for every country after year 1."""
     for iso in m.countries:
-        for prev, year in itertools.pairwise(m.scenario.years):
+        for prev, year in itertools.pairwise(m.inputs.years):
             terms = {m.year_spend[(iso, year)]: 1.0, m.year_spend[(iso, prev)]: -factor}
             m.add(family, f"{family}_{iso}_{year}", terms, sense, 0.0)
 
 
 def define_ramp_up(m: AllocationModel) -> None:
     """spend(c, t) <= (1 + g) * spend(c, t - 1) after year 1: compacts build up capacity."""
-    if m.scenario.policy.ramp_up is not None:
-        _year_on_year(m, "ramp_up", 1.0 + m.scenario.policy.ramp_up, LE)
+    if m.inputs.policy.ramp_up is not None:
+        _year_on_year(m, "ramp_up", 1.0 + m.inputs.policy.ramp_up, LE)
 
 
 def define_ramp_down(m: AllocationModel) -> None:
     """spend(c, t) >= (1 - d) * spend(c, t - 1): a compact is not dropped midway."""
-    if m.scenario.policy.ramp_down is not None:
-        _year_on_year(m, "ramp_down", 1.0 - m.scenario.policy.ramp_down, GE)
+    if m.inputs.policy.ramp_down is not None:
+        _year_on_year(m, "ramp_down", 1.0 - m.inputs.policy.ramp_down, GE)
 
 
 FAMILIES = [
@@ -282,34 +339,12 @@ FAMILIES = [
 # ---------------------------------------------------------------------------- building
 
 
-def _columns(curves: Curves, catalogue: Catalogue, years: list[int]) -> pd.DataFrame:
-    seg = curves.segments
-    comp = pd.DataFrame(
-        {
-            "component": list(catalogue.components),
-            "pillar": [c.pillar for c in catalogue.components.values()],
-            "channel": [c.channel for c in catalogue.components.values()],
-            "metric": [c.metric for c in catalogue.components.values()],
-            "tags": [frozenset(c.tags) for c in catalogue.components.values()],
-        }
-    )
-    cols = seg.merge(pd.DataFrame({"year": years}), how="cross").merge(comp, on="component")
-    return cols.sort_values(["iso3", "component", "year", "segment"], ignore_index=True)
-
-
-def build_model(
-    scenario: Scenario,
-    view: pd.DataFrame,
-    countries: list[str],
-    curves: Curves,
-    catalogue: Catalogue,
-    elastic: bool = False,
-) -> AllocationModel:
-    """The PuLP problem for eligible ``countries`` (rows of the screening view)."""
+def build_model(inputs: ModelInputs, elastic: bool = False) -> AllocationModel:
+    """The PuLP problem for ``inputs`` (``optimizer.inputs.model_inputs``)."""
     problem = pulp.LpProblem(
-        f"tipfocus_{scenario.name}", pulp.LpMinimize if elastic else pulp.LpMaximize
+        f"tipfocus_{inputs.source.name}", pulp.LpMinimize if elastic else pulp.LpMaximize
     )
-    cols = _columns(curves, catalogue, scenario.years)
+    cols = inputs.columns.copy()
     cols["var"] = [
         problem.add_variable(f"x_{i}_{k}_{t}_s{s}", lowBound=0, upBound=w / UNIT)
         for i, k, t, s, w in zip(
@@ -317,30 +352,19 @@ def build_model(
             strict=True,
         )
     ]
-    select = {iso: problem.add_variable(f"y_{iso}", cat=pulp.LpBinary) for iso in countries}
-    weak_pct = scenario.policy.weak_corruption_pct
-    weak = [c for c in countries if view.at[c, "control_of_corruption_pct"] < weak_pct]
-    cap = scenario.selection.absorptive_cap_usd
-    bounds = (catalogue.context.phi_min, catalogue.context.phi_max)
-    caps = None if cap is None else focus.absorptive_caps(view, countries, cap, *bounds)
+    select = {iso: problem.add_variable(f"y_{iso}", cat=pulp.LpBinary) for iso in inputs.countries}
     m = AllocationModel(
         problem=problem,
-        scenario=scenario,
-        curves=curves,
-        catalogue=catalogue,
-        countries=list(countries),
-        regions={c: str(view.at[c, "region"]) for c in countries},
-        weak_governance=weak,
+        inputs=inputs,
         columns=cols,
         select=select,
         elastic=elastic,
         variables=[*cols["var"], *select.values()],
-        host_caps=compact.host_caps(scenario, view, countries),
-        caps=caps,
     )
     for define in [*FAMILIES, *focus.FAMILIES]:
         define(m)
     problem.setObjective(elastic_objective(m) if elastic else impact_objective(m))
+    changes.replay(m)
     return m
 
 
@@ -351,7 +375,7 @@ OUTCOME_FAMILIES = frozenset({"aftercare"})  # rows in outcome units (persons), 
 def elastic_objective(m: AllocationModel) -> pulp.LpAffineExpression:
     """Total rule violation: US$ million for money rules; for count rules a country weighs as much
     as the largest compact, so the explanation does not just drop every compact."""
-    per_country = max(1.0, m.scenario.selection.max_compact_usd / UNIT)
+    per_country = max(1.0, m.inputs.selection.max_compact_usd / UNIT)
     family = {name: fam for fam, names in m.families.items() for name in names}
     terms = {}
     for key, var in m.slacks.items():
@@ -364,15 +388,15 @@ def impact_objective(m: AllocationModel) -> pulp.LpAffineExpression:
     """Discounted weighted outcomes (per model money unit), once-counted coverage, durable
     outcomes of tipped compacts, plus the tipping bonus."""
     cols = m.columns
-    delta = 1.0 / (1.0 + m.scenario.budget.discount_rate)
-    t = cols["year"] - m.scenario.budget.first_year
+    delta = 1.0 / (1.0 + m.inputs.budget.discount_rate)
+    t = cols["year"] - m.inputs.budget.first_year
     pair = cols.groupby(["iso3", "component", "year"], sort=True).ngroup()
     tie = 1.0 - TIE_BREAK * pair / max(1, pair.max())
     per_year = ~cols["metric"].isin(focus.once_metrics(m))
     coef = cols["value_slope"] * UNIT * delta**t * tie * per_year
     terms = dict(zip(cols["var"].tolist(), coef.tolist(), strict=True))
     terms.update(focus.objective_terms(m))
-    bonus = m.scenario.objective.tipping_bonus
+    bonus = m.inputs.source.objective.tipping_bonus
     if bonus > 0:
         terms.update(_ones(list(m.select.values()), bonus))
     return pulp.LpAffineExpression(terms)

@@ -232,7 +232,7 @@ def replan(
     ratio = effectiveness(actuals, prep.curves)
     curves = scaled(prep.curves, ratio)
     scenario = prep.scenario
-    model = build_model(scenario, prep.screen.frame, prep.countries, curves, prep.catalogue)
+    model = build_model(prep.model.inputs.with_curves(curves))
     prep = replace(prep, curves=curves, model=model)
     fix_past(prep, actuals, through)
     name = solver or scenario.solver.name

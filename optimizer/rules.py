@@ -18,6 +18,7 @@ import pandas as pd
 import pulp
 
 from optimizer.model import OUTCOME_FAMILIES, UNIT, AllocationModel
+from optimizer.solve import Solution
 
 COLUMNS = [
     "name",
@@ -31,13 +32,10 @@ COLUMNS = [
     "binding",
     "amount_usd",
     "base_usd",
+    "dual_impact_per_unit",
 ]
 RATIO_FAMILIES = frozenset({"ramp_up", "ramp_down"})
 TOLERANCE = 1e-6
-
-
-def _value(var: pulp.LpVariable) -> float:
-    return var.varValue or 0.0
 
 
 def _share_form(con: pulp.LpConstraint, binaries: set[int]):
@@ -54,12 +52,12 @@ def _share_form(con: pulp.LpConstraint, binaries: set[int]):
     return plus[0], [v for v, _ in minus], -minus[0][1]
 
 
-def _row(con: pulp.LpConstraint, family: str, binaries: set[int]) -> dict:
+def _row(con: pulp.LpConstraint, family: str, binaries: set[int], value_of) -> dict:
     """Unit, activity, limit, amount and base of one row (slack and binding are added after)."""
     share = _share_form(con, binaries)
     if share is not None:
         part, base, limit = share
-        amount, of = _value(part) * UNIT, sum(_value(v) for v in base) * UNIT
+        amount, of = value_of(part) * UNIT, sum(value_of(v) for v in base) * UNIT
         return {
             "unit": "ratio" if family in RATIO_FAMILIES else "share",
             "activity": amount / of if of > TOLERANCE * UNIT else math.nan,
@@ -71,19 +69,19 @@ def _row(con: pulp.LpConstraint, family: str, binaries: set[int]) -> dict:
     if family in OUTCOME_FAMILIES:
         return {
             "unit": "outcomes",
-            "activity": sum(c * _value(v) for v, c in items),
+            "activity": sum(c * value_of(v) for v, c in items),
             "limit": -con.constant,
         }
     if all(id(v) in binaries for v, _ in items):
         return {
             "unit": "countries",
-            "activity": sum(c * _value(v) for v, c in items),
+            "activity": sum(c * value_of(v) for v, c in items),
             "limit": -con.constant,
         }
-    fixed = sum(c * _value(v) for v, c in items if id(v) in binaries)
+    fixed = sum(c * value_of(v) for v, c in items if id(v) in binaries)
     return {
         "unit": "usd",
-        "activity": sum(c * _value(v) for v, c in items if id(v) not in binaries) * UNIT,
+        "activity": sum(c * value_of(v) for v, c in items if id(v) not in binaries) * UNIT,
         "limit": (-con.constant - fixed) * UNIT,
     }
 
@@ -92,23 +90,29 @@ def _country(name: str, countries: set[str]) -> str:
     return next((part for part in name.split("_") if part in countries), "")
 
 
-def rule_rows(model: AllocationModel) -> pd.DataFrame:
-    """Every rule row (``COLUMNS``); binding = tight (slack ~ 0 in the row's own terms) and with
-    money or a country in it."""
+def rule_rows(model: AllocationModel, solution: Solution) -> pd.DataFrame:
+    """Every rule row (``COLUMNS``) at ``solution``; binding = tight (slack ~ 0 in the row's own
+    terms) and with money or a country in it; ``dual_impact_per_unit`` = the final LP's row dual:
+    impact units per model unit of the row (US$ million for a money row, a country for a count
+    row, a person for an outcome row, one for a share or ramp row), empty where the solve gave
+    none. A row of a family switched off (``AllocationModel.set_family``) is not listed."""
     problem = model.problem
+    value_of = solution.value
     binaries = {id(v) for v in model.binaries}
     countries = set(model.countries)
     rows = []
     for family, names in model.families.items():
         for name in names:
             con = problem.get_constraint_by_name(name)
-            raw = sum(c * _value(v) for v, c in con.items())
+            if con is None:  # switched off
+                continue
+            raw = sum(c * value_of(v) for v, c in con.items())
             rhs = -con.constant
             gap = rhs - raw if con.sense == pulp.LpConstraintLE else raw - rhs
             if con.sense == pulp.LpConstraintEQ:
                 gap = abs(gap)
-            active = any(abs(_value(v)) > TOLERANCE for v in con)
-            row = {"name": name, "family": family, **_row(con, family, binaries)}
+            active = any(abs(value_of(v)) > TOLERANCE for v in con)
+            row = {"name": name, "family": family, **_row(con, family, binaries, value_of)}
             slack = row["limit"] - row["activity"]
             if con.sense == pulp.LpConstraintGE:
                 slack = -slack
@@ -117,10 +121,11 @@ def rule_rows(model: AllocationModel) -> pd.DataFrame:
             iso = _country(name, countries)
             row.update(
                 iso3=iso,
-                selected=(_value(model.select[iso]) > 0.5) if iso else None,
+                selected=(value_of(model.select[iso]) > 0.5) if iso else None,
                 slack=slack + 0.0,  # + 0.0: no "-0" in constraints.csv
                 limit=row["limit"] + 0.0,
                 binding=bool(active and abs(gap) <= TOLERANCE * max(1.0, abs(rhs))),
+                dual_impact_per_unit=solution.duals.get(name, math.nan) + 0.0,
             )
             rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS)

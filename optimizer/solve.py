@@ -1,4 +1,5 @@
-"""Solver adapter: HiGHS (highspy, default) or CBC through PuLP, normalised into ``SolveInfo``."""
+"""Solver adapter: HiGHS (highspy, default; ``optimizer.session``) or CBC through PuLP, normalised
+into a ``Solution``."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from operator import attrgetter
 from pathlib import Path
 
+import numpy as np
 import pulp
 
 from optimizer.errors import SolverError
@@ -41,15 +44,28 @@ class Status(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class SolveInfo:
+class Solution:
+    """What a solve found, apart from the model: nothing is written on PuLP objects."""
+
     status: Status
     objective: float | None  # impact units (model objective)
     bound: float | None  # best proven bound on the objective
     gap: float | None  # relative gap between objective and bound
+    values: Mapping[str, float]  # primal value of every column, by name (model units)
+    duals: Mapping[str, float]  # row duals of the final LP by row name, in the objective's
+    #                             sense: impact units per model unit (empty: none computed)
     solve_seconds: float
     solver: str
     solver_version: str
     detail: str = ""  # the solver's own status words, for an error
+
+    def value(self, var: pulp.LpVariable) -> float:
+        """The value of one column (0 without a solution)."""
+        return self.values.get(var.name, 0.0)
+
+    def chosen(self, variables: Mapping[str, pulp.LpVariable]) -> list[str]:
+        """The keys whose binary column is on (focus countries, tipped compacts), sorted."""
+        return sorted(key for key, var in variables.items() if self.value(var) > 0.5)
 
 
 def solver_version(name: str) -> str:
@@ -173,41 +189,6 @@ def _interruptible_run(highs) -> None:
         raise
 
 
-def _run_highs(highs, problem: pulp.LpProblem, variables: list, is_mip: bool):
-    """Run, then set PuLP variable values (and, for an LP, row duals as each constraint's ``pi``,
-    in the objective's sense). Returns status and best bound."""
-    import highspy
-
-    _interruptible_run(highs)
-    model_status = highs.getModelStatus()
-    info = highs.getInfo()
-    solution = highs.getSolution()
-    ok = info.primal_solution_status == 2  # kSolutionStatusFeasible
-    ms = highspy.HighsModelStatus
-    if model_status == ms.kOptimal:
-        status = Status.OPTIMAL
-    elif model_status in (ms.kInfeasible, ms.kUnboundedOrInfeasible):
-        status = Status.INFEASIBLE
-    elif model_status == ms.kUnbounded:
-        status = Status.UNBOUNDED
-    elif ok:
-        status = Status.FEASIBLE
-    elif model_status in (ms.kTimeLimit, ms.kIterationLimit, ms.kInterrupt):
-        status = Status.NO_SOLUTION
-    else:
-        status = Status.ERROR
-    sign = -1.0 if problem.sense == pulp.LpMaximize else 1.0
-    if status.has_solution:
-        for var, value in zip(variables, solution.col_value, strict=True):
-            var.varValue = value
-        if not is_mip and status == Status.OPTIMAL and solution.dual_valid:
-            # non-strict: rows an analysis adds to the HiGHS copy (optimizer.analysis) come last
-            for con, dual in zip(problem.constraints(), solution.row_dual, strict=False):
-                con.pi = sign * dual
-    bound = sign * float(info.mip_dual_bound) if is_mip else None
-    return status, bound
-
-
 def _solve_cbc(problem: pulp.LpProblem, settings: SolverSection) -> tuple[Status, float | None]:
     with tempfile.TemporaryDirectory(prefix="tipfocus-cbc-") as tmp, warnings.catch_warnings():
         # PULP_CBC_CMD (the CBC binary bundled with PuLP 3) is deprecated for PuLP 4; pyproject
@@ -254,113 +235,66 @@ def _relative_gap(objective: float | None, bound: float | None) -> float | None:
     return abs(bound - objective) / max(1e-9, abs(objective))
 
 
-def _set_integrality(highs, variables: list, chosen: set[int], kind) -> None:
-    import numpy as np
+def solve(model: AllocationModel, settings: SolverSection, name: str | None = None) -> Solution:
+    """Solve ``model`` and say how good the answer is. With HiGHS the model keeps its solver
+    session (``optimizer.session``): the next solve starts from this one's basis. With CBC the
+    selection CBC chose is polished by HiGHS (the LP with the selection fixed, in full precision:
+    two solvers that choose the same countries give byte-identical allocations)."""
+    from optimizer.session import Session
 
-    index = np.array([i for i, v in enumerate(variables) if v.hash in chosen], dtype=np.int32)
-    highs.changeColsIntegrality(len(index), index, np.array([kind] * len(index)))
-
-
-def _integral_relaxation(highs, model: AllocationModel, variables: list):
-    """Solve the linear relaxation first: with the selection links it is usually integral, and an
-    integral relaxation is a proven MIP optimum (bound = objective) at half the cost of HiGHS's
-    MIP machinery. Returns (OPTIMAL, bound), or (None, None) with integrality restored."""
-    import highspy
-
-    chosen = {v.hash for v in model.binaries}
-    _set_integrality(highs, variables, chosen, highspy.HighsVarType.kContinuous)
-    status, _ = _run_highs(highs, model.problem, variables, is_mip=False)
-    integral = status == Status.OPTIMAL and all(
-        abs(y.varValue - round(y.varValue)) <= INTEGRALITY_TOLERANCE for y in model.binaries
-    )
-    if integral:
-        return Status.OPTIMAL, float(pulp.value(model.problem.objective))
-    _set_integrality(highs, variables, chosen, highspy.HighsVarType.kInteger)
-    for var in variables:
-        var.varValue = None
-    return None, None
-
-
-def polish(model: AllocationModel, settings: SolverSection, loaded=None) -> bool:
-    """Fix the focus-country selection and re-solve the LP with HiGHS in full precision.
-
-    Whatever solver chose the countries, the amounts then come from one LP, solved one way: CBC
-    reports values to 8 significant digits ($10 on $100M), and two solvers that choose the same
-    countries give byte-identical allocations. The LP's row duals (``constraint.pi``) are the
-    prices of the rules for that selection. ``loaded`` is the (highs, variables) of the MIP just
-    solved, changed in place rather than handed over again. Returns False (values untouched) if
-    HiGHS is missing or the LP fails.
-    """
-    try:
-        import highspy
-        import numpy as np
-    except ImportError:
-        return False
-    values = {v: v.varValue for v in model.variables}
-    if loaded is None:
-        saved = {v: (v.lowBound, v.upBound) for v in model.binaries}
-        for var in saved:
-            var.lowBound = var.upBound = float(round(var.varValue or 0.0))
-        try:
-            highs, variables, _ = _highs(model, settings, relax=True)
-        finally:
-            for var, (low, up) in saved.items():
-                var.lowBound, var.upBound = low, up
-    else:
-        highs, variables = loaded
-        chosen = {v.hash for v in model.binaries}
-        index = np.array([i for i, v in enumerate(variables) if v.hash in chosen], dtype=np.int32)
-        fixed = np.array([round(variables[i].varValue or 0.0) for i in index], dtype=float)
-        _set_integrality(highs, variables, chosen, highspy.HighsVarType.kContinuous)
-        highs.changeColsBounds(len(index), index, fixed, fixed)
-    # Tight optimality tolerance: the tie-break perturbation (model.TIE_BREAK) must decide
-    # between otherwise equal allocations, however the LP was started.
-    highs.setOptionValue("dual_feasibility_tolerance", 1e-10)
-    status, _ = _run_highs(highs, model.problem, variables, is_mip=False)
-    if status != Status.OPTIMAL:
-        for var, value in values.items():
-            var.varValue = value
-        return False
-    return True
-
-
-def solve(model: AllocationModel, settings: SolverSection, name: str | None = None) -> SolveInfo:
-    """Solve ``model`` in place (variable values are set) and say how good the answer is."""
     name = name or settings.name
     if name not in SOLVERS:
         raise SolverError(
             "--solver", f"unknown solver {name!r}; choose one of {', '.join(SOLVERS)}"
         )
+    if name == "highs":
+        if model.session is None:
+            model.session = Session(model, settings)
+        return model.session.solve(settings)
+    return _solve_with_cbc(model, settings)
+
+
+def _solve_with_cbc(model: AllocationModel, settings: SolverSection) -> Solution:
+    """CBC through PuLP (the cold path); its values are read at once and the PuLP variables
+    cleared, then polished by HiGHS where HiGHS is installed."""
+    from optimizer.session import Session
+
+    start = time.perf_counter()
+    status, bound = _solve_cbc(model.problem, settings)
+    values = {v.name: v.varValue or 0.0 for v in model.variables}
     for var in model.variables:
         var.varValue = None
-    start = time.perf_counter()
-    loaded = None
-    detail = ""
-    if name == "highs":
-        highs, variables, is_mip = _highs(model, settings)
-        status, bound = _integral_relaxation(highs, model, variables) if is_mip else (None, None)
-        if status is None:
-            status, bound = _run_highs(highs, model.problem, variables, is_mip)
-        loaded = (highs, variables)
-        if status == Status.ERROR:
-            detail = f"HiGHS model status: {highs.modelStatusToString(highs.getModelStatus())}"
-    else:
-        status, bound = _solve_cbc(model.problem, settings)
+    duals: dict[str, float] = {}
     if status.has_solution and model.select:
-        polish(model, settings, loaded)
-    seconds = time.perf_counter() - start
-    objective = float(pulp.value(model.problem.objective)) if status.has_solution else None
+        try:
+            session = Session(model, settings)
+        except SolverError:  # HiGHS missing: CBC's own values stand
+            session = None
+        if session is not None:
+            order = [v.name for v in session.variables]
+            fixed = np.array(
+                [round(values[session.variables[i].name]) for i in session.integer_cols]
+            )
+            polished = session.fixed_lp(fixed.astype(float))
+            if polished is not None:
+                values = dict(zip(order, polished[0].tolist(), strict=True))
+                duals = dict(zip(session.row, polished[1].tolist(), strict=False))
+    objective = None
+    if status.has_solution:
+        expr = model.problem.objective
+        objective = float(sum(c * values.get(v.name, 0.0) for v, c in expr.items()) + expr.constant)
     if status == Status.OPTIMAL and bound is None:
         bound = objective
-    return SolveInfo(
+    return Solution(
         status=status,
         objective=objective,
         bound=bound,
         gap=_relative_gap(objective, bound),
-        solve_seconds=seconds,
-        solver=name,
-        solver_version=solver_version(name),
-        detail=detail,
+        values=values if status.has_solution else {},
+        duals=duals,
+        solve_seconds=time.perf_counter() - start,
+        solver="cbc",
+        solver_version=solver_version("cbc"),
     )
 
 

@@ -6,7 +6,7 @@ written file by two routes that share no code with the engine's HiGHS adapter:
 (a) ``highspy.Highs().readModel(path)`` (HiGHS's own MPS and LP readers), then ``run``;
 (b) PuLP's MPS reader (``pulp.LpProblem.fromMPS``) and the CBC bundled with PuLP;
 
-and compare with ``SolveInfo.objective`` from the engine (relative 1e-6). The objective in the file is
+and compare with ``Solution.objective`` from the engine (relative 1e-6). The objective in the file is
 the engine's own (tie-break included), so the values must agree to solver tolerance.
 
 Sense: the MPS file says ``OBJSENSE MAX`` after ``NAME`` (``test_mps_file_alone_says_maximise``).

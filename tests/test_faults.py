@@ -19,12 +19,11 @@ import sys
 import time
 from pathlib import Path
 
-import pulp
 import pytest
 from click.testing import CliRunner
 
 import optimizer.engine as engine_module
-import optimizer.solve as solve_module
+import optimizer.session as session_module
 from optimizer.cli import main
 from optimizer.errors import OutputError
 from optimizer.files import clean_stale
@@ -280,23 +279,18 @@ def test_tiny_time_limit_on_the_stress_scenario(tmp_path: Path) -> None:
         assert list(tmp_path.iterdir()) == []
 
 
-def _no_shortcut(*_args):
-    """Skip the integral-relaxation shortcut, so the (faked) MIP run decides."""
-    return None, None
-
-
 def _stopped_early(status: Status, bound_factor: float | None):
-    original = solve_module._run_highs
+    """HiGHS's MIP run (``session.run``) faked to stop early with ``status``; the LPs (relaxation
+    and the fixed-selection LP) are left alone."""
+    original = session_module.run
 
-    def fake(highs, problem: pulp.LpProblem, variables, is_mip):
-        real = original(highs, problem, variables, is_mip)
+    def fake(highs, is_mip):
+        real = original(highs, is_mip)
         if not is_mip:  # the LP re-solve with the selection fixed: leave it alone
             return real
         if status in (Status.NO_SOLUTION, Status.ERROR):
-            for var in problem.variables():
-                var.varValue = None
             return status, None
-        return status, float(pulp.value(problem.objective)) * bound_factor
+        return status, highs.getInfo().objective_function_value * bound_factor
 
     return fake
 
@@ -305,8 +299,8 @@ def test_time_limit_with_an_allocation_is_marked_feasible(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """HiGHS stopped at the limit with an incumbent: exit 0, status feasible, gap warned."""
-    monkeypatch.setattr(solve_module, "_integral_relaxation", _no_shortcut)
-    monkeypatch.setattr(solve_module, "_run_highs", _stopped_early(Status.FEASIBLE, 1.02))
+    monkeypatch.setattr(session_module, "COLD_NODES", 0)  # no relaxation: the MIP decides
+    monkeypatch.setattr(session_module, "run", _stopped_early(Status.FEASIBLE, 1.02))
     out = tmp_path / "run"
     result = CliRunner().invoke(main, ["run", *SMALL, "--time-limit", "5", "--out", str(out)])
     assert result.exit_code == 0, result.output
@@ -323,8 +317,8 @@ def test_time_limit_with_an_allocation_is_marked_feasible(
 def test_time_limit_without_an_allocation_exits_1(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(solve_module, "_integral_relaxation", _no_shortcut)
-    monkeypatch.setattr(solve_module, "_run_highs", _stopped_early(Status.NO_SOLUTION, None))
+    monkeypatch.setattr(session_module, "COLD_NODES", 0)  # no relaxation: the MIP decides
+    monkeypatch.setattr(session_module, "run", _stopped_early(Status.NO_SOLUTION, None))
     out = tmp_path / "run"
     result = CliRunner().invoke(main, ["run", *SMALL, "--time-limit", "5", "--out", str(out)])
     assert result.exit_code == 1, result.output
@@ -339,8 +333,8 @@ def test_a_solver_error_is_not_called_a_time_limit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """HiGHS failing (numerical trouble) is reported as a solver failure, not "raise the limit"."""
-    monkeypatch.setattr(solve_module, "_integral_relaxation", _no_shortcut)
-    monkeypatch.setattr(solve_module, "_run_highs", _stopped_early(Status.ERROR, None))
+    monkeypatch.setattr(session_module, "COLD_NODES", 0)  # no relaxation: the MIP decides
+    monkeypatch.setattr(session_module, "run", _stopped_early(Status.ERROR, None))
     out = tmp_path / "run"
     result = CliRunner().invoke(main, ["run", *SMALL, "--out", str(out)])
     assert result.exit_code == 1, result.output

@@ -10,6 +10,7 @@ from world import World, catalogue, component, scenario, view
 from optimizer.diagnose import explain_infeasible
 from optimizer.focus import durable_factor
 from optimizer.impact import X_MAX_FACTOR, Curves, build_curves
+from optimizer.inputs import model_inputs
 from optimizer.model import UNIT, build_model
 from optimizer.solve import solve
 
@@ -138,9 +139,8 @@ def test_absorptive_cap_shows_in_the_infeasibility_explanation():
     )
     prep, info = world.solve()
     assert not info.status.has_solution
-    elastic = build_model(
-        world.scenario, world.view, ["AAA"], prep.curves, world.catalogue, elastic=True
-    )
+    inputs = model_inputs(world.scenario, world.view, ["AAA"], prep.curves, world.catalogue)
+    elastic = build_model(inputs, elastic=True)
     lines = explain_infeasible(elastic, lambda m: solve(m, world.scenario.solver, "highs"))
     assert any(line.startswith(("absorptive_cap", "compact_min")) for line in lines), lines
 
@@ -191,7 +191,7 @@ def test_component_floor_skips_a_pair_without_columns():
         params=curves.params.drop(index=("AAA", "police")),
         segments=curves.segments[keep].reset_index(drop=True),
     )
-    model = build_model(world.scenario, world.view, ["AAA"], gated, world.catalogue)
+    model = build_model(model_inputs(world.scenario, world.view, ["AAA"], gated, world.catalogue))
     assert "component_floor" not in model.families
     info = solve(model, world.scenario.solver, "highs")
     assert info.objective == pytest.approx(3 * REACH * 0.01 * 100_000, rel=1e-6)  # saturated

@@ -268,7 +268,7 @@ def test_a_stray_variable_the_model_does_not_know_is_refused():
 def test_both_solve_paths_are_exercised():
     """HiGHS first solves the linear relaxation; when its selection is integral that is the proven
     optimum, otherwise the MIP runs. The pinned instances above cover both paths."""
-    from optimizer import solve as solve_module
+    from optimizer.session import COLD_NODES, Session
 
     for selection, shortcut in (
         ({"max_countries": 2}, True),  # relaxation integral: no branch and bound needed
@@ -276,9 +276,10 @@ def test_both_solve_paths_are_exercised():
     ):
         world = three_countries(selection=selection)
         prep = world.prepare()
-        highs, variables, _ = solve_module._highs(prep.model, world.scenario.solver)
-        status, _ = solve_module._integral_relaxation(highs, prep.model, variables)
-        assert (status == Status.OPTIMAL) is shortcut
+        session = Session(prep.model, world.scenario.solver)
+        found = session.search(nodes=COLD_NODES)
+        assert found.status == Status.OPTIMAL
+        assert (session.mip_runs == 0) is shortcut
 
 
 def test_countries_too_small_for_a_compact_are_left_out_exactly():
@@ -296,6 +297,6 @@ def test_countries_too_small_for_a_compact_are_left_out_exactly():
     prep, info = world.solve()
     # TNY: saturation 0.5 outcomes a year, useful spend about $1,500 a year: far below $1M
     assert list(too_small(world.scenario, prep.countries, prep.curves)) == ["TNY"]
-    assert prep.model.select["TNY"].varValue == pytest.approx(0.0)
+    assert info.value(prep.model.select["TNY"]) == pytest.approx(0.0)
     without = World(world.scenario, world.view, world.catalogue, countries=["AAA"]).solve()[1]
     assert without.objective == pytest.approx(info.objective, rel=1e-7)

@@ -319,13 +319,13 @@ class Oracle:
         return worst
 
 
-def engine_spend(prep) -> dict[tuple[str, str, int], float]:
+def engine_spend(prep, info) -> dict[tuple[str, str, int], float]:
     """The engine's spend per (country, component, year), US$ million, whatever its variables are
     (one per segment or one per year): the sum of the spend column ``var`` over each key."""
     cols = prep.model.columns
     spend: dict[tuple[str, str, int], float] = {}
     for i, k, t, v in zip(cols["iso3"], cols["component"], cols["year"], cols["var"], strict=True):
-        spend[(i, k, int(t))] = spend.get((i, k, int(t)), 0.0) + (v.varValue or 0.0)
+        spend[(i, k, int(t))] = spend.get((i, k, int(t)), 0.0) + info.value(v)
     return spend
 
 
@@ -344,12 +344,12 @@ def as_segments(spend: dict[tuple[str, str, int], float], prep, oracle: Oracle) 
     )
 
 
-def own_segments(prep, oracle: Oracle) -> np.ndarray:
+def own_segments(prep, info, oracle: Oracle) -> np.ndarray:
     """The engine's value of each segment variable, in the oracle's column order."""
     cols = prep.model.columns
     keys = zip(cols["iso3"], cols["component"], cols["year"], cols["segment"], strict=True)
     value = {
-        (i, k, int(t), int(s)): v.varValue or 0.0
+        (i, k, int(t), int(s)): info.value(v)
         for (i, k, t, s), v in zip(keys, cols["var"], strict=True)
     }
     seg = prep.curves.segments
@@ -386,9 +386,9 @@ def test_engine_matches_brute_force_over_subsets(seed):
 
     # The engine's allocation is feasible for the oracle's rows and worth the optimum untied.
     model = prep.model
-    chosen = tuple(sorted(c for c, y in model.select.items() if (y.varValue or 0) > 0.5))
-    tipped = tuple(sorted(c for c, z in model.tipped.items() if (z.varValue or 0) > 0.5))
-    spend = engine_spend(prep)
+    chosen = tuple(info.chosen(model.select))
+    tipped = tuple(info.chosen(model.tipped))
+    spend = engine_spend(prep, info)
     x_max = prep.curves.params["x_max"] / UNIT
     assert all(v <= x_max[(i, k)] * (1 + 1e-9) + 1e-9 for (i, k, _), v in spend.items())
 
@@ -405,8 +405,8 @@ def test_engine_matches_brute_force_over_subsets(seed):
     # the model may fund a curve's segments out of order (docs/model.md, section 10): check the
     # model's own segment values then, else the best fill of its spend.
     aftercare = world.scenario.policy.aftercare_share > 0
-    spent = own_segments(prep, oracle) if aftercare else as_segments(spend, prep, oracle)
-    x = np.concatenate([spent, [v.varValue or 0.0 for v in extra]])
+    spent = own_segments(prep, info, oracle) if aftercare else as_segments(spend, prep, oracle)
+    x = np.concatenate([spent, [info.value(v) for v in extra]])
     scale = max(1.0, world.scenario.budget.total_usd / UNIT)
     assert oracle.violation(x, chosen, tipped) <= 1e-6 * scale
     untied = float(oracle.objective(chosen) @ x) + oracle.bonus(chosen)

@@ -67,7 +67,7 @@ def optimum(w: World) -> float | None:
     return info.objective
 
 
-def spend_frame(prep) -> pd.DataFrame:
+def spend_frame(prep, info) -> pd.DataFrame:
     """Solver spend per (country, component, year), US$ million, with the component's attributes."""
     cols = prep.model.columns
     frame = pd.DataFrame(
@@ -75,7 +75,7 @@ def spend_frame(prep) -> pd.DataFrame:
             "iso3": cols["iso3"],
             "component": cols["component"],
             "year": cols["year"].astype(int),
-            "x": [v.varValue or 0.0 for v in cols["var"]],
+            "x": [info.value(v) for v in cols["var"]],
         }
     )
     return frame.groupby(["iso3", "component", "year"], as_index=False)["x"].sum()
@@ -140,11 +140,11 @@ def test_every_rule_holds(seed, odds):
         return
     assert info.status == Status.OPTIMAL
     scale = max(1.0, w.scenario.budget.total_usd / UNIT)
-    spend = spend_frame(prep)
+    spend = spend_frame(prep, info)
     x_max = prep.curves.params["x_max"] / UNIT
     limit = x_max.reindex(pd.MultiIndex.from_frame(spend[["iso3", "component"]])).to_numpy()
     assert (spend["x"].to_numpy() <= limit * (1 + 1e-9) + 1e-9).all(), "spend past the curve"
-    selected = {c for c, y in prep.model.select.items() if (y.varValue or 0) > 0.5}
+    selected = set(info.chosen(prep.model.select))
     check_rules(w, spend, selected, tol=1e-7 * scale)
 
     # The written allocation (whole dollars, rows under $1 dropped) keeps them up to rounding:
@@ -373,8 +373,8 @@ def test_scaling_costs_and_money_rules_scales_spend_only(seed, odds, f):
     # country's size, so countries with the same phi tie exactly on a component, and TIE_BREAK
     # (1e-7) is below what the MIP gap lets the solver ignore; seed=0, odds=0.7, f=4 moves
     # $30M a year of k2 between CBY and CCX for a 1e-10 relative change in the objective.)
-    back = spend_frame(p2).assign(x=lambda d: d["x"] / f)
-    chosen = {c for c, y in p2.model.select.items() if (y.varValue or 0) > 0.5}
+    back = spend_frame(p2, i2).assign(x=lambda d: d["x"] / f)
+    chosen = set(i2.chosen(p2.model.select))
     check_rules(w, back, chosen, tol=1e-7 * max(1.0, bud.total_usd / UNIT))
     assert value_of(w, p1.curves, back, chosen) == pytest.approx(i1.objective, rel=REL, abs=1e-9)
 

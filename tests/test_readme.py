@@ -9,7 +9,8 @@ from click.testing import CliRunner
 
 from optimizer.cli import main
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
 TIMINGS = re.compile(r"build [\d.]+s, solve [\d.]+s")
 
 
@@ -21,3 +22,14 @@ def test_quick_start_summary_matches_a_real_run(tmp_path):
     printed = {TIMINGS.sub("", line) for line in result.stdout.splitlines()}
     missing = [line for line in shown if TIMINGS.sub("", line) not in printed]
     assert not missing, f"README lines not in the real summary: {missing}"
+
+
+def test_design_notes_name_every_module_of_the_package():
+    """docs/design.md's pipeline block lists every top-level module of ``optimizer/``."""
+    design = (ROOT / "docs" / "design.md").read_text()
+    block = design.split("```\n", 1)[1].split("```", 1)[0]
+    modules = sorted(p.name for p in (ROOT / "optimizer").glob("*.py") if p.name != "__init__.py")
+    missing = [name for name in modules if name not in block]
+    assert not missing, f"modules missing from docs/design.md: {missing}"
+    for stage in ("`inputs`", "`model`", "`solve`/`session`", "`engine`"):
+        assert stage in README.read_text(), stage

@@ -85,7 +85,7 @@ def test_collapsed_ranges_reproduce_the_deterministic_optimum(tmp_path):
     assert (draws["status"] == "optimal").all()
     assert np.allclose(draws["objective"], info.objective, rtol=1e-9)
     assert np.allclose(draws["regret"], 0.0, atol=1e-6 * info.objective)
-    chosen = ";".join(sorted(i for i, y in prep.model.select.items() if y.varValue > 0.5))
+    chosen = ";".join(info.chosen(prep.model.select))
     assert set(draws["focus_countries"]) == {chosen}
 
 
@@ -127,7 +127,7 @@ def test_pert_draws_have_the_pert_mean_and_shared_draws_one_value():
 def test_impact_of_scores_the_solved_allocation_as_the_objective_does():
     prep = prepare_wide(SCENARIO)
     info = solve(prep.model, SCENARIO.solver)
-    score = impact_of(model_spend(prep.model), prep.curves, SCENARIO, prep.catalogue)
+    score = impact_of(model_spend(prep.model, info), prep.curves, SCENARIO, prep.catalogue)
     assert score == pytest.approx(info.objective, rel=1e-6)
 
 
@@ -192,8 +192,8 @@ def test_robust_allocation_with_the_tipping_point_beats_the_mode_allocation(tmp_
     prep = prepare_focus(FOCUS)
     assert {"aftercare", "tipping_spend", "tipping_pillar"} <= set(prep.model.families)
     assert prep.model.coverage and prep.model.durable
-    solve(prep.model, FOCUS.solver)
-    assert any(t.varValue > 0.5 for t in prep.model.tipped.values())  # a compact tips
+    info = solve(prep.model, FOCUS.solver)
+    assert any(info.value(t) > 0.5 for t in prep.model.tipped.values())  # a compact tips
     _robust_beats_mode(tmp_path, FOCUS, prepare_focus)
 
 
@@ -201,7 +201,6 @@ def test_the_robust_objective_is_the_mean_impact_of_its_plan_over_the_draws():
     """Per-draw copies of the curve rows: the sample-average objective is exactly the mean of
     ``impact_of`` over the draws, durable outcomes, stocks counted once and the systems dividend
     included (aftercare holds on the plan at the mode curves)."""
-    import pulp
 
     from optimizer.uncertainty.resolve import draw_curves
     from optimizer.uncertainty.robust import robust_plan
@@ -218,10 +217,10 @@ def test_the_robust_objective_is_the_mean_impact_of_its_plan_over_the_draws():
     fresh = prepare_focus(sc)
     plan, info = robust_plan(fresh, curves, set(prep.countries))
     assert info.status == "optimal"
-    objective = pulp.value(fresh.model.problem.objective)
+    objective = info.objective
     scores = [impact_of(plan, c, sc, prep.catalogue) for c in curves]
-    assert any(t.varValue > 0.5 for t in fresh.model.tipped.values())
-    gains = [v.varValue for v in fresh.model.variables if v.name.startswith("saa0_dividend")]
+    assert any(info.value(t) > 0.5 for t in fresh.model.tipped.values())
+    gains = [info.value(v) for v in fresh.model.variables if v.name.startswith("saa0_dividend")]
     assert max(gains) > 0  # the dividend counts
     assert objective == pytest.approx(np.mean(scores), rel=1e-7)
     # the fallback when the search stops early: the mode's focus countries, amounts over the draws
@@ -452,20 +451,23 @@ def test_cli_uncertainty_writes_the_study_folder(tmp_path):
     assert again.exit_code == 2 and "--force" in again.output  # an existing folder is kept
 
 
-def test_a_draw_changed_in_place_solves_as_a_model_rebuilt_on_its_curves(monkeypatch):
+def test_a_draw_changed_in_place_solves_as_a_model_rebuilt_on_its_curves():
+    from optimizer.model import build_model
     from optimizer.uncertainty import resolve as module
 
     prep = prepare_wide(SCENARIO)
-    assert module.changeable_in_place(prep.model)
+    info = solve(prep.model, SCENARIO.solver)  # the warm session the draws then change
     table = ranges(prep.catalogue, SCENARIO)
-    draw = sample(table, prep.countries, draw_seeds(5, 1)[0], "pert", False)
-    spend = model_spend(prep.model)
-    in_place = module.resolve(prep, draw, 0, spend)
-    monkeypatch.setattr(module, "changeable_in_place", lambda model: False)
-    rebuilt = module.resolve(prepare_wide(SCENARIO), draw, 0, spend)
-    assert in_place.objective == pytest.approx(rebuilt.objective, rel=1e-9)
-    assert in_place.selected == rebuilt.selected
-    assert in_place.spend.keys() == rebuilt.spend.keys()
+    spend = model_spend(prep.model, info)
+    for seed in draw_seeds(5, 2):
+        draw = sample(table, prep.countries, seed, "pert", False)
+        in_place = module.resolve(prep, draw, 0, spend)
+        cold = prepare_wide(SCENARIO)
+        cold.model = build_model(module.draw_inputs(cold, draw))
+        rebuilt = module.resolve(cold, draw, 0, spend)
+        assert in_place.objective == pytest.approx(rebuilt.objective, rel=1e-9)
+        assert in_place.selected == rebuilt.selected
+        assert in_place.spend.keys() == rebuilt.spend.keys()
 
 
 @pytest.mark.parametrize("name", ["baseline", "three-year"])

@@ -15,10 +15,11 @@ import pandas as pd
 from optimizer.catalogue import Catalogue, Component, ContextBounds, Metric
 from optimizer.engine import Prepared, collect
 from optimizer.impact import build_curves
+from optimizer.inputs import model_inputs
 from optimizer.model import build_model
 from optimizer.result import Result
 from optimizer.scenario import PolicySection, Scenario
-from optimizer.solve import SolveInfo, solve
+from optimizer.solve import Solution, solve
 from optimizer.vocabulary import SECTORS
 
 
@@ -152,7 +153,9 @@ class World:
     def prepare(self) -> Prepared:
         countries = self.countries or list(self.view.index)
         curves = build_curves(self.view, countries, self.catalogue, self.scenario.objective)
-        model = build_model(self.scenario, self.view, countries, curves, self.catalogue)
+        model = build_model(
+            model_inputs(self.scenario, self.view, countries, curves, self.catalogue)
+        )
         from optimizer.screening import Screen
 
         return Prepared(
@@ -166,7 +169,7 @@ class World:
             inputs=[],
         )
 
-    def solve(self, solver: str = "highs") -> tuple[Prepared, SolveInfo]:
+    def solve(self, solver: str = "highs") -> tuple[Prepared, Solution]:
         prep = self.prepare()
         return prep, solve(prep.model, self.scenario.solver, solver)
 

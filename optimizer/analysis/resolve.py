@@ -1,10 +1,10 @@
-"""One warm HiGHS copy of a built model, changed and re-solved in place.
+"""Temporary changes and re-solves for the trade-off analyses, on a solver session.
 
-The copy is handed over once (``solve._highs``); an analysis changes row bounds, column bounds or
-objective coefficients, solves (relaxation first, branch and bound only if a selection is
-fractional, as ``solve.solve`` does) and puts them back. HiGHS keeps its basis between solves, so a
-small change costs a fraction of a cold solve. Values land on the PuLP variables as with any solve:
-read a run's results (``engine.collect``) before analysing it.
+``Resolver`` is a thin layer over ``optimizer.session.Session`` (one warm HiGHS copy of a built
+model, the one way to re-solve): an analysis changes row bounds, column bounds or objective
+coefficients for a block (undone on exit), solves (``Session.search``: the relaxation first, a
+small warm branch and bound, HiGHS's MIP beyond ``NODE_LIMIT`` nodes) and reads a ``Point``.
+Nothing is written on the PuLP model.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-import pulp
 
 from optimizer.model import UNIT, AllocationModel
 from optimizer.scenario import SolverSection
-from optimizer.solve import INTEGRALITY_TOLERANCE, Status, _highs, _run_highs
+from optimizer.session import NODE_LIMIT, Session
+from optimizer.solve import Status
 
-NODE_LIMIT = 40  # nodes of the resolver's own branch and bound before HiGHS's MIP takes over
+__all__ = ["NODE_LIMIT", "Point", "Resolver"]
 
 
 @dataclass(frozen=True)
@@ -38,30 +38,27 @@ class Point:
 
 
 class Resolver:
-    """The model on one HiGHS instance, with the PuLP names mapped to rows and columns."""
+    """The model on its own session, with the PuLP names mapped to rows and columns."""
 
     def __init__(self, model: AllocationModel, settings: SolverSection):
         self.model = model
-        self.settings = settings
-        import highspy
+        self.session = Session(model, settings)
+        session = self.session
+        self.settings, self.highs, self.variables = settings, session.highs, session.variables
+        self.is_mip, self.col, self.row = session.is_mip, session.col, session.row
+        self.row_lower, self.row_upper = session.row_lower, session.row_upper
+        self.col_lower, self.col_upper = session.col_lower, session.col_upper
+        self.cost, self.sign = session.cost, session.sign
+        # the countries an analysis may choose: a locked-out one is held at 0 by its row
+        locked_out = set(model.scenario.selection.lock_out)
+        self.select_cols = {c: i for c, i in session.select_cols.items() if c not in locked_out}
+        self.integer_cols = session.integer_cols
+        self.spend_cols = session.spend_cols
+        self.values: np.ndarray | None = None  # the last solve's column values
 
-        self.highs, self.variables, self.is_mip = _highs(model, settings)
-        self.col = {v.name: i for i, v in enumerate(self.variables)}
-        self.row = {con.name: i for i, con in enumerate(model.problem.constraints())}
-        lp = self.highs.getLp()
-        self.row_lower = np.array(lp.row_lower_, dtype=float)
-        self.row_upper = np.array(lp.row_upper_, dtype=float)
-        self.col_lower = np.array(lp.col_lower_, dtype=float)
-        self.col_upper = np.array(lp.col_upper_, dtype=float)
-        self.cost = np.array(lp.col_cost_, dtype=float)  # in HiGHS's sense (minimise)
-        self.sign = -1.0 if model.problem.sense == pulp.LpMaximize else 1.0
-        self.select_cols = {iso: self.col[y.name] for iso, y in model.select.items()}
-        # every integer column (the selections, and any a later model adds): branched on
-        integrality = np.array([int(k) for k in lp.integrality_], dtype=int)
-        kind = int(highspy.HighsVarType.kInteger)
-        self.integer_cols = np.flatnonzero(integrality == kind).astype(np.int32)
-        self.spend_cols = np.array([self.col[v.name] for v in model.columns["var"]], dtype=np.int64)
-        self.solves = 0
+    @property
+    def solves(self) -> int:
+        return self.session.solves
 
     # ------------------------------------------------------------------ changes, undone on exit
     @contextlib.contextmanager
@@ -123,89 +120,17 @@ class Resolver:
 
     # ------------------------------------------------------------------ solving
     def solve(self, time_limit: float | None = None, branch: bool = True) -> Point:
-        """Solve the current copy: the relaxation first, then (if a selection is fractional) a
-        small depth-first branch and bound on the selections with warm LP re-solves, and HiGHS's
-        own MIP only if that needs more than ``NODE_LIMIT`` nodes (at once without ``branch``).
-        The time limit (default: the scenario's) applies to this solve alone."""
-        import highspy
-
-        highs = self.highs
-        seconds = self.settings.time_limit_s if time_limit is None else time_limit
-        highs.setOptionValue("time_limit", highs.getRunTime() + seconds)
-        self.solves += 1
-        if not self.is_mip:
-            status, _ = _run_highs(highs, self.model.problem, self.variables, False)
-            return self._point(status, highs.getSolution().col_value, self._objective())
-        ycols = self.integer_cols
-        lp_now = self.highs.getLp()  # the integer columns' bounds as the caller set them
-        low0 = np.array(lp_now.col_lower_)[ycols]
-        up0 = np.array(lp_now.col_upper_)[ycols]
-        kinds = np.array([highspy.HighsVarType.kContinuous] * len(ycols))
-        highs.changeColsIntegrality(len(ycols), ycols, kinds)
-        try:
-            found = self._branch(ycols, low0, up0) if branch else None
-        finally:
-            highs.changeColsBounds(len(ycols), ycols, low0, up0)
-            kinds = np.array([highspy.HighsVarType.kInteger] * len(ycols))
-            highs.changeColsIntegrality(len(ycols), ycols, kinds)
-        if found is not None:
-            status, values, objective = found
-            if status.has_solution:  # the PuLP variables hold the best node, not the last
-                for var, value in zip(self.variables, values, strict=True):
-                    var.varValue = value
-            return self._point(status, values, objective)
-        status, _ = _run_highs(highs, self.model.problem, self.variables, True)
-        return self._point(status, highs.getSolution().col_value, self._objective())
-
-    def _branch(self, ycols: np.ndarray, low0: np.ndarray, up0: np.ndarray):
-        """Depth-first branch and bound over the integer columns (binary), each node a warm LP.
-        Returns (status, values), or None to hand over to HiGHS's MIP (node limit, time limit
-        or a numerical failure)."""
-        highs = self.highs
-        gap = self.settings.mip_gap
-        best: tuple[float, np.ndarray] | None = None
-        stack = [(low0, up0)]
-        nodes = 0
-        while stack:
-            low, up = stack.pop()
-            nodes += 1
-            if nodes > NODE_LIMIT:
-                return None
-            highs.changeColsBounds(len(ycols), ycols, low, up)
-            status, _ = _run_highs(highs, self.model.problem, self.variables, False)
-            if status == Status.INFEASIBLE:
-                continue
-            if status != Status.OPTIMAL:
-                return None
-            objective = self._objective()
-            if best is not None and objective <= best[0] + gap * abs(best[0]):
-                continue  # this branch cannot beat the allocation in hand
-            values = np.asarray(highs.getSolution().col_value, dtype=float)
-            y = values[ycols]
-            fractional = np.abs(y - np.round(y)) > INTEGRALITY_TOLERANCE
-            if not fractional.any():
-                best = (objective, values)
-                continue
-            pick = int(np.argmax(np.where(fractional, 0.5 - np.abs(y - 0.5), -1.0)))
-            down_up = low.copy(), up.copy()
-            down_up[1][pick] = 0.0
-            up_low = low.copy(), up.copy()
-            up_low[0][pick] = 1.0
-            # the side the LP leans to is explored first (pushed last)
-            stack += [down_up, up_low] if y[pick] < 0.5 else [up_low, down_up]
-        if best is None:
-            return Status.INFEASIBLE, None, None
-        return Status.OPTIMAL, best[1], best[0]
-
-    def _objective(self) -> float:
-        """The last solve's objective in the model's sense (with the costs as changed)."""
-        return self.sign * self.highs.getInfo().objective_function_value
+        """Solve the current copy (``Session.search``); HiGHS's own MIP at once without
+        ``branch``. The time limit (default: the scenario's) applies to this solve alone."""
+        found = self.session.search(time_limit, NODE_LIMIT if branch else 0)
+        self.values = found.values
+        return self._point(found.status, found.values, found.objective)
 
     def _point(self, status: Status, values, objective: float | None) -> Point:
         if not status.has_solution or values is None:
             return Point(status, None, ())
         values = np.asarray(values, dtype=float)
-        chosen = tuple(sorted(c for c, i in self.select_cols.items() if values[i] > 0.5))
+        chosen = tuple(sorted(c for c, i in self.session.select_cols.items() if values[i] > 0.5))
         spend = float(values[self.spend_cols].sum()) * UNIT
         return Point(status, objective, chosen, spend)
 
@@ -213,40 +138,15 @@ class Resolver:
         """The LP with the selection fixed (as the run's final LP), and any other binary at its best
         value for that selection: (row duals, column duals) in the objective's sense (impact units
         per model unit), or None if it has no optimum."""
-        import highspy
-
-        basis = self.highs.getBasis()  # the relaxation's basis: a good start for what follows
-        index = np.array(list(self.select_cols.values()), dtype=np.int32)
-        fixed = np.array([1.0 if c in selected else 0.0 for c in self.select_cols])
+        every = self.session.select_cols  # locked-out countries too, at 0
+        index = np.array(list(every.values()), dtype=np.int32)
+        fixed = np.array([1.0 if c in selected else 0.0 for c in every])
         others = np.setdiff1d(self.integer_cols, index).astype(np.int32)
+        at = {int(i): float(v) for i, v in zip(index, fixed, strict=True)}
         if len(others):  # other binaries (tipping points): their best values for this selection
             with self.cols_bounds(index, fixed, fixed):
                 if not self.solve().ok:
                     return None
-            values = np.array([round(self.variables[i].varValue or 0.0) for i in others])
-            index, fixed = np.concatenate([index, others]), np.concatenate([fixed, values])
-        kinds = np.array([highspy.HighsVarType.kContinuous] * len(index))
-        self.highs.changeColsIntegrality(len(index), index, kinds)
-        try:
-            with self.cols_bounds(index, fixed, fixed):
-                self.highs.setOptionValue(
-                    "time_limit", self.highs.getRunTime() + self.settings.time_limit_s
-                )
-                status, _ = _run_highs(self.highs, self.model.problem, self.variables, False)
-                solution = self.highs.getSolution()
-                if status != Status.OPTIMAL or not solution.dual_valid:
-                    return None
-                return (
-                    self.sign * np.array(solution.row_dual),
-                    self.sign * np.array(solution.col_dual),
-                )
-        finally:
-            if self.is_mip:
-                kinds = np.array([highspy.HighsVarType.kInteger] * len(index))
-                self.highs.changeColsIntegrality(len(index), index, kinds)
-            # From the fixed LP's basis the free relaxation can take a minute (measured on the
-            # baseline); from the relaxation's own basis, or a cold start, about a second.
-            if basis.valid:
-                self.highs.setBasis(basis)
-            else:
-                self.highs.clearSolver()
+            at |= {int(i): float(round(self.values[i])) for i in others}
+        found = self.session.fixed_lp(np.array([at[int(i)] for i in self.integer_cols]))
+        return None if found is None else (found[1], found[2])

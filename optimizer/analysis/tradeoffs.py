@@ -11,7 +11,6 @@ import pandas as pd
 from optimizer.analysis.explain import Explanation, force_in
 from optimizer.analysis.margins import closest_left_out, fixed_duals, marginal_values
 from optimizer.analysis.prices import (
-    price_lock_outs,
     price_rules,
     price_stream_restrictions,
     restricted_streams,
@@ -43,15 +42,13 @@ def analyse(
 ) -> Tradeoffs:
     """Everything on one warm resolver: one re-solve a rule, the fixed LP's duals, then one
     forced-in re-solve for each of the closest countries left out. ``names`` maps ISO3 codes to
-    country names. A locked-out country is not in the model at all, so its lock is priced on a
-    model built without it (``rebuild``: scenario -> model), when given; so is what each funding
-    stream may pay for (a model built with that stream allowed to pay for everything)."""
+    country names. A lock (in or out) is a row priced like any rule; what each funding stream may
+    pay for is priced on a model built with that stream allowed to pay for everything
+    (``rebuild``: scenario -> model), when given."""
     scenario = model.scenario
     resolver = Resolver(model, scenario.solver)
     prices = price_rules(resolver, objective, progress)
     extra = []
-    if rebuild is not None and scenario.selection.lock_out:
-        extra.append(price_lock_outs(scenario, objective, rebuild, progress))
     if rebuild is not None and restricted_streams(scenario):
         extra.append(price_stream_restrictions(scenario, objective, rebuild, progress))
     if extra:

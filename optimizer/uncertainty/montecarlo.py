@@ -119,7 +119,7 @@ def _scenario_point(
     mode_impact = impact_of(study.mode_spend, prep.curves, scenario, prep.catalogue)
     if not info.status.has_solution:
         return DrawOutcome(index, 0, str(info.status), None, None, mode_impact, (), {})
-    spend = model_spend(prep.model)
+    spend = model_spend(prep.model, info)
     by_pillar = spend.groupby(["iso3", "pillar"])["amount_usd"].sum()
     return DrawOutcome(
         index=index,
@@ -128,7 +128,7 @@ def _scenario_point(
         objective=info.objective,
         impact=impact_of(spend, prep.curves, scenario, prep.catalogue),
         mode_impact=mode_impact,
-        selected=tuple(sorted(i for i, y in prep.model.select.items() if (y.varValue or 0) > 0.5)),
+        selected=tuple(info.chosen(prep.model.select)),
         spend={key: float(v) for key, v in by_pillar.items() if v >= 1.0},
     )
 
@@ -143,8 +143,8 @@ def study_of(prep: Prepared) -> Study:
         )
     if not info.status.has_solution:
         raise SolverError(info.solver, f"no allocation at the mode values (status {info.status})")
-    spend = model_spend(prep.model)
-    selected = tuple(sorted(i for i, y in prep.model.select.items() if (y.varValue or 0) > 0.5))
+    spend = model_spend(prep.model, info)
+    selected = tuple(info.chosen(prep.model.select))
     table = ranges(prep.catalogue, prep.scenario)
     return Study(
         scenario=prep.scenario,

@@ -1,9 +1,9 @@
-"""One built model, many curves: put a draw's curves on the model, re-solve, score allocations.
+"""One built model, many curves: put a draw's inputs on the model in place, re-solve, score.
 
-A draw changes numbers, not structure: each spend column's upper bound (its segment width), its
-coefficient in the selection link ``x <= width * y`` and its objective coefficient. ``apply_curves``
-changes exactly those on the PuLP model (the objective through ``model.impact_objective``, the one
-definition), so ``solve.solve`` hands the changed model to the solver.
+A draw changes numbers, not structure: the inputs built on its curves (``draw_inputs``) go onto
+the prepared model with ``AllocationModel.set_inputs`` (widths, slopes and every coefficient that
+depends on them, the focus rows included), which the model's solver session receives too: each
+worker keeps one model and one session across its draws.
 
 ``impact_of`` scores any spend on any curves, discounted, without the tie-break or the tipping bonus:
 the draws' optima, the mode allocation and the robust allocation are all scored this one way.
@@ -20,9 +20,10 @@ from optimizer.catalogue import Catalogue
 from optimizer.engine import Prepared
 from optimizer.focus import AFTERCARE, durable_factor
 from optimizer.impact import Curves, build_curves
-from optimizer.model import UNIT, AllocationModel, build_model, impact_objective
+from optimizer.inputs import ModelInputs, model_inputs
+from optimizer.model import UNIT, AllocationModel
 from optimizer.scenario import Scenario
-from optimizer.solve import solve
+from optimizer.solve import Solution, solve
 from optimizer.uncertainty.draws import Draw
 
 SEGMENT_KEY = ["iso3", "component", "segment"]
@@ -51,47 +52,36 @@ def draw_curves(prep: Prepared, draw: Draw) -> Curves:
     return curves.only(prep.countries)
 
 
-def apply_curves(model: AllocationModel, curves: Curves) -> None:
-    """Segment widths, link coefficients and objective coefficients from ``curves``, in place."""
-    cols = model.columns
-    fresh = curves.segments.set_index(SEGMENT_KEY)[["width_usd", "value_slope"]]
-    found = fresh.reindex(pd.MultiIndex.from_frame(cols[SEGMENT_KEY]))
-    if found["width_usd"].isna().any():  # a programming error: the structure must not change
-        raise RuntimeError("the drawn curves lack segments of the built model")
-    cols["value_slope"] = found["value_slope"].to_numpy()
-    set_widths(model, found["width_usd"].to_numpy())
-    model.curves = curves
-    model.problem.setObjective(impact_objective(model))
+def draw_inputs(prep: Prepared, draw: Draw, discount_rate: float | None = None) -> ModelInputs:
+    """The prepared model's inputs on ``draw``'s curves (and ``discount_rate``, if given): the
+    same structure, built without reading a table."""
+    scenario = prep.scenario
+    if discount_rate is not None:
+        budget = scenario.budget.model_copy(update={"discount_rate": discount_rate})
+        scenario = scenario.model_copy(update={"budget": budget})
+    curves = draw_curves(prep, draw)
+    return model_inputs(scenario, prep.screen.frame, prep.countries, curves, prep.catalogue)
 
 
 def set_widths(model: AllocationModel, widths: np.ndarray) -> None:
-    """Each spend column's width (US$): its upper bound and its selection-link coefficient."""
+    """Each spend column's width (US$): its upper bound and its selection-link coefficient (the
+    sample-average model of ``robust.py``, built on a fresh model before its first solve)."""
     cols = model.columns
     cols["width_usd"] = widths
-    links = _links(model)
+    links = {
+        name[len("link_") :]: con
+        for name, con in model.problem._constraints.items()
+        if name.startswith("link_")
+    }
     for var, iso, width in zip(cols["var"], cols["iso3"], widths, strict=True):
         var.upBound = width / UNIT
         links[var.name].expr[model.select[iso]] = -width / UNIT
 
 
-def _links(model: AllocationModel) -> dict:
-    """Selection-link rows by spend-variable name (found once per model)."""
-    cached = getattr(model, "_links_by_var", None)
-    if cached is None:
-        prefix = "link_"
-        cached = {
-            c.name[len(prefix) :]: c
-            for c in model.problem.constraints()
-            if c.name and c.name.startswith(prefix)
-        }
-        model._links_by_var = cached
-    return cached
-
-
-def model_spend(model: AllocationModel) -> pd.DataFrame:
+def model_spend(model: AllocationModel, solution: Solution) -> pd.DataFrame:
     """The solved spend in US$ per (iso3, component, pillar, year)."""
     cols = model.columns
-    values = np.array([v.varValue or 0.0 for v in cols["var"]]) * UNIT
+    values = np.array([solution.value(v) for v in cols["var"]]) * UNIT
     frame = cols[[*SPEND_KEY, "pillar"]].assign(amount_usd=values)
     return frame.groupby([*SPEND_KEY, "pillar"], as_index=False, sort=True)["amount_usd"].sum()
 
@@ -222,10 +212,9 @@ def dividend_of(spend: pd.DataFrame, counted: pd.DataFrame, scenario: Scenario) 
     return float((gain[:, 1:] * discount[1:]).sum())
 
 
-# Families whose rows do not depend on the curves: a draw can change the built model in place when
-# every family is one of these. Issue 10's focus mechanisms add rows whose coefficients are outcome
-# slopes or saturations (aftercare, stocks counted once, the tipping point's durable outcomes, the
-# systems dividend); with any of those the model is rebuilt from the drawn curves instead.
+# Families whose rows do not depend on the curves: the sample-average model of ``robust.py`` copies
+# the spend columns per draw and can do so only when every family is one of these (the draws
+# themselves are applied to any model in place: ``AllocationModel.set_inputs``).
 CURVE_FREE_FAMILIES = frozenset(
     {
         "budget",
@@ -252,23 +241,10 @@ CURVE_VARIABLES = ("coverage_", "durable_", "dividend_")  # columns whose rows u
 
 
 def changeable_in_place(model: AllocationModel) -> bool:
-    """Whether ``apply_curves`` changes every number a draw changes in ``model``."""
+    """Whether the widths and the objective are every number a draw changes in ``model``."""
     if not set(model.families) <= CURVE_FREE_FAMILIES:
         return False
     return not any(v.name.startswith(CURVE_VARIABLES) for v in model.variables)
-
-
-def model_for(prep: Prepared, curves: Curves, scenario: Scenario) -> AllocationModel:
-    """``prep.model`` changed in place to ``curves``, or a model rebuilt on them where some row
-    depends on the curves beyond the segment widths and objective."""
-    if changeable_in_place(prep.model):
-        prep.model.scenario = scenario  # impact_objective discounts with the model's scenario
-        try:
-            apply_curves(prep.model, curves)
-        finally:
-            prep.model.scenario = prep.scenario
-        return prep.model
-    return build_model(scenario, prep.screen.frame, prep.countries, curves, prep.catalogue)
 
 
 def resolve(
@@ -278,21 +254,18 @@ def resolve(
     mode_spend: pd.DataFrame,
     discount_rate: float | None = None,
 ) -> DrawOutcome:
-    """Solve ``prep``'s model on ``draw``'s curves (and ``discount_rate``, if given); score its
-    optimum and the mode allocation."""
-    scenario = prep.scenario
-    if discount_rate is not None:
-        budget = scenario.budget.model_copy(update={"discount_rate": discount_rate})
-        scenario = scenario.model_copy(update={"budget": budget})
-    curves = draw_curves(prep, draw)
-    model = model_for(prep, curves, scenario)
+    """Solve ``prep``'s model on ``draw``'s curves (and ``discount_rate``, if given), changed in
+    place on its session (the next draw starts from this one's basis); score its optimum and the
+    mode allocation."""
+    inputs = draw_inputs(prep, draw, discount_rate)
+    scenario, curves, model = inputs.scenario, inputs.curves, prep.model
+    model.set_inputs(inputs)
     info = solve(model, scenario.solver)
     mode_impact = impact_of(mode_spend, curves, scenario, prep.catalogue)
     if not info.status.has_solution:
         return DrawOutcome(index, draw.seed, str(info.status), None, None, mode_impact, (), {})
-    spend = model_spend(model)
+    spend = model_spend(model, info)
     by_pillar = spend.groupby(["iso3", "pillar"])["amount_usd"].sum()
-    selected = tuple(sorted(i for i, y in model.select.items() if (y.varValue or 0) > 0.5))
     return DrawOutcome(
         index=index,
         seed=draw.seed,
@@ -300,6 +273,6 @@ def resolve(
         objective=info.objective,
         impact=impact_of(spend, curves, scenario, prep.catalogue),
         mode_impact=mode_impact,
-        selected=selected,
+        selected=tuple(info.chosen(model.select)),
         spend={key: float(v) for key, v in by_pillar.items() if v >= 1.0},
     )

@@ -51,7 +51,7 @@ from optimizer.engine import Prepared
 from optimizer.errors import SolverError
 from optimizer.impact import Curves
 from optimizer.model import LE, UNIT, AllocationModel
-from optimizer.solve import SolveInfo, Status, solve
+from optimizer.solve import Solution, Status, solve
 from optimizer.uncertainty.draws import sample
 from optimizer.uncertainty.montecarlo import Finished, Study
 from optimizer.uncertainty.resolve import (
@@ -197,7 +197,7 @@ def _dividend(m: AllocationModel, d: int, cols: pd.DataFrame) -> dict:
 
 def robust_plan(
     prep: Prepared, curves: list[Curves], candidates: set[str], fixed: bool = False
-) -> tuple[pd.DataFrame, SolveInfo]:
+) -> tuple[pd.DataFrame, Solution]:
     """The spend (iso3, component, year, pillar, amount_usd) that maximises mean impact over the
     draws' ``curves``, funding only ``candidates`` (with ``fixed``: funding each of them), and how
     it was solved (the scenario's ``[solver]`` time limit and MIP gap apply). Changes
@@ -230,7 +230,7 @@ def robust_plan(
             f"no robust allocation found (status {info.status}); use fewer --robust-draws or a "
             "longer solver.time_limit_s",
         )
-    return model_spend(m), info
+    return model_spend(m, info), info
 
 
 def compare(

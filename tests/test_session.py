@@ -1,0 +1,205 @@
+"""One model, many solves: a change made in place and re-solved on the warm solver session gives
+what a cold build of the changed scenario gives (objective and allocation); the Result reports the
+numbers solved; the final LP's duals are the rules' marginal values; lock_out rows are priced.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from world import World, random_instance
+
+from optimizer.cli import main
+from optimizer.engine import collect
+from optimizer.impact import build_curves
+from optimizer.model import UNIT, build_model
+from optimizer.solve import Status, solve
+
+SEEDS = [1, 2, 5, 6]  # instances with focus countries chosen
+FAMILY_OFF = {  # a family, and the scenario change that switches it off
+    "pillar_floor": ("policy", {"pillar_floor_share": {}}),
+    "earmark": ("policy", {"earmark_share": {}}),
+    "me_floor": ("policy", {"me_floor_share": 0.0}),
+    "government_cap": ("policy", {"government_cap_share": None}),
+    "ramp_up": ("policy", {"ramp_up": None}),
+    "ramp_down": ("policy", {"ramp_down": None}),
+    "component_floor": ("policy", {"component_floor_share": {}}),
+    "aftercare": ("policy", {"aftercare_share": 0.0}),
+    "region_max": ("selection", {"region_max": {}}),
+}
+
+
+def instance(seed: int) -> World:
+    return random_instance(
+        np.random.default_rng(1000 + seed), rule_probability=0.6, focus_rules=True
+    )
+
+
+def changed(world: World, section: str, update: dict) -> World:
+    """``world`` with one scenario section changed: the cold build to compare with."""
+    sc = world.scenario
+    part = getattr(sc, section).model_copy(update=update)
+    return World(
+        sc.model_copy(update={section: part}), world.view, world.catalogue, world.countries
+    )
+
+
+def warm(world: World):
+    """A prepared world solved once (its model keeps the session), or None if infeasible."""
+    prep, info = world.solve()
+    return (prep, info) if info.status == Status.OPTIMAL else None
+
+
+def same(resolved, cold) -> None:
+    """Objective and allocation of a warm re-solve equal those of a cold build."""
+    assert resolved.summary.status == cold.summary.status == "optimal"
+    assert resolved.summary.objective == pytest.approx(cold.summary.objective, rel=1e-9)
+    assert resolved.summary.selected == cold.summary.selected
+    pd.testing.assert_frame_equal(
+        resolved.allocation, cold.allocation, check_exact=False, atol=1.0, rtol=0
+    )
+
+
+def resolved(prep):
+    info = solve(prep.model, prep.scenario.solver)
+    assert prep.model.session.solves >= 2  # the warm session, not a new one
+    return collect(prep, info)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_budget_change_resolves_as_a_cold_build(seed):
+    world = instance(seed)
+    if (found := warm(world)) is None:
+        pytest.skip("infeasible instance")
+    prep, _ = found
+    budget = 0.7 * world.scenario.budget.total_usd
+    prep.model.set_rhs("budget_total", budget / UNIT)
+    result = resolved(prep)
+    cold = changed(world, "budget", {"total_usd": budget}).result()
+    same(result, cold)
+    assert result.summary.budget_usd == pytest.approx(budget)  # the number solved, not 10e6
+    assert result.constraints.set_index("name").at["budget_total", "limit"] == pytest.approx(budget)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_family_switched_off_resolves_as_a_cold_build(seed):
+    world = instance(seed)
+    if (found := warm(world)) is None:
+        pytest.skip("infeasible instance")
+    prep, _ = found
+    present = [f for f in FAMILY_OFF if prep.model.families.get(f)]
+    if not present:
+        pytest.skip("no family to switch off")
+    family = present[seed % len(present)]  # a different family from one seed to the next
+    prep.model.set_family(family, False)
+    result = resolved(prep)
+    assert family not in set(result.constraints["family"])
+    same(result, changed(world, *FAMILY_OFF[family]).result())
+    prep.model.set_family(family, True)  # and back on: the first optimum again
+    assert resolved(prep).summary.objective == pytest.approx(world.result().summary.objective)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_column_bound_resolves_as_a_cold_build(seed):
+    """Fixing a chosen focus country's selection at 0 is locking it out."""
+    world = instance(seed)
+    if (found := warm(world)) is None:
+        pytest.skip("infeasible instance")
+    prep, info = found
+    chosen = info.chosen(prep.model.select)
+    locked_in = set(world.scenario.selection.lock_in)
+    iso = next((c for c in chosen if c not in locked_in), None)
+    if iso is None:
+        pytest.skip("no country to take out")
+    prep.model.set_col_bounds([f"y_{iso}"], 0.0, 0.0)
+    lock_out = [*world.scenario.selection.lock_out, iso]
+    cold_world = changed(world, "selection", {"lock_out": lock_out})
+    cold_prep, cold_info = cold_world.solve()
+    if cold_info.status != Status.OPTIMAL:
+        assert solve(prep.model, prep.scenario.solver).status == cold_info.status
+        return
+    same(resolved(prep), collect(cold_prep, cold_info))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_draw_applied_in_place_resolves_as_a_cold_build(seed):
+    """New curves (every unit cost down, saturations up): widths, slopes and every coefficient
+    that depends on them, focus rows included, changed in place."""
+    world = instance(seed)
+    if (found := warm(world)) is None:
+        pytest.skip("infeasible instance")
+    prep, _ = found
+    scale = {"unit_cost_usd": 0.8, "saturation": 1.3, "weight": 1.1}
+    curves = build_curves(
+        world.view,
+        prep.countries,
+        world.catalogue,
+        world.scenario.objective,
+        draw=lambda kind, key, iso, value: value * scale.get(kind, 1.0),
+    )
+    inputs = prep.model.inputs.with_curves(curves)
+    prep.model.set_inputs(inputs)
+    result = resolved(prep)
+    cold = build_model(inputs)
+    cold_prep = type(prep)(**{**prep.__dict__, "model": cold})
+    same(result, collect(cold_prep, solve(cold, world.scenario.solver)))
+
+
+@pytest.mark.parametrize("seed", [2, 6, 8])  # instances with binding rules of several families
+def test_duals_match_finite_differences_with_the_selection_fixed(seed):
+    """With every binary fixed the model is an LP, and each rule row's dual is the change of the
+    optimum per model unit of its right-hand side: between the one-sided finite differences (the
+    optimum is concave in a right-hand side), and equal to both where they agree."""
+    world = instance(seed)
+    prep, info = world.solve()
+    model = prep.model
+    for var in model.binaries:
+        value = float(round(info.value(var)))
+        model.set_col_bounds([var.name], value, value)
+    base = solve(model, world.scenario.solver)
+    assert base.objective == pytest.approx(info.objective, rel=1e-9)
+    rules = [name for names in model.families.values() for name in names]
+    priced = [name for name in rules if abs(base.duals[name]) > 1e-6][:10]
+    assert priced, "a binding rule to price"
+    step = 1e-4  # model units: US$ 100 for a money row
+    agreeing = 0
+    for name in priced:
+        rhs = -model.problem.get_constraint_by_name(name).constant
+        slopes = []
+        for moved in (rhs - step, rhs + step):
+            model.set_rhs(name, moved)
+            slopes.append(solve(model, world.scenario.solver).objective - base.objective)
+        model.set_rhs(name, rhs)
+        left, right = -slopes[0] / step, slopes[1] / step
+        dual, tol = base.duals[name], 1e-5 * max(1.0, abs(base.duals[name]))
+        assert right - tol <= dual <= left + tol, (name, left, dual, right)
+        if abs(left - right) <= tol:
+            agreeing += 1
+            assert dual == pytest.approx(left, rel=1e-5, abs=1e-7)
+    assert agreeing, "a non-degenerate row, where the dual is the derivative"
+
+
+def test_lock_out_rows_are_priced_in_constraints_csv(tmp_path: Path):
+    """A locked-out eligible country stays in the model, held at 0 by a lock_out row with its dual;
+    it is not a focus country."""
+    small = ["--set", "selection.max_countries=3", "--set", "eligibility.min_rule_of_law_pct=50"]
+    first = tmp_path / "first"
+    assert CliRunner().invoke(main, ["run", *small, "--out", str(first)]).exit_code == 0
+    chosen = json.loads((first / "summary.json").read_text())["selected"]
+    out = tmp_path / "locked"
+    args = ["run", *small, "--set", f'selection.lock_out=["{chosen[0]}"]', "--out", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(out / "constraints.csv").set_index("name")
+    row = rows.loc[f"lock_out_{chosen[0]}"]
+    assert row["family"] == "lock_out" and row["selected"] == False  # noqa: E712
+    assert (row["unit"], row["activity"], row["limit"]) == ("countries", 0.0, 0.0)
+    assert np.isfinite(row["dual_impact_per_unit"])  # the final LP priced it
+    summary = json.loads((out / "summary.json").read_text())
+    assert chosen[0] not in summary["selected"]
+    assert summary["objective"] < json.loads((first / "summary.json").read_text())["objective"]
