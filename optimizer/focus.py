@@ -160,13 +160,19 @@ def define_tipping(m: AllocationModel) -> None:
     yearly = [inputs.selection.max_compact_usd, inputs.budget.total_usd]
     if inputs.budget.annual_cap_usd is not None:
         yearly.append(inputs.budget.annual_cap_usd)
+    reachable = _most_spend(m)
     for iso in m.countries:
-        tip = m.problem.add_variable(f"tip_{iso}", cat=pulp.LpBinary)
+        threshold = tp.threshold_usd_per_person * float(first.at[iso, "reach"]) / core.UNIT
+        # a compact that cannot reach its threshold cannot tip: the bound leaves the optimum as it
+        # is and takes from the relaxation a durable share it could never earn (docs/model.md)
+        never = threshold > reachable.get(iso, 0.0) * (1 + 1e-9)
+        tip = m.problem.add_variable(
+            f"tip_{iso}", lowBound=0, upBound=0 if never else 1, cat=pulp.LpInteger
+        )
         durable = m.new_var(f"durable_{iso}")
         m.variables.append(tip)
         m.tipped[iso], m.durable[iso] = tip, durable
         m.define(f"tip_link_{iso}", {tip: 1.0, m.select[iso]: -1.0}, core.LE)
-        threshold = tp.threshold_usd_per_person * float(first.at[iso, "reach"]) / core.UNIT
         if threshold > 0:
             terms = {m.total[iso]: 1.0, tip: -threshold}
             m.add("tipping_spend", f"tipping_spend_{iso}", terms, core.GE, 0.0)
@@ -184,6 +190,23 @@ def define_tipping(m: AllocationModel) -> None:
         segs = seg_by_iso.get(iso)
         big = kappa * (best_value(segs, cap) if segs is not None else 0.0)
         m.define(f"durable_switch_{iso}", {durable: 1.0, tip: -big}, core.LE)
+
+
+def _most_spend(m: AllocationModel) -> dict[str, float]:
+    """An upper bound on each country's spend over the compact (model units): the largest
+    compact, the budget (grossed up by the largest host share), and each year at most its
+    absorptive cap and what its curves can absorb."""
+    inputs = m.inputs
+    per_year = m.columns.drop_duplicates(["iso3", "component", "segment"])
+    capacity = per_year.groupby("iso3")["width_usd"].sum()
+    host = max(inputs.host_share.values(), default=0.0)
+    budget = inputs.budget.total_usd / (1.0 - host) if host < 1.0 else np.inf
+    most = {}
+    for iso in m.countries:
+        yearly = min(float(capacity.get(iso, 0.0)), m.caps[iso] if m.caps is not None else np.inf)
+        spend = min(inputs.selection.max_compact_usd, budget, yearly * len(inputs.years))
+        most[iso] = spend / core.UNIT
+    return most
 
 
 def define_systems_dividend(m: AllocationModel) -> None:

@@ -79,6 +79,22 @@ def test_a_pillar_funded_too_little_in_the_last_years_blocks_the_tipping_point()
     assert s.objective == pytest.approx(1e6 * slope(1000.0), rel=1e-6)
 
 
+def test_a_compact_that_cannot_reach_its_threshold_cannot_tip_and_the_optimum_stands():
+    """$2M threshold, at most $1M of spend: tip is bounded to 0 before the solve; the relaxation
+    (tip free in [0, 1]) would otherwise earn durable outcomes the MIP cannot."""
+    world = tipping_world(threshold_usd_per_person=20.0)
+    model = world.prepare().model
+    assert model.tipped["AAA"].upBound == 0
+    reachable = tipping_world()  # $500k threshold: reachable, so the binary stays free
+    assert reachable.prepare().model.tipped["AAA"].upBound == 1
+    # without the bound the MIP finds the same optimum (the bound is valid)
+    unbounded = world.prepare().model
+    unbounded.tipped["AAA"].upBound = 1
+    assert solve(unbounded, world.scenario.solver).objective == pytest.approx(
+        solve(model, world.scenario.solver).objective, rel=1e-9
+    )
+
+
 def test_tipping_off_adds_no_binaries():
     prep = tipping_world(durable_years=0).prepare()
     assert prep.model.tipped == {} and prep.model.binaries == list(prep.model.select.values())
