@@ -10,8 +10,10 @@ read a run's results (``engine.collect``) before analysing it.
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pulp
@@ -21,6 +23,12 @@ from optimizer.scenario import SolverSection
 from optimizer.solve import INTEGRALITY_TOLERANCE, Status, _highs, _run_highs
 
 NODE_LIMIT = 40  # nodes of the resolver's own branch and bound before HiGHS's MIP takes over
+FRACTIONAL_LIMIT = 4  # more fractional integers at the root: HiGHS's MIP at once, for this and
+# every later solve of the resolver (the relaxation is weak: on the tipping-point baseline it is 6%
+# above the optimum with dozens of fractional tipping points, which HiGHS's presolve and root cuts
+# close in one node while 40 warm LPs do not; its MIP does not start from the LP's basis, so the
+# relaxation would only add an LP to every solve)
+FEASIBILITY_TOLERANCE = 1e-6  # a start's rows and bounds, relative to max(1, |bound|)
 
 
 @dataclass(frozen=True)
@@ -31,6 +39,7 @@ class Point:
     objective: float | None
     selected: tuple[str, ...]
     spend_usd: float | None = None  # money allocated, US dollars
+    values: np.ndarray | None = field(default=None, repr=False, compare=False)  # every column
 
     @property
     def ok(self) -> bool:
@@ -61,7 +70,53 @@ class Resolver:
         kind = int(highspy.HighsVarType.kInteger)
         self.integer_cols = np.flatnonzero(integrality == kind).astype(np.int32)
         self.spend_cols = np.array([self.col[v.name] for v in model.columns["var"]], dtype=np.int64)
+        self.matrix = _matrix(lp)
+        self.weak = False  # the relaxation proved weak (FRACTIONAL_LIMIT): HiGHS's MIP directly
         self.solves = 0
+
+    def clone(self) -> Resolver:
+        """Another resolver on the same model with its own HiGHS copy (as changed now), for
+        re-solves in a second thread: HiGHS runs outside Python's lock, so two copies solve at
+        once on two cores. Values it writes on the PuLP variables are as after any re-solve."""
+        from optimizer.solve import _highs_options, _stdout_silenced
+
+        twin = copy.copy(self)
+        with _stdout_silenced():
+            twin.highs = _thread_highs()()
+        _highs_options(twin.highs, self.settings)
+        twin.highs.passModel(self.highs.getLp())
+        twin.solves = 0
+        return twin
+
+    def incumbent(self) -> np.ndarray | None:
+        """The column values the PuLP variables hold (the run's solution: read before any
+        re-solve overwrites them), as a start for re-solves it stays feasible for; None if unset."""
+        values = [v.varValue for v in self.variables]
+        if any(v is None for v in values):
+            return None
+        return np.array(values, dtype=float)
+
+    def feasible(self, values: np.ndarray, lp=None) -> bool:
+        """Whether ``values`` meets every row and column bound of the copy as changed now (``lp``:
+        its ``getLp()``, if in hand), and the integer columns are whole."""
+        lp = self.highs.getLp() if lp is None else lp
+        tolerance = FEASIBILITY_TOLERANCE
+        if len(values) != lp.num_col_ or lp.num_row_ != self.matrix.shape[0]:
+            return False  # columns or rows added since (alternatives): not checked, not used
+        activity = self.matrix @ values
+
+        def within(x, low, up):
+            low, up = np.asarray(low, dtype=float), np.asarray(up, dtype=float)
+            slack = tolerance * np.maximum(1.0, np.maximum(np.abs(low), np.abs(up)))
+            return bool(np.all(x >= low - slack) and np.all(x <= up + slack))
+
+        y = values[self.integer_cols]
+        whole = bool(np.all(np.abs(y - np.round(y)) <= tolerance))
+        return (
+            whole
+            and within(values, lp.col_lower_, lp.col_upper_)
+            and within(activity, lp.row_lower_, lp.row_upper_)
+        )
 
     # ------------------------------------------------------------------ changes, undone on exit
     @contextlib.contextmanager
@@ -122,11 +177,23 @@ class Resolver:
         return np.array([self.col[v.name] for v in cols.loc[cols["iso3"] == iso, "var"]])
 
     # ------------------------------------------------------------------ solving
-    def solve(self, time_limit: float | None = None, branch: bool = True) -> Point:
+    def solve(
+        self,
+        time_limit: float | None = None,
+        branch: bool = True,
+        start: np.ndarray | None = None,
+    ) -> Point:
         """Solve the current copy: the relaxation first, then (if a selection is fractional) a
         small depth-first branch and bound on the selections with warm LP re-solves, and HiGHS's
-        own MIP only if that needs more than ``NODE_LIMIT`` nodes (at once without ``branch``).
-        The time limit (default: the scenario's) applies to this solve alone."""
+        own MIP if that needs more than ``NODE_LIMIT`` nodes, or at once when the relaxation has
+        more than ``FRACTIONAL_LIMIT`` fractional integers (or without ``branch``). The time limit
+        (default: the scenario's) applies to this solve alone.
+
+        ``start`` (every column's value) is an allocation believed feasible for the copy as
+        changed, e.g. the optimum before a rule was relaxed: checked, and if feasible it is the
+        incumbent from the first node (HiGHS's MIP gets it as its start), so the search only
+        has to prove it or beat it. If the relaxation's bound is within the MIP gap of it, the
+        start is returned as optimal after one LP: the bound proves it, as the MIP would."""
         import highspy
 
         highs = self.highs
@@ -140,10 +207,14 @@ class Resolver:
         lp_now = self.highs.getLp()  # the integer columns' bounds as the caller set them
         low0 = np.array(lp_now.col_lower_)[ycols]
         up0 = np.array(lp_now.col_upper_)[ycols]
+        incumbent = None
+        if start is not None and self.feasible(start, lp_now):
+            value = float(np.dot(lp_now.col_cost_, start) + lp_now.offset_)
+            incumbent = (self.sign * value, np.asarray(start, dtype=float))
         kinds = np.array([highspy.HighsVarType.kContinuous] * len(ycols))
         highs.changeColsIntegrality(len(ycols), ycols, kinds)
         try:
-            found = self._branch(ycols, low0, up0) if branch else None
+            found = self._branch(ycols, low0, up0, incumbent) if branch and not self.weak else None
         finally:
             highs.changeColsBounds(len(ycols), ycols, low0, up0)
             kinds = np.array([highspy.HighsVarType.kInteger] * len(ycols))
@@ -154,16 +225,22 @@ class Resolver:
                 for var, value in zip(self.variables, values, strict=True):
                     var.varValue = value
             return self._point(status, values, objective)
+        if incumbent is not None:
+            solution = highspy.HighsSolution()
+            solution.col_value = incumbent[1].tolist()
+            solution.value_valid = True
+            highs.setSolution(solution)
         status, _ = _run_highs(highs, self.model.problem, self.variables, True)
         return self._point(status, highs.getSolution().col_value, self._objective())
 
-    def _branch(self, ycols: np.ndarray, low0: np.ndarray, up0: np.ndarray):
-        """Depth-first branch and bound over the integer columns (binary), each node a warm LP.
-        Returns (status, values), or None to hand over to HiGHS's MIP (node limit, time limit
-        or a numerical failure)."""
+    def _branch(self, ycols: np.ndarray, low0: np.ndarray, up0: np.ndarray, incumbent=None):
+        """Depth-first branch and bound over the integer columns (binary), each node a warm LP,
+        from ``incumbent`` ((objective, values) or None). Returns (status, values, objective),
+        or None to hand over to HiGHS's MIP (too many fractional integers at the root, node
+        limit, time limit or a numerical failure)."""
         highs = self.highs
         gap = self.settings.mip_gap
-        best: tuple[float, np.ndarray] | None = None
+        best: tuple[float, np.ndarray] | None = incumbent
         stack = [(low0, up0)]
         nodes = 0
         while stack:
@@ -186,6 +263,9 @@ class Resolver:
             if not fractional.any():
                 best = (objective, values)
                 continue
+            if nodes == 1 and fractional.sum() > FRACTIONAL_LIMIT:
+                self.weak = True
+                return None
             pick = int(np.argmax(np.where(fractional, 0.5 - np.abs(y - 0.5), -1.0)))
             down_up = low.copy(), up.copy()
             down_up[1][pick] = 0.0
@@ -207,12 +287,15 @@ class Resolver:
         values = np.asarray(values, dtype=float)
         chosen = tuple(sorted(c for c, i in self.select_cols.items() if values[i] > 0.5))
         spend = float(values[self.spend_cols].sum()) * UNIT
-        return Point(status, objective, chosen, spend)
+        return Point(status, objective, chosen, spend, values)
 
-    def fixed_lp(self, selected: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray] | None:
+    def fixed_lp(
+        self, selected: tuple[str, ...], start: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
         """The LP with the selection fixed (as the run's final LP), and any other binary at its best
         value for that selection: (row duals, column duals) in the objective's sense (impact units
-        per model unit), or None if it has no optimum."""
+        per model unit), or None if it has no optimum. ``start``: as for ``solve`` (the run's
+        optimum, when ``selected`` is its selection)."""
         import highspy
 
         basis = self.highs.getBasis()  # the relaxation's basis: a good start for what follows
@@ -221,7 +304,7 @@ class Resolver:
         others = np.setdiff1d(self.integer_cols, index).astype(np.int32)
         if len(others):  # other binaries (tipping points): their best values for this selection
             with self.cols_bounds(index, fixed, fixed):
-                if not self.solve().ok:
+                if not self.solve(start=start).ok:
                     return None
             values = np.array([round(self.variables[i].varValue or 0.0) for i in others])
             index, fixed = np.concatenate([index, others]), np.concatenate([fixed, values])
@@ -250,3 +333,37 @@ class Resolver:
                 self.highs.setBasis(basis)
             else:
                 self.highs.clearSolver()
+
+
+def _matrix(lp):
+    """The constraint matrix of a HighsLp as a SciPy sparse matrix (rows x columns)."""
+    import highspy
+    from scipy import sparse
+
+    a = lp.a_matrix_
+    data = (np.asarray(a.value_), np.asarray(a.index_), np.asarray(a.start_))
+    shape = (lp.num_row_, lp.num_col_)
+    if a.format_ == highspy.MatrixFormat.kRowwise:
+        return sparse.csr_matrix(data, shape=shape)
+    return sparse.csc_matrix(data, shape=shape).tocsr()
+
+
+@functools.cache
+def _thread_highs():
+    import highspy
+    from highspy import _core
+
+    class ThreadHighs(highspy.Highs):
+        """A HiGHS copy that solves in the calling thread. highspy's own ``startSolve`` runs the
+        solver in a thread of its own behind a lock that every copy shares, so two copies could
+        not solve at once; the solver itself releases Python's lock, and ``cancelSolve`` (which
+        Ctrl-C in the main thread calls) still stops it through the interrupt callbacks."""
+
+        def startSolve(self):
+            self._Highs__solver_should_stop = False
+            self._status = _core._Highs.run(self)
+
+        def wait(self, timeout: float = -1.0):
+            return True, getattr(self, "_status", None)
+
+    return ThreadHighs
