@@ -28,9 +28,12 @@ class Duals:
     values: np.ndarray
 
 
-def fixed_duals(resolver: Resolver, selected: tuple[str, ...]) -> Duals | None:
-    """Solve the LP with ``selected`` fixed; None if it has no optimum."""
-    duals = resolver.fixed_lp(tuple(selected))
+def fixed_duals(
+    resolver: Resolver, selected: tuple[str, ...], start: np.ndarray | None = None
+) -> Duals | None:
+    """Solve the LP with ``selected`` fixed; None if it has no optimum. ``start``: the run's
+    optimum (the incumbent of the tipping points' re-solve, ``Resolver.fixed_lp``)."""
+    duals = resolver.fixed_lp(tuple(selected), start)
     if duals is None:
         return None
     values = np.asarray(resolver.highs.getSolution().col_value)
