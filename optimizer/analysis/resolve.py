@@ -107,8 +107,9 @@ class Resolver:
 
         def within(x, low, up):
             low, up = np.asarray(low, dtype=float), np.asarray(up, dtype=float)
-            slack = tolerance * np.maximum(1.0, np.maximum(np.abs(low), np.abs(up)))
-            return bool(np.all(x >= low - slack) and np.all(x <= up + slack))
+            above = x >= low - tolerance * np.maximum(1.0, np.abs(low))  # -inf: always
+            below = x <= up + tolerance * np.maximum(1.0, np.abs(up))
+            return bool(np.all(above) and np.all(below))
 
         y = values[self.integer_cols]
         whole = bool(np.all(np.abs(y - np.round(y)) <= tolerance))
