@@ -190,3 +190,31 @@ def test_lock_out_is_priced_on_a_model_built_without_it():
     assert lost > 0
     assert iso in prices.at[f"lock_out_{iso}", "countries_without_rule"].split(";")
     assert any(s.startswith(f"Locking out {iso} costs") for s in result.summary.tradeoffs)
+
+
+def test_prices_from_the_optimum_in_threads_match_plain_re_solves():
+    """Every row of the price table (re-solves from the run's optimum, two HiGHS copies at once,
+    a part of a free family priced 0 without a re-solve) equals a plain re-solve of that rule
+    alone, on the small baseline (tipping points on)."""
+    from optimizer.analysis.pool import ResolverPool
+    from optimizer.analysis.prices import price_rules, rules
+    from optimizer.analysis.resolve import Resolver
+    from optimizer.engine import prepare
+    from optimizer.scenario import DEFAULT_SCENARIO, load_scenario
+    from optimizer.solve import solve
+
+    sc = load_scenario(DEFAULT_SCENARIO, [SMALL[1], SMALL[3]])
+    prep = prepare(sc)
+    info = solve(prep.model, sc.solver)
+    resolver = Resolver(prep.model, sc.solver)
+    start = resolver.incumbent()
+    plain = Resolver(prep.model, sc.solver)
+    with ResolverPool(resolver, 2) as pool:
+        table = price_rules(resolver, info.objective, start=start, pool=pool).set_index("rule")
+    tolerance = 2 * sc.solver.mip_gap * abs(info.objective)
+    assert len(table) == len(rules(prep.model))
+    for rule, _family, names in rules(prep.model):
+        with plain.relaxed(names):
+            alone = plain.solve()
+        lost = max(0.0, alone.objective - info.objective)
+        assert table.at[rule, "impact_lost"] == pytest.approx(lost, abs=tolerance), rule
