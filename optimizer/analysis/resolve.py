@@ -291,12 +291,13 @@ class Resolver:
         return Point(status, objective, chosen, spend, values)
 
     def fixed_lp(
-        self, selected: tuple[str, ...], start: np.ndarray | None = None
+        self, selected: tuple[str, ...], optimum: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """The LP with the selection fixed (as the run's final LP), and any other binary at its best
         value for that selection: (row duals, column duals) in the objective's sense (impact units
-        per model unit), or None if it has no optimum. ``start``: as for ``solve`` (the run's
-        optimum, when ``selected`` is its selection)."""
+        per model unit), or None if it has no optimum. ``optimum``: the run's optimum (every
+        column); when ``selected`` is its selection, its other binaries are the best for that
+        selection (it is the best allocation of all) and are taken without a re-solve."""
         import highspy
 
         basis = self.highs.getBasis()  # the relaxation's basis: a good start for what follows
@@ -304,10 +305,13 @@ class Resolver:
         fixed = np.array([1.0 if c in selected else 0.0 for c in self.select_cols])
         others = np.setdiff1d(self.integer_cols, index).astype(np.int32)
         if len(others):  # other binaries (tipping points): their best values for this selection
-            with self.cols_bounds(index, fixed, fixed):
-                if not self.solve(start=start).ok:
-                    return None
-            values = np.array([round(self.variables[i].varValue or 0.0) for i in others])
+            if optimum is not None and np.array_equal(np.round(optimum[index]), fixed):
+                values = np.round(optimum[others])
+            else:
+                with self.cols_bounds(index, fixed, fixed):
+                    if not self.solve(start=optimum).ok:
+                        return None
+                values = np.array([round(self.variables[i].varValue or 0.0) for i in others])
             index, fixed = np.concatenate([index, others]), np.concatenate([fixed, values])
         kinds = np.array([highspy.HighsVarType.kContinuous] * len(index))
         self.highs.changeColsIntegrality(len(index), index, kinds)
