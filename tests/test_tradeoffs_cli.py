@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -218,3 +219,31 @@ def test_prices_from_the_optimum_in_threads_match_plain_re_solves():
             alone = plain.solve()
         lost = max(0.0, alone.objective - info.objective)
         assert table.at[rule, "impact_lost"] == pytest.approx(lost, abs=tolerance), rule
+
+
+def test_fixed_lp_from_the_optimum_equals_its_re_solve():
+    """With tipping points on, the fixed LP takes the run's tipping points from its optimum
+    instead of re-solving for them: the same tipping points, the same LP optimum and the same
+    marginal value of money (the link rows' duals are degenerate: y is fixed by its bounds too)."""
+    from optimizer.analysis.margins import fixed_duals, marginal_values
+    from optimizer.analysis.resolve import Resolver
+    from optimizer.engine import collect, prepare
+    from optimizer.scenario import DEFAULT_SCENARIO, load_scenario
+    from optimizer.solve import solve
+
+    sc = load_scenario(DEFAULT_SCENARIO, [SMALL[1], SMALL[3]])
+    prep = prepare(sc)
+    selected = tuple(collect(prep, solve(prep.model, sc.solver)).summary.selected)
+    resolver = Resolver(prep.model, sc.solver)
+    tips = np.setdiff1d(resolver.integer_cols, list(resolver.select_cols.values()))
+    assert len(tips)  # tipping points in the model
+    taken = fixed_duals(resolver, selected, resolver.incumbent())
+    again = Resolver(prep.model, sc.solver)
+    solved = fixed_duals(again, selected)
+    assert np.array_equal(taken.values[tips].round(), solved.values[tips].round())
+    assert resolver.cost @ taken.values == pytest.approx(resolver.cost @ solved.values, rel=1e-9)
+    money = [marginal_values(r, d, selected) for r, d in ((resolver, taken), (again, solved))]
+    first, second = (m[m["kind"] == "resource"] for m in money)
+    assert first["impact_per_1m_usd"].tolist() == pytest.approx(
+        second["impact_per_1m_usd"].tolist(), rel=1e-6, abs=1e-9
+    )

@@ -29,11 +29,11 @@ class Duals:
 
 
 def fixed_duals(
-    resolver: Resolver, selected: tuple[str, ...], start: np.ndarray | None = None
+    resolver: Resolver, selected: tuple[str, ...], optimum: np.ndarray | None = None
 ) -> Duals | None:
-    """Solve the LP with ``selected`` fixed; None if it has no optimum. ``start``: the run's
-    optimum (the incumbent of the tipping points' re-solve, ``Resolver.fixed_lp``)."""
-    duals = resolver.fixed_lp(tuple(selected), start)
+    """Solve the LP with ``selected`` fixed; None if it has no optimum. ``optimum``: the run's
+    (its tipping points are then taken as they are, ``Resolver.fixed_lp``)."""
+    duals = resolver.fixed_lp(tuple(selected), optimum)
     if duals is None:
         return None
     values = np.asarray(resolver.highs.getSolution().col_value)
