@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.analysis.pool import ResolverPool
-from optimizer.analysis.resolve import Point, Resolver
+from optimizer.analysis.resolve import FEASIBILITY_TOLERANCE, Point, Resolver
 from optimizer.errors import InfeasibleError, ScenarioError
 from optimizer.model import AllocationModel
 from optimizer.scenario import Scenario
@@ -99,8 +99,11 @@ def price_rules(
     still meets it relaxed, so the search only has to prove it or beat it. For the same reason
     relaxing more rows never lowers the optimum, so a part (``family:part``) of a family whose
     price is 0 costs 0 without a re-solve (its optimum lies between the run's and the family's,
-    and a re-solve of it is exact only to the MIP gap the family's was solved to). ``pool``:
-    re-solves at once on the resolver and its clones (default: one after another)."""
+    and a re-solve of it is exact only to the MIP gap the family's was solved to); and when the
+    family's optimum breaks the rows of one part only, it is that part's optimum too (it is
+    feasible with only that part relaxed, and nothing there beats the family's optimum), so that
+    part's price is the family's. ``pool``: re-solves at once on the resolver and its clones
+    (default: one after another)."""
     listed = rules(resolver.model)
     parent = {rule: family for rule, family, _ in listed if rule.startswith(f"{family}:")}
     tolerance = resolver.settings.mip_gap * abs(objective)
@@ -116,6 +119,8 @@ def price_rules(
         found = dict(zip([r[0] for r in top], pool.map(relaxed, top), strict=True))
         costly = {f for f, p in found.items() if not p.ok or p.objective - objective > tolerance}
         parts = [r for r in listed if parent.get(r[0]) in costly]
+        found.update(_one_part_broken(resolver, found, parts, parent))
+        parts = [r for r in parts if r[0] not in found]
         found.update(zip([r[0] for r in parts], pool.map(relaxed, parts), strict=True))
     found.update({r: found[f] for r, f in parent.items() if r not in found})  # free families
     frame = pd.DataFrame(
@@ -124,6 +129,32 @@ def price_rules(
     )
     return frame.sort_values(
         ["impact_lost", "rule"], ascending=[False, True], na_position="last", ignore_index=True
+    )
+
+
+def _one_part_broken(resolver: Resolver, found: dict, parts: list, parent: dict) -> dict:
+    """(part -> its family's optimum) for each family whose optimum breaks one part's rows only."""
+    out = {}
+    for family in {parent[rule] for rule, _, _ in parts}:
+        point = found[family]
+        if point.values is None:
+            continue
+        mine = [r for r in parts if parent[r[0]] == family]
+        broken = [rule for rule, _, names in mine if _breaks(resolver, point.values, names)]
+        if len(broken) == 1:
+            out[broken[0]] = point
+    return out
+
+
+def _breaks(resolver: Resolver, values: np.ndarray, names: list[str]) -> bool:
+    """Whether ``values`` is outside any of rows ``names`` as the model states them."""
+    index = np.array([resolver.row[n] for n in names], dtype=np.int64)
+    activity = resolver.matrix[index] @ values
+    low, up = resolver.row_lower[index], resolver.row_upper[index]
+    slack = FEASIBILITY_TOLERANCE
+    return bool(
+        np.any(activity < low - slack * np.maximum(1.0, np.abs(low)))
+        or np.any(activity > up + slack * np.maximum(1.0, np.abs(up)))
     )
 
 
