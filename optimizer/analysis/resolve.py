@@ -366,7 +366,11 @@ def _thread_highs():
 
         def startSolve(self):
             self._Highs__solver_should_stop = False
-            self._status = _core._Highs.run(self)
+            try:
+                self._status = _core._Highs.run(self)
+            finally:  # as highspy's own solver thread does: this thread's share of HiGHS's
+                # scheduler is released, or a later solve in another thread fails at once
+                _core._Highs.resetThreadScheduler(False)
 
         def wait(self, timeout: float = -1.0):
             return True, getattr(self, "_status", None)
