@@ -39,6 +39,9 @@ COLD_NODES = 1  # a first solve: the relaxation, then HiGHS's MIP if it is fract
 # took longer than this.
 WARM_NODES = 0
 POLISH_TOLERANCE = 1e-10  # the tie-break (model.TIE_BREAK) must decide between equal allocations
+FRACTIONAL_LIMIT = 4  # more fractional integers at the root: HiGHS's MIP at once, for this and
+# every later search of the session (a weak relaxation: HiGHS's presolve and root cuts close it in
+# one node where 40 warm LPs do not; its MIP does not start from the LP's basis)
 DUAL_TOLERANCE = 1e-7  # HiGHS's default, restored after a polish
 
 
@@ -105,6 +108,7 @@ class Session:
         self.solves = 0
         self.mip_runs = 0  # searches that needed HiGHS's own MIP
         self.root_basis = None  # the last relaxation's basis: where the next solve starts
+        self.weak = False  # the relaxation proved weak (FRACTIONAL_LIMIT): HiGHS's MIP at once
 
     # ------------------------------------------------------------------ lasting changes
     def set_rows(self, names: list[str], lower: np.ndarray, upper: np.ndarray) -> None:
@@ -151,10 +155,17 @@ class Session:
         """The model's objective (its own sense, the costs as they stand) at ``values``."""
         return self.sign * (float(self.cost @ values) + self.offset)
 
-    def search(self, time_limit: float | None = None, nodes: int = NODE_LIMIT) -> Found:
+    def search(
+        self,
+        time_limit: float | None = None,
+        nodes: int = NODE_LIMIT,
+        start: np.ndarray | None = None,
+    ) -> Found:
         """Solve the current copy: the relaxation, then (if a selection is fractional) a small
         depth-first branch and bound with warm LP re-solves, HiGHS's own MIP beyond ``nodes``
-        nodes (at once, without a relaxation, with ``nodes`` 0)."""
+        nodes (at once, without a relaxation, with ``nodes`` 0 or a weak relaxation). ``start``:
+        a feasible allocation in hand (every column; the caller has checked it), the incumbent
+        instead of the previous selection re-optimised."""
         self._time_limit(time_limit)
         self.solves += 1
         highs = self.highs
@@ -167,8 +178,13 @@ class Session:
         up0 = np.array(lp_now.col_upper_)[ycols]
         self._integrality(ycols, False)
         try:
-            best = self._incumbent(ycols, low0, up0)
-            found = self._branch(ycols, low0, up0, nodes, best) if nodes else None
+            if start is None:
+                best = self._incumbent(ycols, low0, up0)
+            else:
+                values = np.asarray(start, dtype=float)
+                best = Found(Status.FEASIBLE, values, self.objective_of(values))
+            search = nodes and not self.weak
+            found = self._branch(ycols, low0, up0, nodes, best) if search else None
         finally:
             highs.changeColsBounds(len(ycols), ycols, low0, up0)
             self._integrality(ycols, True)
@@ -177,9 +193,10 @@ class Session:
         if best is not None:  # the allocation in hand as the MIP's start
             import highspy
 
-            start = highspy.HighsSolution()
-            start.col_value = list(best.values)
-            highs.setSolution(start)
+            given = highspy.HighsSolution()
+            given.col_value = list(best.values)
+            given.value_valid = True
+            highs.setSolution(given)
         self.mip_runs += 1
         status, bound = run(highs, True)
         found = self._found(status)
@@ -242,6 +259,9 @@ class Session:
             if not fractional.any():
                 best = found
                 continue
+            if nodes == 1 and fractional.sum() > FRACTIONAL_LIMIT:
+                self.weak = True
+                return None
             pick = int(np.argmax(np.where(fractional, 0.5 - np.abs(y - 0.5), -1.0)))
             down = low.copy(), up.copy()
             down[1][pick] = 0.0

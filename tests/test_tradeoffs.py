@@ -382,3 +382,30 @@ def test_stream_restriction_that_does_not_bind_costs_nothing():
     assert describe_rule("stream_restriction:labor", "stream", world.scenario) == (
         "Limiting the labor stream to labor components and protection components"
     )
+
+
+def test_a_start_is_used_only_when_feasible():
+    """The run's optimum as a start gives the same optimum; once the budget is cut below what it
+    spends, the start is not feasible and is ignored."""
+    prep, info = three_countries(selection={"max_countries": 2}).solve()
+    resolver = Resolver(prep.model, prep.scenario.solver)
+    start = resolver.incumbent()
+    assert resolver.feasible(start)
+    assert resolver.solve(start=start).objective == pytest.approx(info.objective, rel=1e-9)
+    resolver.weak = True  # HiGHS's MIP with the start, not the resolver's own search
+    assert resolver.solve(start=start).objective == pytest.approx(info.objective, rel=1e-9)
+    with resolver.rows_bounds(prep.model.families["budget"], -np.inf, 5.0):  # $5M of $10M
+        assert not resolver.feasible(start)
+        cut = resolver.solve(start=start)
+    assert cut.objective == pytest.approx(1.5 * 4 * RATE + 1 * RATE, rel=1e-6)  # A full, B $1M
+
+
+def test_clone_solves_alone_and_as_the_original():
+    prep, info = three_countries(selection={"max_countries": 2}).solve()
+    resolver = Resolver(prep.model, prep.scenario.solver)
+    twin = resolver.clone()
+    with twin.relaxed(["countries_max"]):
+        relaxed = twin.solve()
+    assert relaxed.objective == pytest.approx(11 * RATE, rel=1e-6)  # C takes the last $2M
+    assert resolver.solve().objective == pytest.approx(info.objective, rel=1e-9)
+    assert twin.solve().objective == pytest.approx(info.objective, rel=1e-9)

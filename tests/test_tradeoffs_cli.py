@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -122,8 +123,26 @@ def test_interrupted_sweep_keeps_the_points_solved():
 
     frame, interrupted = solve_points(sweep, DEFAULT_SCENARIO, overrides, tick)
     assert interrupted
-    assert list(frame["value"]) == [45e6, 60e6]
+    # the first point builds the model; after it two threads sweep the rest, so the second point
+    # kept is whichever arrived first
+    assert len(frame) == 2 and frame["value"].iloc[0] == 45e6
+    assert set(frame["value"]) <= set(sweep.values)
     assert list(frame["status"]) == ["optimal", "optimal"]
+
+
+def test_sweep_in_threads_matches_one_after_another():
+    from optimizer.analysis.frontier import parse_sweep, solve_points
+    from optimizer.scenario import DEFAULT_SCENARIO
+
+    overrides = [SMALL[1], SMALL[3]]
+    sweep = parse_sweep("budget.total_usd=45M:105M:15M", DEFAULT_SCENARIO, overrides)
+    alone, _ = solve_points(sweep, DEFAULT_SCENARIO, overrides, workers=1)
+    both, _ = solve_points(sweep, DEFAULT_SCENARIO, overrides, workers=2)
+    assert list(both["value"]) == sweep.values
+    assert list(both["countries"]) == list(alone["countries"])
+    assert both["objective"].astype(float).tolist() == pytest.approx(
+        alone["objective"].astype(float).tolist(), rel=1e-6
+    )
 
 
 def test_run_writes_tradeoffs_when_asked(tmp_path):
@@ -172,3 +191,59 @@ def test_lock_out_is_priced_on_a_model_built_without_it():
     assert lost > 0
     assert iso in prices.at[f"lock_out_{iso}", "countries_without_rule"].split(";")
     assert any(s.startswith(f"Locking out {iso} costs") for s in result.summary.tradeoffs)
+
+
+def test_prices_from_the_optimum_in_threads_match_plain_re_solves():
+    """Every row of the price table (re-solves from the run's optimum, two HiGHS copies at once,
+    a part of a free family priced 0 without a re-solve) equals a plain re-solve of that rule
+    alone, on the small baseline (tipping points on)."""
+    from optimizer.analysis.pool import ResolverPool
+    from optimizer.analysis.prices import price_rules, rules
+    from optimizer.analysis.resolve import Resolver
+    from optimizer.engine import prepare
+    from optimizer.scenario import DEFAULT_SCENARIO, load_scenario
+    from optimizer.solve import solve
+
+    sc = load_scenario(DEFAULT_SCENARIO, [SMALL[1], SMALL[3]])
+    prep = prepare(sc)
+    info = solve(prep.model, sc.solver)
+    resolver = Resolver(prep.model, sc.solver)
+    start = resolver.incumbent()
+    plain = Resolver(prep.model, sc.solver)
+    with ResolverPool(resolver, 2) as pool:
+        table = price_rules(resolver, info.objective, start=start, pool=pool).set_index("rule")
+    tolerance = 2 * sc.solver.mip_gap * abs(info.objective)
+    assert len(table) == len(rules(prep.model))
+    for rule, _family, names in rules(prep.model):
+        with plain.relaxed(names):
+            alone = plain.solve()
+        lost = max(0.0, alone.objective - info.objective)
+        assert table.at[rule, "impact_lost"] == pytest.approx(lost, abs=tolerance), rule
+
+
+def test_fixed_lp_from_the_optimum_equals_its_re_solve():
+    """With tipping points on, the fixed LP takes the run's tipping points from its optimum
+    instead of re-solving for them: the same tipping points, the same LP optimum and the same
+    marginal value of money (the link rows' duals are degenerate: y is fixed by its bounds too)."""
+    from optimizer.analysis.margins import fixed_duals, marginal_values
+    from optimizer.analysis.resolve import Resolver
+    from optimizer.engine import collect, prepare
+    from optimizer.scenario import DEFAULT_SCENARIO, load_scenario
+    from optimizer.solve import solve
+
+    sc = load_scenario(DEFAULT_SCENARIO, [SMALL[1], SMALL[3]])
+    prep = prepare(sc)
+    selected = tuple(collect(prep, solve(prep.model, sc.solver)).summary.selected)
+    resolver = Resolver(prep.model, sc.solver)
+    tips = np.setdiff1d(resolver.integer_cols, list(resolver.select_cols.values()))
+    assert len(tips)  # tipping points in the model
+    taken = fixed_duals(resolver, selected, resolver.incumbent())
+    again = Resolver(prep.model, sc.solver)
+    solved = fixed_duals(again, selected)
+    assert np.array_equal(taken.values[tips].round(), solved.values[tips].round())
+    assert resolver.cost @ taken.values == pytest.approx(resolver.cost @ solved.values, rel=1e-9)
+    money = [marginal_values(r, d, selected) for r, d in ((resolver, taken), (again, solved))]
+    first, second = (m[m["kind"] == "resource"] for m in money)
+    assert first["impact_per_1m_usd"].tolist() == pytest.approx(
+        second["impact_per_1m_usd"].tolist(), rel=1e-6, abs=1e-9
+    )

@@ -9,6 +9,8 @@ or coefficients, so each point is loaded, screened and built again. Both go thro
 from __future__ import annotations
 
 import math
+import queue
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from optimizer.analysis.pool import WORKERS
 from optimizer.analysis.resolve import Point, Resolver
 from optimizer.errors import InfeasibleError, InputError, ScenarioError
 from optimizer.model import UNIT, AllocationModel
@@ -135,25 +138,82 @@ def solve_points(
     scenario_path: Path | None,
     overrides: list[str] | None = None,
     tick: Callable[[], None] | None = None,
+    workers: int = WORKERS,
 ) -> tuple[pd.DataFrame, bool]:
-    """Every point of ``sweep``, in order: (the frontier table, whether it was interrupted).
-    Ctrl-C stops between or during solves and keeps the points already solved."""
-    rows: list[dict] = []
-    warm: list[Resolver] = []  # the model whose right-hand side later points change in place
+    """Every point of ``sweep``: (the frontier table in the sweep's order, whether it was
+    interrupted). Ctrl-C stops between or during solves and keeps the points already solved.
+
+    Once a point has left a model whose right-hand side the key is, the rest of the sweep is cut
+    into ``workers`` runs of neighbouring values, each solved in place on its own HiGHS copy
+    (``Resolver.clone``) in a thread, each point starting from the one before it."""
+    overrides = list(overrides or [])
+    rows: dict[int, dict] = {}
+    warm: list = []  # [resolver, last point]: the model whose right-hand side later points change
     interrupted = False
     try:
-        for value in sweep.values:
-            rows.append(_solve_point(sweep, value, scenario_path, list(overrides or []), warm))
+        for i, value in enumerate(sweep.values):
+            if warm and workers > 1 and len(sweep.values) - i > 1:
+                _in_threads(sweep, i, scenario_path, overrides, warm, rows, tick, workers)
+                break
+            rows[i] = _solve_point(sweep, value, scenario_path, overrides, warm)
             if tick:
                 tick()
     except KeyboardInterrupt:
         interrupted = True
     columns = [c for c in FRONTIER_COLUMNS if c not in ("marginal_return", "knee")]
-    return finish(pd.DataFrame(rows, columns=columns)), interrupted
+    return finish(pd.DataFrame([rows[i] for i in sorted(rows)], columns=columns)), interrupted
+
+
+def _in_threads(sweep, first, path, overrides, warm, rows, tick, workers) -> None:
+    """Points ``first`` on, in ``workers`` runs on the warm resolver and its clones; rows land in
+    ``rows`` (index -> row) and ``tick`` runs in this thread as each arrives."""
+    resolver, last = warm
+    resolvers = [resolver] + [resolver.clone() for _ in range(workers - 1)]
+    indices = list(range(first, len(sweep.values)))
+    runs = [list(chunk) for chunk in np.array_split(indices, len(resolvers)) if len(chunk)]
+    arrived: queue.SimpleQueue = queue.SimpleQueue()
+    stop = threading.Event()
+
+    def run(on: Resolver, chunk: list[int]) -> None:
+        mine = [on, last]  # every run starts from the last point solved before the split
+        try:
+            for i in chunk:
+                row = _solve_point(sweep, sweep.values[i], path, overrides, mine)
+                if stop.is_set():
+                    return  # the solve was cancelled: not a point
+                arrived.put((i, row))
+        finally:
+            arrived.put(None)
+
+    threads = [
+        threading.Thread(target=run, args=pair, daemon=True)
+        for pair in zip(resolvers, runs, strict=False)
+    ]
+    for thread in threads:
+        thread.start()
+    running = len(threads)
+    try:
+        while running:
+            try:
+                item = arrived.get(timeout=0.1)  # a timeout, so that Ctrl-C gets through
+            except queue.Empty:
+                continue
+            if item is None:
+                running -= 1
+                continue
+            rows[item[0]] = item[1]
+            if tick:
+                tick()
+    finally:
+        stop.set()
+        for on in resolvers:
+            on.highs.cancelSolve()
+        for thread in threads:
+            thread.join()
 
 
 def _solve_point(
-    sweep: Sweep, value: float, path: Path | None, overrides: list[str], warm: list[Resolver]
+    sweep: Sweep, value: float, path: Path | None, overrides: list[str], warm: list
 ) -> dict:
     from optimizer.engine import prepare  # the engine imports analyses: import it late
 
@@ -164,18 +224,23 @@ def _solve_point(
     in_place = IN_PLACE.get(sweep.key)
     if in_place and warm:
         rows_of, side, scale = in_place
-        resolver = warm[0]
+        resolver, last = warm
         change = resolver.set_rows_upper if side == "upper" else resolver.set_rows_lower
         change(rows_of(resolver.model), value / scale)
-        return _row(value, resolver.solve())
+        # the previous optimum starts the search when it is still feasible (a budget or a count
+        # that grows: always; the resolver checks it)
+        point = resolver.solve(start=last.values if last.ok else None)
+        warm[1] = point if point.ok else last
+        return _row(value, point)
     try:
         prep = prepare(scenario)
     except InfeasibleError as exc:
         return {**_row(value, None, "; ".join(exc.problems)), "status": "infeasible"}
     fresh = Resolver(prep.model, scenario.solver)
+    point = fresh.solve()
     if in_place and in_place[0](prep.model):
-        warm[:] = [fresh]
-    return _row(value, fresh.solve())
+        warm[:] = [fresh, point]
+    return _row(value, point)
 
 
 def finish(frame: pd.DataFrame) -> pd.DataFrame:

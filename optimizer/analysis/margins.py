@@ -28,9 +28,12 @@ class Duals:
     values: np.ndarray
 
 
-def fixed_duals(resolver: Resolver, selected: tuple[str, ...]) -> Duals | None:
-    """Solve the LP with ``selected`` fixed; None if it has no optimum."""
-    duals = resolver.fixed_lp(tuple(selected))
+def fixed_duals(
+    resolver: Resolver, selected: tuple[str, ...], optimum: np.ndarray | None = None
+) -> Duals | None:
+    """Solve the LP with ``selected`` fixed; None if it has no optimum. ``optimum``: the run's
+    (its tipping points are then taken as they are, ``Resolver.fixed_lp``)."""
+    duals = resolver.fixed_lp(tuple(selected), optimum)
     if duals is None:
         return None
     values = np.asarray(resolver.highs.getSolution().col_value)

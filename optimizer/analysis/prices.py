@@ -13,11 +13,14 @@ lock-out is (a (country, component) a stream may not pay for has no split column
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 
-from optimizer.analysis.resolve import Resolver
+from optimizer.analysis.pool import ResolverPool
+from optimizer.analysis.resolve import FEASIBILITY_TOLERANCE, Point, Resolver
 from optimizer.errors import InfeasibleError, ScenarioError
 from optimizer.model import AllocationModel
 from optimizer.scenario import Scenario
@@ -85,54 +88,88 @@ def price_rules(
     resolver: Resolver,
     objective: float,
     progress: Callable[[str], None] | None = None,
+    start: np.ndarray | None = None,
+    pool: ResolverPool | None = None,
 ) -> pd.DataFrame:
     """Impact lost to each rule (impact units and percent of ``objective``, the optimum with every
-    rule on), largest first. A relaxation that finds no better allocation costs 0."""
-    rows = []
-    for rule, family, names in rules(resolver.model):
+    rule on), largest first: one exact re-solve a rule. A relaxation that finds no better
+    allocation costs 0.
+
+    ``start`` (the run's optimum) is every re-solve's incumbent: an allocation that meets a rule
+    still meets it relaxed, so the search only has to prove it or beat it. For the same reason
+    relaxing more rows never lowers the optimum, so a part (``family:part``) of a family whose
+    price is 0 costs 0 without a re-solve (its optimum lies between the run's and the family's,
+    and a re-solve of it is exact only to the MIP gap the family's was solved to); and when the
+    family's optimum breaks the rows of one part only, it is that part's optimum too (it is
+    feasible with only that part relaxed, and nothing there beats the family's optimum), so that
+    part's price is the family's. ``pool``: re-solves at once on the resolver and its clones
+    (default: one after another)."""
+    listed = rules(resolver.model)
+    parent = {rule: family for rule, family, _ in listed if rule.startswith(f"{family}:")}
+    tolerance = resolver.settings.mip_gap * abs(objective)
+
+    def relaxed(on: Resolver, item: tuple[str, str, list[str]]) -> Point:
         if progress:
-            progress(rule)
-        with resolver.relaxed(names):
-            point = resolver.solve()
-        lost = max(0.0, point.objective - objective) if point.ok else None
-        rows.append(
-            {
-                "rule": rule,
-                "family": family,
-                "kind": "resource" if family in RESOURCE_FAMILIES else "rule",
-                "rows": len(names),
-                "impact_lost": lost,
-                "impact_lost_pct": None if lost is None else 100.0 * lost / abs(objective or 1.0),
-                "status": str(point.status),
-                "countries_without_rule": ";".join(point.selected),
-            }
-        )
-    frame = pd.DataFrame(rows, columns=PRICE_COLUMNS)
+            progress(item[0])
+        with on.relaxed(item[2]):
+            return on.solve(start=start)
+
+    with contextlib.nullcontext(pool) if pool else ResolverPool(resolver, 1) as pool:
+        top = [r for r in listed if r[0] not in parent]
+        found = dict(zip([r[0] for r in top], pool.map(relaxed, top), strict=True))
+        costly = {f for f, p in found.items() if not p.ok or p.objective - objective > tolerance}
+        parts = [r for r in listed if parent.get(r[0]) in costly]
+        found.update(_one_part_broken(resolver, found, parts, parent))
+        parts = [r for r in parts if r[0] not in found]
+        found.update(zip([r[0] for r in parts], pool.map(relaxed, parts), strict=True))
+    found.update({r: found[f] for r, f in parent.items() if r not in found})  # free families
+    frame = pd.DataFrame(
+        [_price_row(r, family, len(names), found[r], objective) for r, family, names in listed],
+        columns=PRICE_COLUMNS,
+    )
     return frame.sort_values(
         ["impact_lost", "rule"], ascending=[False, True], na_position="last", ignore_index=True
     )
 
 
-def price_lock_outs(
-    scenario: Scenario,
-    objective: float,
-    rebuild: Callable[[Scenario], AllocationModel],
-    progress: Callable[[str], None] | None = None,
-) -> pd.DataFrame:
-    """Each lock-out's price: the optimum of a model built with that one lock lifted (the
-    pipeline leaves locked-out countries out of the model, so there is no row to relax)."""
-    rows = []
-    for iso in scenario.selection.lock_out:
-        if progress:
-            progress(f"lock_out_{iso}")
-        kept = [c for c in scenario.selection.lock_out if c != iso]
-        selection = scenario.selection.model_copy(update={"lock_out": kept})
-        try:
-            model = rebuild(scenario.model_copy(update={"selection": selection}))
-        except InfeasibleError:
-            continue  # lifting a lock cannot make the rules infeasible; nothing to price
-        rows.append(_rebuilt_price(model, objective, f"lock_out_{iso}", "lock_out", 1))
-    return pd.DataFrame(rows, columns=PRICE_COLUMNS)
+def _one_part_broken(resolver: Resolver, found: dict, parts: list, parent: dict) -> dict:
+    """(part -> its family's optimum) for each family whose optimum breaks one part's rows only."""
+    out = {}
+    for family in {parent[rule] for rule, _, _ in parts}:
+        point = found[family]
+        if point.values is None:
+            continue
+        mine = [r for r in parts if parent[r[0]] == family]
+        broken = [rule for rule, _, names in mine if _breaks(resolver, point.values, names)]
+        if len(broken) == 1:
+            out[broken[0]] = point
+    return out
+
+
+def _breaks(resolver: Resolver, values: np.ndarray, names: list[str]) -> bool:
+    """Whether ``values`` is outside any of rows ``names`` as the model states them."""
+    index = np.array([resolver.row[n] for n in names], dtype=np.int64)
+    activity = resolver.matrix[index] @ values
+    low, up = resolver.row_lower[index], resolver.row_upper[index]
+    slack = FEASIBILITY_TOLERANCE
+    return bool(
+        np.any(activity < low - slack * np.maximum(1.0, np.abs(low)))
+        or np.any(activity > up + slack * np.maximum(1.0, np.abs(up)))
+    )
+
+
+def _price_row(rule: str, family: str, rows: int, point: Point, objective: float) -> dict:
+    lost = max(0.0, point.objective - objective) if point.ok else None
+    return {
+        "rule": rule,
+        "family": family,
+        "kind": "resource" if family in RESOURCE_FAMILIES else "rule",
+        "rows": rows,
+        "impact_lost": lost,
+        "impact_lost_pct": None if lost is None else 100.0 * lost / abs(objective or 1.0),
+        "status": str(point.status),
+        "countries_without_rule": ";".join(point.selected),
+    }
 
 
 RESTRICTION_LISTS = ("pillars", "components", "channels", "countries", "tags")
@@ -177,14 +214,4 @@ def price_stream_restrictions(
 
 def _rebuilt_price(model: AllocationModel, objective: float, rule: str, family: str, n: int):
     point = Resolver(model, model.scenario.solver).solve()
-    lost = max(0.0, point.objective - objective) if point.ok else None
-    return {
-        "rule": rule,
-        "family": family,
-        "kind": "rule",
-        "rows": n,
-        "impact_lost": lost,
-        "impact_lost_pct": None if lost is None else 100.0 * lost / abs(objective or 1.0),
-        "status": str(point.status),
-        "countries_without_rule": ";".join(point.selected),
-    }
+    return _price_row(rule, family, n, point, objective)

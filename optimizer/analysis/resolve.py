@@ -3,15 +3,21 @@
 ``Resolver`` is a thin layer over ``optimizer.session.Session`` (one warm HiGHS copy of a built
 model, the one way to re-solve): an analysis changes row bounds, column bounds or objective
 coefficients for a block (undone on exit), solves (``Session.search``: the relaxation first, a
-small warm branch and bound, HiGHS's MIP beyond ``NODE_LIMIT`` nodes) and reads a ``Point``.
+small warm branch and bound, HiGHS's MIP beyond ``NODE_LIMIT`` nodes or at once when the
+relaxation is weak) and reads a ``Point``. A re-solve may start from an allocation in hand (the
+run's optimum before a rule is relaxed, the previous point of a sweep): checked against the copy as
+changed, it is the incumbent from the first node and HiGHS's MIP start. ``clone`` gives a second
+HiGHS copy that solves in the calling thread (``optimizer.analysis.pool``: two re-solves at once).
 Nothing is written on the PuLP model.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,6 +28,8 @@ from optimizer.solve import Status
 
 __all__ = ["NODE_LIMIT", "Point", "Resolver"]
 
+FEASIBILITY_TOLERANCE = 1e-6  # a start's rows and bounds, relative to max(1, |bound|)
+
 
 @dataclass(frozen=True)
 class Point:
@@ -31,6 +39,7 @@ class Point:
     objective: float | None
     selected: tuple[str, ...]
     spend_usd: float | None = None  # money allocated, US dollars
+    values: np.ndarray | None = field(default=None, repr=False, compare=False)  # every column
 
     @property
     def ok(self) -> bool:
@@ -59,6 +68,67 @@ class Resolver:
     @property
     def solves(self) -> int:
         return self.session.solves
+
+    @property
+    def weak(self) -> bool:
+        """Whether the relaxation proved weak (``session.FRACTIONAL_LIMIT``): HiGHS's MIP at once."""
+        return self.session.weak
+
+    @weak.setter
+    def weak(self, value: bool) -> None:
+        self.session.weak = value
+
+    @functools.cached_property
+    def matrix(self):
+        """The constraint matrix as built (rows x columns, SciPy CSR): checks a start's rows."""
+        return _matrix(self.highs.getLp())
+
+    def clone(self) -> Resolver:
+        """Another resolver on the same model with its own HiGHS copy (as changed now), for
+        re-solves in a second thread: HiGHS runs outside Python's lock, so two copies solve at
+        once on two cores."""
+        from optimizer.solve import _highs_options, _stdout_silenced
+
+        twin = copy.copy(self)
+        twin.session = copy.copy(self.session)
+        with _stdout_silenced():
+            highs = _thread_highs()()
+        _highs_options(highs, self.settings)
+        highs.passModel(self.highs.getLp())
+        twin.session.highs = twin.highs = highs
+        twin.session.solves = 0
+        return twin
+
+    def incumbent(self) -> np.ndarray | None:
+        """The run's optimum (every column, from the model's own session: the solve that made
+        the run), as a start for re-solves it stays feasible for; None if there is none."""
+        last = getattr(self.model.session, "last", None)
+        if last is None or len(last) != len(self.variables):
+            return None
+        return np.array(last, dtype=float)
+
+    def feasible(self, values: np.ndarray, lp=None) -> bool:
+        """Whether ``values`` meets every row and column bound of the copy as changed now (``lp``:
+        its ``getLp()``, if in hand), and the integer columns are whole."""
+        lp = self.highs.getLp() if lp is None else lp
+        tolerance = FEASIBILITY_TOLERANCE
+        if len(values) != lp.num_col_ or lp.num_row_ != self.matrix.shape[0]:
+            return False  # columns or rows added since (alternatives): not checked, not used
+        activity = self.matrix @ values
+
+        def within(x, low, up):
+            low, up = np.asarray(low, dtype=float), np.asarray(up, dtype=float)
+            above = x >= low - tolerance * np.maximum(1.0, np.abs(low))  # -inf: always
+            below = x <= up + tolerance * np.maximum(1.0, np.abs(up))
+            return bool(np.all(above) and np.all(below))
+
+        y = values[self.integer_cols]
+        whole = bool(np.all(np.abs(y - np.round(y)) <= tolerance))
+        return (
+            whole
+            and within(values, lp.col_lower_, lp.col_upper_)
+            and within(activity, lp.row_lower_, lp.row_upper_)
+        )
 
     # ------------------------------------------------------------------ changes, undone on exit
     @contextlib.contextmanager
@@ -119,10 +189,22 @@ class Resolver:
         return np.array([self.col[v.name] for v in cols.loc[cols["iso3"] == iso, "var"]])
 
     # ------------------------------------------------------------------ solving
-    def solve(self, time_limit: float | None = None, branch: bool = True) -> Point:
+    def solve(
+        self,
+        time_limit: float | None = None,
+        branch: bool = True,
+        start: np.ndarray | None = None,
+    ) -> Point:
         """Solve the current copy (``Session.search``); HiGHS's own MIP at once without
-        ``branch``. The time limit (default: the scenario's) applies to this solve alone."""
-        found = self.session.search(time_limit, NODE_LIMIT if branch else 0)
+        ``branch``. The time limit (default: the scenario's) applies to this solve alone.
+
+        ``start`` (every column's value) is an allocation believed feasible for the copy as
+        changed, e.g. the optimum before a rule was relaxed: checked, and if feasible it is the
+        incumbent from the first node (HiGHS's MIP gets it as its start), so the search only
+        has to prove it or beat it; a relaxation within the MIP gap of it proves it at once."""
+        if start is not None and not self.feasible(start):
+            start = None
+        found = self.session.search(time_limit, NODE_LIMIT if branch else 0, start=start)
         self.values = found.values
         return self._point(found.status, found.values, found.objective)
 
@@ -132,21 +214,66 @@ class Resolver:
         values = np.asarray(values, dtype=float)
         chosen = tuple(sorted(c for c, i in self.session.select_cols.items() if values[i] > 0.5))
         spend = float(values[self.spend_cols].sum()) * UNIT
-        return Point(status, objective, chosen, spend)
+        return Point(status, objective, chosen, spend, values)
 
-    def fixed_lp(self, selected: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray] | None:
+    def fixed_lp(
+        self, selected: tuple[str, ...], optimum: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
         """The LP with the selection fixed (as the run's final LP), and any other binary at its best
         value for that selection: (row duals, column duals) in the objective's sense (impact units
-        per model unit), or None if it has no optimum."""
+        per model unit), or None if it has no optimum. ``optimum``: the run's optimum (every
+        column); when ``selected`` is its selection, its other binaries are the best for that
+        selection (it is the best allocation of all) and are taken without a re-solve."""
         every = self.session.select_cols  # locked-out countries too, at 0
         index = np.array(list(every.values()), dtype=np.int32)
         fixed = np.array([1.0 if c in selected else 0.0 for c in every])
         others = np.setdiff1d(self.integer_cols, index).astype(np.int32)
         at = {int(i): float(v) for i, v in zip(index, fixed, strict=True)}
         if len(others):  # other binaries (tipping points): their best values for this selection
-            with self.cols_bounds(index, fixed, fixed):
-                if not self.solve().ok:
-                    return None
-            at |= {int(i): float(round(self.values[i])) for i in others}
+            if optimum is not None and np.array_equal(np.round(optimum[index]), fixed):
+                at |= {int(i): float(round(optimum[i])) for i in others}
+            else:
+                with self.cols_bounds(index, fixed, fixed):
+                    if not self.solve(start=optimum).ok:
+                        return None
+                at |= {int(i): float(round(self.values[i])) for i in others}
         found = self.session.fixed_lp(np.array([at[int(i)] for i in self.integer_cols]))
         return None if found is None else (found[1], found[2])
+
+
+def _matrix(lp):
+    """The constraint matrix of a HighsLp as a SciPy sparse matrix (rows x columns)."""
+    import highspy
+    from scipy import sparse
+
+    a = lp.a_matrix_
+    data = (np.asarray(a.value_), np.asarray(a.index_), np.asarray(a.start_))
+    shape = (lp.num_row_, lp.num_col_)
+    if a.format_ == highspy.MatrixFormat.kRowwise:
+        return sparse.csr_matrix(data, shape=shape)
+    return sparse.csc_matrix(data, shape=shape).tocsr()
+
+
+@functools.cache
+def _thread_highs():
+    import highspy
+    from highspy import _core
+
+    class ThreadHighs(highspy.Highs):
+        """A HiGHS copy that solves in the calling thread. highspy's own ``startSolve`` runs the
+        solver in a thread of its own behind a lock that every copy shares, so two copies could
+        not solve at once; the solver itself releases Python's lock, and ``cancelSolve`` (which
+        Ctrl-C in the main thread calls) still stops it through the interrupt callbacks."""
+
+        def startSolve(self):
+            self._Highs__solver_should_stop = False
+            try:
+                self._status = _core._Highs.run(self)
+            finally:  # as highspy's own solver thread does: this thread's share of HiGHS's
+                # scheduler is released, or a later solve in another thread fails at once
+                _core._Highs.resetThreadScheduler(False)
+
+        def wait(self, timeout: float = -1.0):
+            return True, getattr(self, "_status", None)
+
+    return ThreadHighs

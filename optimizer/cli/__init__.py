@@ -264,8 +264,9 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> 
 @click.option(
     "--tradeoffs/--no-tradeoffs",
     default=False,
-    help="Also price each rule and write the marginal values (one exact re-solve a rule family: "
-    "minutes on the baseline's focus-country model; off by default).",
+    help="Also price each rule and write the marginal values (one exact re-solve a rule, two at "
+    "once: on the baseline's tipping-point model about 12 times a cold run's CPU time, minutes "
+    "on a busy machine; off by default).",
 )
 def run(
     scenario, overrides, out, force, solver, time_limit, gap, write_lp, write_mps, tradeoffs
