@@ -18,6 +18,7 @@ from optimizer.focus import absorptive_caps
 from optimizer.impact import Curves
 from optimizer.model import COUNT_FAMILIES, OUTCOME_FAMILIES, UNIT, AllocationModel
 from optimizer.scenario import Scenario, unit_warnings, usd
+from optimizer.vocabulary import ME_TAG
 
 
 def _usd_m(amount: float) -> str:
@@ -82,7 +83,7 @@ def precheck(
             "policy.aftercare_share: no catalogue component has the metric 'victims_assisted'; "
             "set it to 0 or add an aftercare component"
         )
-    if pol.me_floor_share > 0 and "me_data" not in tags:
+    if pol.me_floor_share > 0 and ME_TAG not in tags:
         bad.append("policy.me_floor_share: no catalogue component carries the tag 'me_data'")
     if bad:
         raise ScenarioError("scenario " + scenario.name, bad)

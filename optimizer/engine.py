@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from optimizer.catalogue import DEFAULT_CATALOGUE, Catalogue, load_catalogue
+from optimizer.catalogue import Catalogue, load_catalogue
 from optimizer.compact import check_streams
 from optimizer.compact_tables import (
     cofinancing_table,
@@ -24,18 +24,19 @@ from optimizer.compact_tables import (
     targets_table,
     us_share_by_year,
 )
-from optimizer.data import DATA_DIR, load_tables
+from optimizer.data import load_tables
 from optimizer.diagnose import (
     explain_infeasible,
     precheck,
     too_small,
     unspent_reason,
 )
-from optimizer.errors import InfeasibleError, SolverError
+from optimizer.errors import InfeasibleError, SolverError, setting
 from optimizer.focus import durable_factor
 from optimizer.impact import Curves, build_curves
 from optimizer.inputs import model_inputs
 from optimizer.model import UNIT, AllocationModel, build_model
+from optimizer.paths import DATA_DIR, DEFAULT_CATALOGUE
 from optimizer.result import ALLOCATION_COLUMNS, OUTCOME_COLUMNS, Result, Summary, manifest
 from optimizer.rounding import whole_dollars
 from optimizer.rules import rule_rows
@@ -136,8 +137,8 @@ def run(
         raise SolverError(
             name,
             f"no allocation found (status {info.status}, time limit "
-            f"{scenario.solver.time_limit_s:g} s); raise solver.time_limit_s (--time-limit) "
-            f"or try --solver {other}",
+            f"{scenario.solver.time_limit_s:g} s); raise {setting('solver.time_limit_s')} "
+            f"or try {setting('solver.name', other)}",
         )
     if not info.status.has_solution:  # an error or unbounded: not a time limit
         said = f"; {info.detail}" if info.detail else ""
@@ -146,7 +147,7 @@ def run(
             f"the solver failed (status {info.status}{said}) after {info.solve_seconds:.1f} s, "
             "before the time limit: numerical trouble in the model, most likely from extreme "
             "objective.weights, objective.tipping_bonus or catalogue values; check them, or try "
-            f"--solver {other}",
+            f"{setting('solver.name', other)}",
         )
     progress("reading the allocation and the outcomes")
     result = collect(prep, info)

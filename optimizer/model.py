@@ -24,6 +24,7 @@ from optimizer.impact import Curves
 from optimizer.inputs import ModelInputs
 from optimizer.scenario import Scenario
 from optimizer.units import UNIT
+from optimizer.vocabulary import GOVERNMENT, ME_TAG
 
 TIE_BREAK = 1e-7  # relative preference for earlier (country, component, year); docs/model.md
 
@@ -282,7 +283,7 @@ def define_government_cap(m: AllocationModel) -> None:
         return
     by_channel = m.groups(["iso3", "channel"])
     for iso in m.weak_governance:
-        part = _aggregate(m, f"government_{iso}", by_channel.get((iso, "government"), []))
+        part = _aggregate(m, f"government_{iso}", by_channel.get((iso, GOVERNMENT), []))
         m.add("government_cap", f"government_cap_{iso}", {part: 1.0, m.total[iso]: -cap}, LE, 0.0)
 
 
@@ -291,7 +292,7 @@ def define_me_floor(m: AllocationModel) -> None:
     share = m.inputs.policy.me_floor_share
     if share <= 0:
         return
-    me = m.columns[m.columns["tags"].map(lambda t: "me_data" in t)].groupby("iso3")["var"]
+    me = m.columns[m.columns["tags"].map(lambda t: ME_TAG in t)].groupby("iso3")["var"]
     parts = {iso: list(g) for iso, g in me}
     for iso in m.countries:
         part = _aggregate(m, f"me_{iso}", parts.get(iso, []))

@@ -34,7 +34,7 @@ import pandas as pd
 
 from optimizer.compact_tables import targets_table
 from optimizer.engine import Prepared, collect
-from optimizer.errors import InfeasibleError, InputError, SolverError
+from optimizer.errors import InfeasibleError, InputError, SolverError, setting
 from optimizer.impact import Curves
 from optimizer.model import build_model
 from optimizer.result import Result
@@ -81,7 +81,7 @@ def read_actuals(path: Path) -> pd.DataFrame:
         raise InputError(
             str(path),
             f"lacks the column(s) {', '.join(missing)}; the columns are {', '.join(ACTUALS_COLUMNS)} "
-            "(`tipfocus replan --template RUN_DIR` writes a file to fill in)",
+            f"(replan with {setting('template')} writes a file to fill in)",
         )
     problems = []
     for col in ("year", "spend_usd", "outcome"):
@@ -244,7 +244,7 @@ def replan(
                 "the actual spend up to "
                 f"{through} leaves no way to keep the scenario's rules in the remaining years "
                 "(compact sizes, ramps, pillar floors and the budget count the past spend); relax "
-                "them with --set, or check the actuals",
+                f"them with {setting('overrides')}, or check the actuals",
             )
         raise SolverError(name, f"no re-plan found (status {info.status})")
     result = collect(prep, info)

@@ -18,7 +18,7 @@ import pandas as pd
 from optimizer.compact_tables import cofinancing_table, default_streams, targets_table
 from optimizer.errors import OutputError
 from optimizer.files import folder_written_by, write_folder
-from optimizer.scenario import PROJECT_DIR
+from optimizer.paths import PROJECT_DIR
 
 ALLOCATION_COLUMNS = ["iso3", "country", "component", "pillar", "channel", "year", "amount_usd"]
 OUTCOME_COLUMNS = ["iso3", "country", "component", "metric", "year", "outcome", "impact"]

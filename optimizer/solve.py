@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pulp
 
-from optimizer.errors import SolverError
+from optimizer.errors import SolverError, setting
 from optimizer.files import atomic_path
 from optimizer.model import AllocationModel
 from optimizer.scenario import SolverSection
@@ -165,7 +165,8 @@ def _highs(model: AllocationModel, settings: SolverSection, relax: bool = False)
         import highspy
     except ImportError:
         raise SolverError(
-            "solver", "HiGHS (highspy) is not installed; pip install highspy, or use --solver cbc"
+            "solver",
+            f"HiGHS (highspy) is not installed; pip install highspy, or use {setting('solver.name', 'cbc')}",
         ) from None
     lp, variables, is_mip = _highs_lp(model, relax)
     with _stdout_silenced():  # HiGHS prints a banner from C++ when constructed
@@ -204,7 +205,8 @@ def _solve_cbc(problem: pulp.LpProblem, settings: SolverSection) -> tuple[Status
         )
         if not solver.available():
             raise SolverError(
-                "solver", "CBC is not available in this PuLP install; use --solver highs"
+                "solver",
+                f"CBC is not available in this PuLP install; use {setting('solver.name', 'highs')}",
             )
         try:
             problem.solve(solver)
@@ -245,7 +247,7 @@ def solve(model: AllocationModel, settings: SolverSection, name: str | None = No
     name = name or settings.name
     if name not in SOLVERS:
         raise SolverError(
-            "--solver", f"unknown solver {name!r}; choose one of {', '.join(SOLVERS)}"
+            setting("solver.name"), f"unknown solver {name!r}; choose one of {', '.join(SOLVERS)}"
         )
     if name == "highs":
         if model.session is None:
@@ -300,7 +302,7 @@ def _solve_with_cbc(model: AllocationModel, settings: SolverSection) -> Solution
 
 def write_model(model: AllocationModel, path: Path, fmt: str, force: bool = True) -> None:
     """Write the model as LP or MPS for audit or another solver (no solve), atomically."""
-    option = "--write-lp" if fmt == "lp" else "--write-mps"
+    option = setting("write_lp" if fmt == "lp" else "write_mps")
     with atomic_path(Path(path), force, option) as tmp:
         if fmt == "lp":
             model.problem.writeLP(str(tmp))

@@ -10,7 +10,8 @@ from typing import Literal
 # The 3P+1 paradigm of the TIP Report: every catalogue component belongs to one pillar.
 PILLARS = ("prevention", "prosecution", "protection", "partnership")
 # Who receives the money: the host government or civil society organisations.
-CHANNELS = ("government", "civil_society")
+GOVERNMENT = "government"  # the channel a government-channel cap limits
+CHANNELS = (GOVERNMENT, "civil_society")
 # State Department regional bureaus (data/countries.csv, selection.region_max).
 REGIONS = ("AF", "EAP", "EUR", "NEA", "SCA", "WHA")
 

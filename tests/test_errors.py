@@ -19,15 +19,7 @@ PACKAGE = Path(optimizer.__file__).parent
 FLAG_IN_TEXT = re.compile(r"(?<![\w-])--[a-z][a-z-]*")
 # Modules rebuilt in parallel (issue 9): their messages still write flags and are converted at
 # the merge. This list only shrinks.
-NOT_YET_CONVERTED = {
-    "solve.py",
-    "engine.py",
-    "replan.py",
-    "analysis/frontier.py",
-    "uncertainty/executors.py",
-    "uncertainty/outputs.py",
-    "uncertainty/robust.py",
-}
+NOT_YET_CONVERTED: set[str] = set()
 # Text for the command line's own readers, not library messages.
 FOR_THE_COMMAND_LINE = {
     "schema_doc.py",  # writes docs/scenario.md, which documents --set

@@ -20,7 +20,7 @@ import pandas as pd
 
 from optimizer.analysis.pool import WORKERS
 from optimizer.analysis.resolve import Point, Resolver
-from optimizer.errors import InfeasibleError, InputError, ScenarioError
+from optimizer.errors import InfeasibleError, InputError, ScenarioError, setting
 from optimizer.model import UNIT, AllocationModel
 from optimizer.scenario import Scenario, load_scenario, parse_money
 
@@ -77,22 +77,24 @@ def parse_sweep(text: str, scenario_path: Path | None, overrides: list[str] | No
     key, parts = key.strip(), spec.split(":")
     if not key or len(parts) != 3:
         raise InputError(
-            "--vary", f"{text!r}: write KEY=START:STOP:STEP, e.g. budget.total_usd=150M:350M:5M"
+            setting("vary"),
+            f"{text!r}: write KEY=START:STOP:STEP, e.g. budget.total_usd=150M:350M:5M",
         )
     numbers = []
     for name, part in zip(("START", "STOP", "STEP"), parts, strict=True):
         try:
             numbers.append(parse_money(part.strip()))
         except ValueError as exc:
-            raise InputError("--vary", f"{key} {name}: {exc}") from None
+            raise InputError(setting("vary"), f"{key} {name}: {exc}") from None
     start, stop, step = numbers
     if step <= 0:
         raise InputError(
-            "--vary", f"{key}: STEP must be above 0 (got {parts[2].strip()!r}); the range is empty"
+            setting("vary"),
+            f"{key}: STEP must be above 0 (got {parts[2].strip()!r}); the range is empty",
         )
     if start > stop:
         raise InputError(
-            "--vary",
+            setting("vary"),
             f"{key}: START {parts[0].strip()} is above STOP {parts[1].strip()}; the range is reversed",
         )
     count = math.floor((stop - start) / step * (1 + 1e-12) + 1e-9) + 1
@@ -100,7 +102,8 @@ def parse_sweep(text: str, scenario_path: Path | None, overrides: list[str] | No
     extra = 1 if stop - last > 1e-9 * max(1.0, abs(stop)) else 0
     if count + extra > MAX_POINTS:
         raise InputError(
-            "--vary", f"{key}: {count + extra} points, more than {MAX_POINTS}; use a larger STEP"
+            setting("vary"),
+            f"{key}: {count + extra} points, more than {MAX_POINTS}; use a larger STEP",
         )
     values = [start + i * step for i in range(count)] + ([stop] if extra else [])
     current = _lookup(load_scenario(scenario_path, overrides), key)
@@ -112,12 +115,14 @@ def parse_sweep(text: str, scenario_path: Path | None, overrides: list[str] | No
         )
     if isinstance(current, bool) or not isinstance(current, int | float):
         raise InputError(
-            "--vary",
+            setting("vary"),
             f"{key} is not a numeric scenario key; sweep a number such as budget.total_usd",
         )
     whole = isinstance(current, int)
     if whole and any(abs(v - round(v)) > 1e-9 for v in values):
-        raise InputError("--vary", f"{key} takes whole numbers; use whole START, STOP and STEP")
+        raise InputError(
+            setting("vary"), f"{key} takes whole numbers; use whole START, STOP and STEP"
+        )
     return Sweep(key=key, values=values, whole=whole)
 
 

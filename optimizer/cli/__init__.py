@@ -62,6 +62,7 @@ FLAGS = {
     "workers": "--workers",
     "scheduler": "--scheduler",
     "robust": "--robust",
+    "robust_draws": "--robust-draws",
     "top": "--top",
 }
 

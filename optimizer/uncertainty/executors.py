@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterator
 from concurrent.futures import Executor
 
-from optimizer.errors import InputError
+from optimizer.errors import InputError, setting
 from optimizer.uncertainty.montecarlo import local_executor
 
 CONNECT_SECONDS = 10
@@ -35,15 +35,15 @@ def connect(address: str):
         from distributed import Client
     except ImportError:
         raise InputError(
-            "--scheduler",
+            setting("scheduler"),
             "needs the optional Dask extra: pip install 'tipfocus[distributed]' "
-            "(or drop --scheduler to use local worker processes)",
+            f"(or drop {setting('scheduler')} to use local worker processes)",
         ) from None
     try:
         return Client(address, timeout=CONNECT_SECONDS)
     except (OSError, TimeoutError, ValueError) as exc:
         raise InputError(
-            "--scheduler",
+            setting("scheduler"),
             f"cannot reach a Dask scheduler at {address!r} within {CONNECT_SECONDS} s ({exc}); "
-            "check the address (tcp://host:8786) and that the scheduler runs, or drop --scheduler",
+            f"check the address (tcp://host:8786) and that the scheduler runs, or drop {setting('scheduler')}",
         ) from None

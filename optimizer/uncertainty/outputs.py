@@ -28,7 +28,7 @@ _ours = files.folder_written_by(
 
 def check_folder(folder: Path, force: bool) -> None:
     """Refuse the output folder before any solve."""
-    check_target(folder, force, "--out", replaceable=_ours)
+    check_target(folder, force, replaceable=_ours)
 
 
 def figure(draw: Callable, *data, height: float = 4.2) -> Figure:

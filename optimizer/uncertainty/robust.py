@@ -48,7 +48,7 @@ import pulp
 
 from optimizer import focus
 from optimizer.engine import Prepared
-from optimizer.errors import SolverError
+from optimizer.errors import SolverError, setting
 from optimizer.impact import Curves
 from optimizer.model import LE, UNIT, AllocationModel
 from optimizer.solve import Solution, Status, solve
@@ -227,8 +227,8 @@ def robust_plan(
     if not info.status.has_solution:
         raise SolverError(
             info.solver,
-            f"no robust allocation found (status {info.status}); use fewer --robust-draws or a "
-            "longer solver.time_limit_s",
+            f"no robust allocation found (status {info.status}); use fewer {setting('robust_draws')} "
+            f"or a longer {setting('solver.time_limit_s')}",
         )
     return model_spend(m, info), info
 
