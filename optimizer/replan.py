@@ -103,7 +103,12 @@ def check_actuals(actuals: pd.DataFrame, prep: Prepared, path: Path, today: int)
     problems = []
     for i, row in enumerate(actuals.itertuples(index=False), start=2):
         where = f"row {i} ({row.iso3}, {row.component}, {row.year})"
-        if row.iso3 not in prep.countries:
+        if row.iso3 in prep.scenario.selection.lock_out:
+            problems.append(
+                f"{where}: {row.iso3} is locked out of the run "
+                f"({setting('selection.lock_out')}); take it off the list or drop the row"
+            )
+        elif row.iso3 not in prep.countries:
             problems.append(f"{where}: {row.iso3} is not a candidate country of the run")
         elif row.component not in prep.catalogue.components:
             problems.append(f"{where}: {row.component} is not a component of the run's catalogue")

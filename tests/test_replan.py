@@ -103,6 +103,17 @@ def test_bad_actuals_are_refused_with_their_numbers(change: dict, says: str) -> 
     assert says in str(info.value)
 
 
+def test_actuals_in_a_locked_out_country_are_refused_by_name() -> None:
+    """A locked-out country stays in the model (held at 0 by its lock row): spend there is named
+    as locked out, not reported as an infeasible re-plan."""
+    world = small_world()
+    plan = world.result()
+    actuals = template(plan, through=2015)
+    locked = small_world(selection={"lock_out": [actuals.loc[0, "iso3"]]})
+    with pytest.raises(InputError, match="is locked out of the run"):
+        replan(locked.prepare(), plan, actuals, ACTUALS, today=2015)
+
+
 def test_actuals_for_every_year_leave_nothing_to_replan() -> None:
     world = small_world()
     plan = world.result()
