@@ -17,7 +17,7 @@ from optimizer.report import charts
 from optimizer.report.compare import assumptions_diff, side_by_side
 from optimizer.report.figures import KINDS, available, check_kinds, figure, run_colours
 from optimizer.report.sources import Run, load_runs
-from optimizer.report.tables import outcomes_table, report_tables
+from optimizer.report.tables import outcomes_table, report_tables, vintage
 from optimizer.report.text import run_summary
 from optimizer.result import RUN_FORMAT, read_run
 from optimizer.scenario import usd
@@ -50,6 +50,18 @@ def test_tables_add_up_to_the_allocation(folders):
     assert tables.country_year.drop(columns="total").sum().sum() == total
     assert list(tables.by_country["amount_usd"]) == sorted(tables.by_country["amount_usd"])[::-1]
     assert set(tables.by_country["iso3"]) == set(HOSTILE_NAMES)
+
+
+def test_chart_footnotes_name_every_data_edition_the_screen_used(bundled):
+    """The footnote names each source the baseline's screening read, the DOL List of Goods
+    included, with the edition years found in its screen."""
+    _, result = bundled("baseline")
+    editions = report_tables(result).editions.set_index("source")["years"]
+    assert editions["US DOL List of Goods Produced by Child Labor or Forced Labor"] == "2016"
+    assert editions["US State Department TIP Report (tiers)"] == "2013"
+    line = vintage("baseline", report_tables(result).editions)
+    assert line.startswith("Scenario baseline. Data: US State Department TIP Report 2013;")
+    assert "US DOL List of Goods Produced by Child Labor or Forced Labor 2016" in line
 
 
 def test_outcomes_table_matches_the_summary(folders):

@@ -22,6 +22,7 @@ EDITION_COLUMNS = {
     "migration_year": "UN DESA international migrant stock",
     "population_year": "Population",
     "slavery_estimate_year": "Walk Free Global Slavery Index estimate",
+    "dol_edition": "US DOL List of Goods Produced by Child Labor or Forced Labor",
 }
 
 
