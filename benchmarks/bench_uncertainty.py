@@ -9,10 +9,10 @@ memory of the parent and of the largest worker process. Each worker prepares the
 re-solves it for every draw; the first solve (the mode allocation) is timed apart.
 
 ``--breakdown N`` runs N draws in this process, one after another, and says where a draw's time
-goes: drawing the values, the curves, the model (changed in place or rebuilt), the hand-over to
-HiGHS, the relaxation LP, branch and bound (when the relaxation is not integral), the polish LP,
-scoring (``impact_of``) and sending the result back (pickling). Each phase's own time, without the
-phases inside it.
+goes: drawing the values, the curves, the inputs on them, the model changed in place
+(``set_inputs``), HiGHS's LPs (the previous selection re-optimised, the final fixed-selection LP),
+HiGHS's MIP, the rest of the solve, scoring (``impact_of``) and sending the result back (pickling).
+Each phase's own time, without the phases inside it.
 """
 
 from __future__ import annotations
@@ -25,22 +25,27 @@ import resource
 import sys
 import time
 
-from optimizer import solve as solve_module
+from optimizer import changes as changes_module
+from optimizer import session as session_module
 from optimizer.engine import prepare
 from optimizer.scenario import DEFAULT_SCENARIO, load_scenario
 from optimizer.uncertainty import draws as draws_module
 from optimizer.uncertainty import resolve as resolve_module
 from optimizer.uncertainty.montecarlo import local_executor, run_draws, study_of
 
-# (module, function, phase): the phases of one draw, in order
+
+def _highs_phase(highs, is_mip: bool) -> str:
+    return "HiGHS MIP" if is_mip else "HiGHS LPs"
+
+
+# (module, function, phase or a function of the call's arguments): the phases of one draw
 PHASES = [
     (draws_module, "sample", "draw the values"),
     (resolve_module, "draw_curves", "curves"),
-    (resolve_module, "model_for", "model: change or rebuild"),
-    (solve_module, "_highs", "hand-over to HiGHS"),
-    (solve_module, "_integral_relaxation", "relaxation LP"),
-    (resolve_module, "solve", "branch and bound (rest of solve)"),
-    (solve_module, "polish", "polish LP"),
+    (resolve_module, "draw_inputs", "inputs on the curves"),
+    (changes_module, "set_inputs", "model changed in place"),
+    (session_module, "run", _highs_phase),
+    (resolve_module, "solve", "rest of the solve"),
     (resolve_module, "model_spend", "read the solution"),
     (resolve_module, "impact_of", "scoring (impact_of, 2 a draw)"),
     (resolve_module, "resolve", "other"),
@@ -53,9 +58,9 @@ class PhaseClock:
     def __init__(self) -> None:
         self.own: dict[str, float] = collections.defaultdict(float)
         self.stack: list[float] = []  # time taken by nested phases, per open call
-        self.integral = 0  # relaxations that were integral (no branch and bound)
+        self.mips = 0  # searches that ran HiGHS's MIP
 
-    def wrap(self, module, name: str, phase: str) -> None:
+    def wrap(self, module, name: str, phase) -> None:
         inner = getattr(module, name)
 
         @functools.wraps(inner)
@@ -67,11 +72,11 @@ class PhaseClock:
             finally:
                 took = time.perf_counter() - start
                 nested = self.stack.pop()
-                self.own[phase] += took - nested
+                self.own[phase(*args) if callable(phase) else phase] += took - nested
                 if self.stack:
                     self.stack[-1] += took
-            if name == "_integral_relaxation" and result[0] is not None:
-                self.integral += 1
+            if phase is _highs_phase and args[1]:
+                self.mips += 1
             return result
 
         setattr(module, name, timed)
@@ -97,7 +102,7 @@ def breakdown(count: int, seed: int) -> None:
         clock.own["send back (pickle)"] += time.perf_counter() - began
     total = time.perf_counter() - start
     print(f"{count} draws of the baseline in one process: {total / count:.2f} s a draw")
-    print(f"relaxation integral in {clock.integral} of {count} draws (no branch and bound)")
+    print(f"HiGHS's MIP ran {clock.mips} times in {count} draws")
     for phase, seconds in sorted(clock.own.items(), key=lambda kv: -kv[1]):
         print(f"  {phase:36s} {seconds / count:7.3f} s a draw  {seconds / total:6.1%}")
     print(f"result sent back: {sum(sizes) / count:.0f} bytes a draw")

@@ -9,7 +9,7 @@ Proves, through ``optimizer.result.write_run`` into fresh folders:
 * HiGHS and CBC write byte-identical files on the reduced baseline and on small random worlds,
   including one built to expose CBC's 8-significant-digit solution output and worlds with no
   discount (years interchangeable). Both hold because every solve ends with the same LP, the
-  selection fixed, solved by HiGHS in full precision (``optimizer.solve.polish``).
+  selection fixed, solved by HiGHS in full precision (``optimizer.session.Session.fixed_lp``).
 """
 
 from __future__ import annotations

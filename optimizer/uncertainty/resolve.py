@@ -212,41 +212,6 @@ def dividend_of(spend: pd.DataFrame, counted: pd.DataFrame, scenario: Scenario) 
     return float((gain[:, 1:] * discount[1:]).sum())
 
 
-# Families whose rows do not depend on the curves: the sample-average model of ``robust.py`` copies
-# the spend columns per draw and can do so only when every family is one of these (the draws
-# themselves are applied to any model in place: ``AllocationModel.set_inputs``).
-CURVE_FREE_FAMILIES = frozenset(
-    {
-        "budget",
-        "annual_cap",
-        "compact_min",
-        "compact_max",
-        "country_count",
-        "lock_in",
-        "lock_out",
-        "region_max",
-        "pillar_floor",
-        "earmark",
-        "government_cap",
-        "me_floor",
-        "ramp_up",
-        "ramp_down",
-        "absorptive_cap",
-        "component_floor",
-        "tipping_spend",
-        "tipping_pillar",
-    }
-)
-CURVE_VARIABLES = ("coverage_", "durable_", "dividend_")  # columns whose rows use the curves
-
-
-def changeable_in_place(model: AllocationModel) -> bool:
-    """Whether the widths and the objective are every number a draw changes in ``model``."""
-    if not set(model.families) <= CURVE_FREE_FAMILIES:
-        return False
-    return not any(v.name.startswith(CURVE_VARIABLES) for v in model.variables)
-
-
 def resolve(
     prep: Prepared,
     draw: Draw,
