@@ -3,11 +3,13 @@
 The model is handed over once (``solve._highs``). Changes reach the copy through the model's
 setters (``optimizer.changes``: row bounds, column bounds, costs, coefficients) or, for an
 analysis's temporary change, directly (``optimizer.analysis.resolve``); HiGHS keeps the last
-relaxation's basis, so the next solve starts from there. One way to solve (``search``): the
-previous optimum's selection re-optimised, if there is one (an allocation in hand); the linear
-relaxation (with the selection links it is often integral: a proven optimum); a small depth-first
-branch and bound over warm LPs if a selection is fractional; HiGHS's MIP, started from the
-allocation in hand, beyond the node limit. ``solve`` then ends with ``fixed_lp``: the LP with the
+relaxation's basis, so the next solve starts from there. One way to solve (``search``): the best
+allocation among a few countries (HiGHS's MIP with the others held out: small once presolved),
+then one relaxation that must fund a country outside them; if that bound is no better, the
+allocation is proven optimal (the two cover every allocation), else the countries it funds join
+the set. The set starts from the allocation in hand or the previous optimum, so a re-solve after a
+change usually needs one small MIP and one warm LP. HiGHS's MIP on the whole model, from the
+allocation in hand, is the fallback. ``solve`` then ends with ``fixed_lp``: the LP with the
 integer columns fixed, solved in full precision, which gives the amounts and the row duals.
 """
 
@@ -31,17 +33,9 @@ from optimizer.solve import (
     solver_version,
 )
 
-NODE_LIMIT = 40  # nodes of the session's own branch and bound before HiGHS's MIP takes over
-COLD_NODES = 1  # a first solve: the relaxation, then HiGHS's MIP if it is fractional
-# A re-solve of the model (``solve``): the previous selection re-optimised (a warm allocation in
-# hand), then HiGHS's MIP started from it. Measured on the baseline after a budget change: the
-# session's own branch and bound needs 15 to 40 warm LPs there (its relaxation is fractional) and
-# took longer than this.
-WARM_NODES = 0
+ROUNDS = 3  # restricted solves (``Session._restricted``) before HiGHS's MIP on the whole model
+SUPPORT = 1e-6  # a selection above this in the outside relaxation brings its country into the set
 POLISH_TOLERANCE = 1e-10  # the tie-break (model.TIE_BREAK) must decide between equal allocations
-FRACTIONAL_LIMIT = 4  # more fractional integers at the root: HiGHS's MIP at once, for this and
-# every later search of the session (a weak relaxation: HiGHS's presolve and root cuts close it in
-# one node where 40 warm LPs do not; its MIP does not start from the LP's basis)
 DUAL_TOLERANCE = 1e-7  # HiGHS's default, restored after a polish
 
 
@@ -106,9 +100,20 @@ class Session:
         self.spend_cols = np.array([self.col[v.name] for v in model.columns["var"]], dtype=np.int64)
         self.last: np.ndarray | None = None  # the last optimum's values: the next MIP's start
         self.solves = 0
-        self.mip_runs = 0  # searches that needed HiGHS's own MIP
-        self.root_basis = None  # the last relaxation's basis: where the next solve starts
-        self.weak = False  # the relaxation proved weak (FRACTIONAL_LIMIT): HiGHS's MIP at once
+        self.mip_runs = 0  # searches that needed HiGHS's MIP on the whole model
+        self.restricted_runs = 0  # HiGHS's MIP on a set of countries (``_restricted``)
+        self.root_basis = None  # the last outside relaxation's basis: where the next one starts
+        # each country's integer columns (its selection, its tipping point): held at 0 together
+        tipped = {iso: self.col[v.name] for iso, v in model.tipped.items()}
+        self.country_cols = {
+            iso: np.array([i, *([tipped[iso]] if iso in tipped else [])], dtype=np.int32)
+            for iso, i in self.select_cols.items()
+        }
+        # the outside row (``_outside``): free, with no terms, except during that relaxation
+        self.outside_row = self.highs.getNumRow()
+        self.highs.addRow(
+            -highspy.kHighsInf, highspy.kHighsInf, 0, np.array([], dtype=np.int32), np.array([])
+        )
 
     # ------------------------------------------------------------------ lasting changes
     def set_rows(self, names: list[str], lower: np.ndarray, upper: np.ndarray) -> None:
@@ -158,45 +163,29 @@ class Session:
     def search(
         self,
         time_limit: float | None = None,
-        nodes: int = NODE_LIMIT,
+        restrict: bool = True,
         start: np.ndarray | None = None,
     ) -> Found:
-        """Solve the current copy: the relaxation, then (if a selection is fractional) a small
-        depth-first branch and bound with warm LP re-solves, HiGHS's own MIP beyond ``nodes``
-        nodes (at once, without a relaxation, with ``nodes`` 0 or a weak relaxation). ``start``:
-        a feasible allocation in hand (every column; the caller has checked it), the incumbent
-        instead of the previous selection re-optimised."""
+        """Solve the current copy: the restricted search (``_restricted``), then HiGHS's MIP on
+        the whole model if it did not prove an optimum (at once without ``restrict``).
+        ``start``: a feasible allocation in hand (every column; the caller has checked it), the
+        incumbent from the first solve and HiGHS's MIP start."""
         self._time_limit(time_limit)
         self.solves += 1
         highs = self.highs
         if not self.is_mip:
             status, _ = run(highs, False)
             return self._found(status)
-        ycols = self.integer_cols
-        lp_now = highs.getLp()  # the integer columns' bounds as the caller set them
-        low0 = np.array(lp_now.col_lower_)[ycols]
-        up0 = np.array(lp_now.col_upper_)[ycols]
-        self._integrality(ycols, False)
-        try:
-            if start is None:
-                best = self._incumbent(ycols, low0, up0)
-            else:
-                values = np.asarray(start, dtype=float)
-                best = Found(Status.FEASIBLE, values, self.objective_of(values))
-            search = nodes and not self.weak
-            found = self._branch(ycols, low0, up0, nodes, best) if search else None
-        finally:
-            highs.changeColsBounds(len(ycols), ycols, low0, up0)
-            self._integrality(ycols, True)
-        if found is not None:
-            return found
+        best = None
+        if start is not None:
+            values = np.asarray(start, dtype=float)
+            best = Found(Status.FEASIBLE, values, self.objective_of(values))
+        if restrict and self.select_cols:
+            found, best = self._restricted(best)
+            if found is not None:
+                return found
         if best is not None:  # the allocation in hand as the MIP's start
-            import highspy
-
-            given = highspy.HighsSolution()
-            given.col_value = list(best.values)
-            given.value_valid = True
-            highs.setSolution(given)
+            self._give(best)
         self.mip_runs += 1
         status, bound = run(highs, True)
         found = self._found(status)
@@ -208,70 +197,135 @@ class Session:
         values = np.array(self.highs.getSolution().col_value, dtype=float)
         return Found(status, values, self.sign * self.highs.getInfo().objective_function_value)
 
-    def _incumbent(self, ycols, low0, up0) -> Found | None:
-        """The previous optimum's integer values, if the bounds still allow them, with the
-        continuous columns re-optimised (a warm LP): an allocation in hand, so the branch and
-        bound prunes every node that cannot beat it (often the root: a proof at once)."""
-        if self.last is None or len(self.last) != self.highs.getNumCol():
-            return None
-        fixed = np.round(self.last[ycols])
-        if (fixed < low0).any() or (fixed > up0).any():
-            return None
-        self.highs.changeColsBounds(len(ycols), ycols, fixed, fixed)
-        # From no basis: with the selection fixed, presolve removes most of the model (measured
-        # on the baseline: 0.5 s cold, 6 s from the relaxation's basis).
-        self.highs.clearSolver()
-        status, _ = run(self.highs, False)
-        found = self._found(status) if status == Status.OPTIMAL else None
-        if self._valid(self.root_basis):  # the relaxation starts from the last relaxation's
-            self.highs.setBasis(self.root_basis)
-        return found
+    def _give(self, found: Found) -> None:
+        import highspy
+
+        given = highspy.HighsSolution()
+        given.col_value = list(found.values)
+        given.value_valid = True
+        self.highs.setSolution(given)
+
+    def _restricted(self, best: Found | None) -> tuple[Found | None, Found | None]:
+        """Up to ``ROUNDS`` times: the best allocation among a set of countries (HiGHS's MIP with
+        every other country held out: small once presolved), then the relaxation with at least
+        one country from outside the set (the ``outside`` row). The two cover every allocation,
+        so an outside bound no better than the allocation in hand (within the MIP gap) proves it
+        optimal; otherwise the countries that outside relaxation funds join the set. The set
+        starts from the allocation in hand, the previous optimum's selection and the locked-in
+        countries (none on a first solve: the first outside relaxation is the model's own, less
+        the empty selection). (None, best so far) hands over to HiGHS's MIP on the whole model."""
+        cols = self.country_cols
+        # the integer columns' bounds as they stand (an analysis may have changed them for a block)
+        ycols = self.integer_cols
+        now = self.col_lower.copy(), self.col_upper.copy()
+        _, _, _, now[0][ycols], now[1][ycols], _ = self.highs.getCols(len(ycols), ycols)
+        chosen = {c for c, i in self.select_cols.items() if now[0][i] > 0.5}
+        for guess in (best.values if best is not None else None, self.last):
+            if guess is not None and len(guess) == len(self.variables):
+                chosen |= {c for c, i in self.select_cols.items() if guess[i] > 0.5}
+        score = self._score  # larger is better, whatever the model's sense
+        bounds = []  # bounds of the parts searched, in the model's sense
+        gap = self.settings.mip_gap
+        for _ in range(ROUNDS):
+            inner = self._within(chosen, best, now)
+            if inner.status not in (Status.OPTIMAL, Status.INFEASIBLE):
+                return None, best
+            if inner.status == Status.OPTIMAL:
+                bounds.append(inner.bound)
+                if best is None or score(inner.objective) > score(best.objective):
+                    best = inner
+            outside = [c for c in cols if c not in chosen]
+            enough = None if best is None else score(best.objective) + gap * abs(best.objective)
+            out = (
+                self._outside(outside, enough) if outside else Found(Status.INFEASIBLE, None, None)
+            )
+            if out.status == Status.OPTIMAL:
+                whole = out.values is not None and self._integral(out.values)
+                if whole and (best is None or score(out.objective) > score(best.objective)):
+                    best = out  # the relaxation's own allocation is whole: an allocation in hand
+                if best is None or score(out.objective) > score(best.objective) + gap * abs(
+                    best.objective
+                ):  # not proven: the countries the outside relaxation funds join the set
+                    chosen |= {c for c in outside if out.values[self.select_cols[c]] > SUPPORT}
+                    continue
+                bounds.append(out.objective)
+            elif out.status != Status.INFEASIBLE:
+                return None, best
+            if best is None:
+                return Found(Status.INFEASIBLE, None, None), None
+            bound = max([*bounds, best.objective], key=score)
+            return Found(Status.OPTIMAL, best.values, best.objective, bound), best
+        return None, best
+
+    def _score(self, objective: float) -> float:
+        """An objective in the model's sense as a score to maximise."""
+        return -self.sign * objective
+
+    def _integral(self, values: np.ndarray) -> bool:
+        y = values[self.integer_cols]
+        return bool((np.abs(y - np.round(y)) <= INTEGRALITY_TOLERANCE).all())
+
+    def _within(self, chosen: set[str], best: Found | None, now) -> Found:
+        """The model with every country outside ``chosen`` held at 0 (its selection and the rest
+        of its integer columns), by HiGHS's MIP (an LP if no integer column is left free); ``now``:
+        the column bounds (lower, upper) as they stand, restored after."""
+        held = [i for c, index in self.country_cols.items() if c not in chosen for i in index]
+        held = np.array(held, dtype=np.int32)
+        highs = self.highs
+        highs.changeColsBounds(len(held), held, np.zeros(len(held)), np.zeros(len(held)))
+        free = len(self.integer_cols) - len(held)
+        try:
+            if best is not None and not best.values[held].any():
+                self._give(best)
+            if free == 0:
+                self._integrality(self.integer_cols, False)
+            else:
+                self.restricted_runs += 1
+            status, bound = run(highs, free > 0)
+            found = self._found(status)
+            if free == 0:  # an LP: its optimum is its own bound
+                return Found(found.status, found.values, found.objective, found.objective)
+            return Found(found.status, found.values, found.objective, _model_sense(self, bound))
+        finally:
+            if free == 0:
+                self._integrality(self.integer_cols, True)
+            highs.changeColsBounds(len(held), held, now[0][held], now[1][held])
+
+    def _outside(self, outside: list[str], enough: float | None) -> Found:
+        """The relaxation with the selections of ``outside`` summing to at least 1 (the outside
+        row, free otherwise), warm from the last such relaxation's basis. ``enough``: the score
+        (``_score``) of the allocation in hand, with the MIP gap; HiGHS's dual simplex stops as
+        soon as its bound proves the relaxation can do no better (an optimal status, no values,
+        that bound as the objective)."""
+        import highspy
+
+        highs, row = self.highs, self.outside_row
+        members = {self.select_cols[c] for c in outside}
+        for i in self.select_cols.values():
+            highs.changeCoeff(row, i, 1.0 if i in members else 0.0)
+        highs.changeRowBounds(row, 1.0, np.inf)
+        self._integrality(self.integer_cols, False)
+        try:
+            if self._valid(self.root_basis):
+                highs.setBasis(self.root_basis)
+            if enough is not None:  # HiGHS minimises: its objective is minus the score
+                highs.setOptionValue("objective_bound", -enough)
+            status, _ = run(highs, False)
+            if highs.getModelStatus() == highspy.HighsModelStatus.kObjectiveBound:
+                self.root_basis = highs.getBasis()
+                reached = min(-highs.getInfo().objective_function_value, enough)  # a score
+                return Found(Status.OPTIMAL, None, -self.sign * reached)
+            if status == Status.OPTIMAL:
+                self.root_basis = highs.getBasis()
+            return self._found(status)
+        finally:
+            highs.setOptionValue("objective_bound", np.inf)
+            highs.changeRowBounds(row, -np.inf, np.inf)
+            self._integrality(self.integer_cols, True)
 
     def _valid(self, basis) -> bool:
         size = (self.highs.getNumCol(), self.highs.getNumRow())
         return basis is not None and (len(basis.col_status), len(basis.row_status)) == size
-
-    def _branch(self, ycols, low0, up0, limit: int, best: Found | None = None) -> Found | None:
-        """Depth-first branch and bound over the integer columns (binary), each node a warm LP,
-        from the allocation ``best`` in hand if any. None hands over to HiGHS's MIP (node limit,
-        time limit or a numerical failure)."""
-        highs, gap = self.highs, self.settings.mip_gap
-        stack = [(low0, up0)]
-        nodes = 0
-        while stack:
-            low, up = stack.pop()
-            nodes += 1
-            if nodes > limit:
-                return None
-            highs.changeColsBounds(len(ycols), ycols, low, up)
-            status, _ = run(highs, False)
-            if nodes == 1 and status == Status.OPTIMAL:  # the next solve starts from here
-                self.root_basis = highs.getBasis()
-            if status == Status.INFEASIBLE:
-                continue
-            if status != Status.OPTIMAL:
-                return None
-            found = self._found(status)
-            if best is not None and found.objective <= best.objective + gap * abs(best.objective):
-                continue  # this branch cannot beat the allocation in hand
-            y = found.values[ycols]
-            fractional = np.abs(y - np.round(y)) > INTEGRALITY_TOLERANCE
-            if not fractional.any():
-                best = found
-                continue
-            if nodes == 1 and fractional.sum() > FRACTIONAL_LIMIT:
-                self.weak = True
-                return None
-            pick = int(np.argmax(np.where(fractional, 0.5 - np.abs(y - 0.5), -1.0)))
-            down = low.copy(), up.copy()
-            down[1][pick] = 0.0
-            upper = low.copy(), up.copy()
-            upper[0][pick] = 1.0
-            # the side the LP leans to is explored first (pushed last)
-            stack += [down, upper] if y[pick] < 0.5 else [upper, down]
-        if best is None:
-            return Found(Status.INFEASIBLE, None, None)
-        return Found(Status.OPTIMAL, best.values, best.objective, best.objective)
 
     def fixed_lp(
         self, fixed: np.ndarray, cold: bool = False
@@ -280,10 +334,8 @@ class Session:
         precision: (column values, row duals, column duals), duals in the objective's sense
         (impact units per model unit); None if it has no optimum. ``cold``: from no basis, so
         that the amounts do not depend on the solves before (a Monte Carlo study gives the same
-        bytes whichever worker solved which draw). Leaves the copy as it was, with the
-        relaxation's basis (from the fixed LP's basis the free relaxation can take a minute on
-        the baseline; from its own basis, about a second)."""
-        basis = self.root_basis if self._valid(self.root_basis) else self.highs.getBasis()
+        bytes whichever worker solved which draw). Leaves the copy's bounds and integrality as
+        they were (the next outside relaxation starts from its own basis)."""
         if cold:
             self.highs.clearSolver()
         index = self.integer_cols
@@ -308,23 +360,17 @@ class Session:
             )
             if self.is_mip:
                 self._integrality(index, True)
-            if basis.valid:
-                self.highs.setBasis(basis)
-            else:
-                self.highs.clearSolver()
 
     def solve(self, settings: SolverSection | None = None) -> Solution:
-        """The model's solve (``solve.solve`` with HiGHS): ``search`` (a first solve: the
-        relaxation, then HiGHS's MIP if it is fractional; a re-solve: the previous selection
-        re-optimised, then HiGHS's MIP from it), then the fixed LP, from no basis, for the
-        amounts and the row duals. ``settings``: the scenario's solver settings, if changed."""
+        """The model's solve (``solve.solve`` with HiGHS): ``search``, then the fixed LP, from no
+        basis, for the amounts and the row duals. ``settings``: the scenario's solver settings, if changed."""
         import time
 
         if settings is not None:
             self.settings = settings
             _highs_options(self.highs, settings)
         start = time.perf_counter()
-        found = self.search(nodes=WARM_NODES if self.solves else COLD_NODES)
+        found = self.search()
         values, duals = found.values, None
         if found.status.has_solution and self.model.select:
             fixed = np.round(found.values[self.integer_cols])

@@ -266,9 +266,11 @@ def test_a_stray_variable_the_model_does_not_know_is_refused():
 
 
 def test_both_solve_paths_are_exercised():
-    """HiGHS first solves the linear relaxation; when its selection is integral that is the proven
-    optimum, otherwise the MIP runs. The pinned instances above cover both paths."""
-    from optimizer.session import COLD_NODES, Session
+    """The session's search: when the relaxation (which must fund some country) is integral it
+    is the proven optimum with no MIP at all; otherwise HiGHS's MIP runs on the countries that
+    relaxation funds and one more relaxation proves the rest cannot do better. HiGHS's MIP on
+    the whole model (``restrict=False``) agrees. The pinned instances above cover both paths."""
+    from optimizer.session import Session
 
     for selection, shortcut in (
         ({"max_countries": 2}, True),  # relaxation integral: no branch and bound needed
@@ -277,9 +279,14 @@ def test_both_solve_paths_are_exercised():
         world = three_countries(selection=selection)
         prep = world.prepare()
         session = Session(prep.model, world.scenario.solver)
-        found = session.search(nodes=COLD_NODES)
+        found = session.search()
         assert found.status == Status.OPTIMAL
-        assert (session.mip_runs == 0) is shortcut
+        assert session.mip_runs == 0
+        assert (session.restricted_runs == 0) is shortcut
+        whole = session.search(restrict=False)
+        assert session.mip_runs == 1
+        assert whole.objective == pytest.approx(found.objective, rel=1e-9)
+        assert found.bound >= found.objective
 
 
 def test_countries_too_small_for_a_compact_are_left_out_exactly():

@@ -203,3 +203,37 @@ def test_lock_out_rows_are_priced_in_constraints_csv(tmp_path: Path):
     summary = json.loads((out / "summary.json").read_text())
     assert chosen[0] not in summary["selected"]
     assert summary["objective"] < json.loads((first / "summary.json").read_text())["objective"]
+
+
+def test_the_restricted_search_matches_the_whole_mip():
+    """The session's search (the best allocation among a set of countries, proven by a
+    relaxation that must fund a country outside it) finds the optimum HiGHS's MIP on the whole
+    model finds, on a first solve and on re-solves after budget changes that move the selection;
+    its bound is a bound; and some re-solve had to bring in a country its set did not have."""
+    from optimizer.session import Session
+
+    grew = []
+    for seed in range(10):
+        world = random_instance(np.random.default_rng(2000 + seed), focus_rules=True)
+        prep = world.prepare()
+        session = Session(prep.model, world.scenario.solver)
+        whole = Session(prep.model, world.scenario.solver)  # its own copy, changed in step
+        for share in (1.0, 0.45, 1.6, 0.8):
+            total = share * world.scenario.budget.total_usd / UNIT
+            for s in (session, whole):
+                s.set_rows(["budget_total"], np.array([-np.inf]), np.array([total]))
+            before = session.last
+            found, truth = session.search(), whole.search(restrict=False)
+            assert found.status == truth.status, (seed, share)
+            if not found.status.has_solution:
+                continue
+            assert found.status == Status.OPTIMAL
+            assert found.objective == pytest.approx(truth.objective, rel=1e-6, abs=1e-6)
+            assert found.bound >= found.objective - 1e-9 * max(1.0, abs(found.objective))
+            session.last = found.values  # as Session.solve keeps it: the next set's start
+            if before is not None:
+                now = {c for c, i in session.select_cols.items() if found.values[i] > 0.5}
+                earlier = {c for c, i in session.select_cols.items() if before[i] > 0.5}
+                grew.append(bool(now - earlier))
+        assert session.mip_runs == 0, seed  # never needed HiGHS's MIP on the whole model
+    assert any(grew)

@@ -274,7 +274,7 @@ def test_pillar_floor_priced_as_a_whole_and_pillar_by_pillar():
 
 def test_resolver_branches_to_the_threshold_optimum():
     """Compacts of 0 or at least $3M (test_model): the relaxation is fractional; the resolver's
-    own branch and bound finds 1.5*4 + 1*3 + 0.5*3 = 10.5."""
+    restricted search finds 1.5*4 + 1*3 + 0.5*3 = 10.5."""
     prep, _ = three_countries(selection={"min_compact_usd": 3e6}).solve()
     point = Resolver(prep.model, prep.scenario.solver).solve()
     assert point.selected == ("AAA", "BBB", "CCC")
@@ -392,8 +392,10 @@ def test_a_start_is_used_only_when_feasible():
     start = resolver.incumbent()
     assert resolver.feasible(start)
     assert resolver.solve(start=start).objective == pytest.approx(info.objective, rel=1e-9)
-    resolver.weak = True  # HiGHS's MIP with the start, not the resolver's own search
-    assert resolver.solve(start=start).objective == pytest.approx(info.objective, rel=1e-9)
+    # HiGHS's MIP on the whole model with the start, not the session's restricted search
+    assert resolver.solve(start=start, restrict=False).objective == pytest.approx(
+        info.objective, rel=1e-9
+    )
     with resolver.rows_bounds(prep.model.families["budget"], -np.inf, 5.0):  # $5M of $10M
         assert not resolver.feasible(start)
         cut = resolver.solve(start=start)

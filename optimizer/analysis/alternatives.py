@@ -75,7 +75,7 @@ def find_alternatives(
         for _ in range(count):
             _distance_row(highs, d, ycols, isos, known[-1])
             limit = min(SEARCH_SECONDS, resolver.settings.time_limit_s)
-            point = resolver.solve(time_limit=limit, branch=False)
+            point = resolver.solve(time_limit=limit, restrict=False)
             if tick:
                 tick()
             if not point.ok:

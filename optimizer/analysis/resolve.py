@@ -2,11 +2,11 @@
 
 ``Resolver`` is a thin layer over ``optimizer.session.Session`` (one warm HiGHS copy of a built
 model, the one way to re-solve): an analysis changes row bounds, column bounds or objective
-coefficients for a block (undone on exit), solves (``Session.search``: the relaxation first, a
-small warm branch and bound, HiGHS's MIP beyond ``NODE_LIMIT`` nodes or at once when the
-relaxation is weak) and reads a ``Point``. A re-solve may start from an allocation in hand (the
-run's optimum before a rule is relaxed, the previous point of a sweep): checked against the copy as
-changed, it is the incumbent from the first node and HiGHS's MIP start. ``clone`` gives a second
+coefficients for a block (undone on exit), solves (``Session.search``: the best allocation among
+a few countries, proven by one relaxation that must fund another; HiGHS's MIP on the whole model
+if that does not settle it) and reads a ``Point``. A re-solve may start from an allocation in hand
+(the run's optimum before a rule is relaxed, the previous point of a sweep): checked against the
+copy as changed, it is the incumbent from the start and HiGHS's MIP start. ``clone`` gives a second
 HiGHS copy that solves in the calling thread (``optimizer.analysis.pool``: two re-solves at once).
 Nothing is written on the PuLP model.
 """
@@ -23,10 +23,10 @@ import numpy as np
 
 from optimizer.model import UNIT, AllocationModel
 from optimizer.scenario import SolverSection
-from optimizer.session import NODE_LIMIT, Session
+from optimizer.session import Session
 from optimizer.solve import Status
 
-__all__ = ["NODE_LIMIT", "Point", "Resolver"]
+__all__ = ["Point", "Resolver"]
 
 FEASIBILITY_TOLERANCE = 1e-6  # a start's rows and bounds, relative to max(1, |bound|)
 
@@ -68,15 +68,6 @@ class Resolver:
     @property
     def solves(self) -> int:
         return self.session.solves
-
-    @property
-    def weak(self) -> bool:
-        """Whether the relaxation proved weak (``session.FRACTIONAL_LIMIT``): HiGHS's MIP at once."""
-        return self.session.weak
-
-    @weak.setter
-    def weak(self, value: bool) -> None:
-        self.session.weak = value
 
     @functools.cached_property
     def matrix(self):
@@ -192,19 +183,19 @@ class Resolver:
     def solve(
         self,
         time_limit: float | None = None,
-        branch: bool = True,
+        restrict: bool = True,
         start: np.ndarray | None = None,
     ) -> Point:
-        """Solve the current copy (``Session.search``); HiGHS's own MIP at once without
-        ``branch``. The time limit (default: the scenario's) applies to this solve alone.
+        """Solve the current copy (``Session.search``); HiGHS's MIP on the whole model at once
+        without ``restrict``. The time limit (default: the scenario's) applies to this solve alone.
 
         ``start`` (every column's value) is an allocation believed feasible for the copy as
         changed, e.g. the optimum before a rule was relaxed: checked, and if feasible it is the
-        incumbent from the first node (HiGHS's MIP gets it as its start), so the search only
-        has to prove it or beat it; a relaxation within the MIP gap of it proves it at once."""
+        incumbent from the start (HiGHS's MIP gets it as its start), so the search only has to
+        prove it or beat it."""
         if start is not None and not self.feasible(start):
             start = None
-        found = self.session.search(time_limit, NODE_LIMIT if branch else 0, start=start)
+        found = self.session.search(time_limit, restrict, start=start)
         self.values = found.values
         return self._point(found.status, found.values, found.objective)
 
