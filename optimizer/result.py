@@ -22,7 +22,7 @@ from optimizer.paths import PROJECT_DIR
 
 ALLOCATION_COLUMNS = ["iso3", "country", "component", "pillar", "channel", "year", "amount_usd"]
 OUTCOME_COLUMNS = ["iso3", "country", "component", "metric", "year", "outcome", "impact"]
-TRADEOFF_FILES = ("tradeoffs.csv", "marginal_values.csv")  # written only with --tradeoffs
+TRADEOFF_FILES = ("tradeoffs.csv", "marginal_values.csv")  # not written with --no-tradeoffs
 RUN_FILES = (
     "allocation.csv",
     "outcomes.csv",

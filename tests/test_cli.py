@@ -379,11 +379,11 @@ def test_constraints_csv_shows_each_rule_in_its_own_units(run_folder: tuple[Path
 
 
 def test_run_help_lists_every_file_of_the_run_folder(run_folder: tuple[Path, str]) -> None:
-    from optimizer.result import RUN_FILES, TRADEOFF_FILES
+    from optimizer.result import RUN_FILES
 
     folder, _ = run_folder
     written = sorted(p.name for p in folder.iterdir())
-    assert written == sorted(set(RUN_FILES) - set(TRADEOFF_FILES))
+    assert written == sorted(RUN_FILES)  # the trade-off files too: on by default
     shown = " ".join(invoke(["run", "--help"]).stdout.split())
     assert [name for name in RUN_FILES if name not in shown] == []
 
@@ -398,12 +398,15 @@ def test_progress_on_stderr_only_on_a_terminal(
     result = invoke(["run", *SMALL, "--out", str(tmp_path / "run")])
     stages = [line for line in result.stderr.splitlines() if re.match(r"\[ *[\d.]+s\] ", line)]
     if terminal:
-        assert [s.split("] ", 1)[1].split(":")[0] for s in stages] == [
+        names = [s.split("] ", 1)[1].split(":")[0] for s in stages]
+        assert [name for i, name in enumerate(names) if name not in names[:i]] == [
             "reading the data, screening countries and building the model",
             "solving with highs",
             "reading the allocation and the outcomes",
+            "trade-offs",  # one line a rule re-solved
             f"writing {tmp_path / 'run'}/",
         ]
+        assert "trade-offs: re-solving without each rule" in result.stderr
     else:
         assert result.stderr == ""
     assert "[" not in result.stdout.splitlines()[0]  # the summary on stdout is the same either way

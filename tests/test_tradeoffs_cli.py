@@ -145,15 +145,15 @@ def test_sweep_in_threads_matches_one_after_another():
     )
 
 
-def test_run_writes_tradeoffs_when_asked(tmp_path):
-    result = invoke(["run", *SMALL, "--tradeoffs", "--out", str(tmp_path / "with")], 0)
+def test_run_writes_tradeoffs_unless_told_not_to(tmp_path):
+    result = invoke(["run", *SMALL, "--out", str(tmp_path / "with")], 0)
     assert "Trade-offs (exact re-solves" in result.output
     prices = pd.read_csv(tmp_path / "with" / "tradeoffs.csv", keep_default_na=False)
     assert {"pillar_floor", "pillar_floor:protection", "budget"} <= set(prices["rule"])
     assert (prices["impact_lost"].astype(float) >= 0).all()
     margins = pd.read_csv(tmp_path / "with" / "marginal_values.csv", keep_default_na=False)
     assert "budget_total" in set(margins["name"])
-    plain = invoke(["run", *SMALL, "--out", str(tmp_path / "without")], 0)
+    plain = invoke(["run", *SMALL, "--no-tradeoffs", "--out", str(tmp_path / "without")], 0)
     assert "Trade-offs" not in plain.output
     assert not (tmp_path / "without" / "tradeoffs.csv").exists()
 

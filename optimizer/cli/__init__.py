@@ -264,10 +264,9 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> 
 )
 @click.option(
     "--tradeoffs/--no-tradeoffs",
-    default=False,
-    help="Also price each rule and write the marginal values (one exact re-solve a rule, two at "
-    "once: on the baseline's tipping-point model about 12 times a cold run's CPU time, minutes "
-    "on a busy machine; off by default).",
+    default=True,
+    help="Price each rule and write the marginal values (one exact re-solve a rule, two at "
+    "once: on the baseline about 3 times a cold run's wall time); --no-tradeoffs skips them.",
 )
 def run(
     scenario, overrides, out, force, solver, time_limit, gap, write_lp, write_mps, tradeoffs
@@ -279,8 +278,8 @@ def run(
     (every rule in its own units), screen.csv, streams.csv (money by funding stream),
     cofinancing.csv (US and host money by country and year), targets.csv (the benchmarks),
     summary.json, timings.json, scenario.toml (the resolved scenario), manifest.json (input
-    hashes, versions), and with --tradeoffs tradeoffs.csv (the impact each rule costs, by
-    re-solving without it) and marginal_values.csv (duals with the focus countries fixed).
+    hashes, versions), and unless --no-tradeoffs, tradeoffs.csv (the impact each rule costs,
+    by re-solving without it) and marginal_values.csv (duals with the focus countries fixed).
     Progress goes to stderr on a terminal.
     Exit codes: 0 optimal or time-limited with an allocation, 1 infeasible or no solution, 2 bad input.
     """
