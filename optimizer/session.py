@@ -33,7 +33,7 @@ from optimizer.solve import (
     solver_version,
 )
 
-ROUNDS = 3  # restricted solves (``Session._restricted``) before HiGHS's MIP on the whole model
+ROUNDS = 4  # restricted solves (``Session._restricted``) before HiGHS's MIP on the whole model
 SUPPORT = 1e-6  # a selection above this in the outside relaxation brings its country into the set
 POLISH_TOLERANCE = 1e-10  # the tie-break (model.TIE_BREAK) must decide between equal allocations
 DUAL_TOLERANCE = 1e-7  # HiGHS's default, restored after a polish
@@ -102,6 +102,7 @@ class Session:
         self.solves = 0
         self.mip_runs = 0  # searches that needed HiGHS's MIP on the whole model
         self.restricted_runs = 0  # HiGHS's MIP on a set of countries (``_restricted``)
+        self.new_costs = False  # objective changed since the last search (a new draw)
         self.root_basis = None  # the last outside relaxation's basis: where the next one starts
         # each country's integer columns (its selection, its tipping point): held at 0 together
         tipped = {iso: self.col[v.name] for iso, v in model.tipped.items()}
@@ -135,6 +136,7 @@ class Session:
         self.cost[index] = self.sign * np.asarray(costs, dtype=float)
         if len(index):
             self.highs.changeColsCost(len(index), index, self.cost[index])
+            self.new_costs = True
 
     def set_coeffs(self, rows: np.ndarray, cols: np.ndarray, values: np.ndarray) -> None:
         """Matrix coefficients (row index, column index in this session's order)."""
@@ -226,31 +228,44 @@ class Session:
         score = self._score  # larger is better, whatever the model's sense
         bounds = []  # bounds of the parts searched, in the model's sense
         gap = self.settings.mip_gap
-        for _ in range(ROUNDS):
-            inner = self._within(chosen, best, now)
-            if inner.status not in (Status.OPTIMAL, Status.INFEASIBLE):
-                return None, best
-            if inner.status == Status.OPTIMAL:
-                bounds.append(inner.bound)
-                if best is None or score(inner.objective) > score(best.objective):
-                    best = inner
+        # After a new objective (a Monte Carlo draw) the previous selection is a poor guess: the
+        # outside relaxation comes first and the countries it funds join the set before any MIP
+        # (measured on the baseline's draws: the first MIP, on the previous set, never settled it).
+        guess_first = self.new_costs and best is None
+        self.new_costs = False
+        if guess_first:
+            self.root_basis = None
+            self.highs.clearSolver()
+        for round_ in range(ROUNDS):
+            searched = round_ > 0 or not guess_first  # the set's own allocations, this round
+            if searched:
+                inner = self._within(chosen, best, now)
+                if inner.status not in (Status.OPTIMAL, Status.INFEASIBLE):
+                    return None, best
+                if inner.status == Status.OPTIMAL:
+                    bounds.append(inner.bound)
+                    if best is None or score(inner.objective) > score(best.objective):
+                        best = inner
             outside = [c for c in cols if c not in chosen]
             enough = None if best is None else score(best.objective) + gap * abs(best.objective)
             out = (
                 self._outside(outside, enough) if outside else Found(Status.INFEASIBLE, None, None)
             )
+            if out.status not in (Status.OPTIMAL, Status.INFEASIBLE):
+                return None, best
             if out.status == Status.OPTIMAL:
                 whole = out.values is not None and self._integral(out.values)
                 if whole and (best is None or score(out.objective) > score(best.objective)):
                     best = out  # the relaxation's own allocation is whole: an allocation in hand
-                if best is None or score(out.objective) > score(best.objective) + gap * abs(
+                proven = best is not None and score(out.objective) <= score(
                     best.objective
-                ):  # not proven: the countries the outside relaxation funds join the set
+                ) + gap * abs(best.objective)
+                if not (searched and proven):  # the countries it funds join the set
                     chosen |= {c for c in outside if out.values[self.select_cols[c]] > SUPPORT}
                     continue
                 bounds.append(out.objective)
-            elif out.status != Status.INFEASIBLE:
-                return None, best
+            elif not searched:
+                continue  # no allocation funds a country outside the set: search the set
             if best is None:
                 return Found(Status.INFEASIBLE, None, None), None
             bound = max([*bounds, best.objective], key=score)

@@ -208,8 +208,9 @@ def test_lock_out_rows_are_priced_in_constraints_csv(tmp_path: Path):
 def test_the_restricted_search_matches_the_whole_mip():
     """The session's search (the best allocation among a set of countries, proven by a
     relaxation that must fund a country outside it) finds the optimum HiGHS's MIP on the whole
-    model finds, on a first solve and on re-solves after budget changes that move the selection;
-    its bound is a bound; and some re-solve had to bring in a country its set did not have."""
+    model finds, on a first solve and on re-solves after budget changes and new objective
+    coefficients (a draw) that move the selection; its bound is a bound; and some re-solve had to
+    bring in a country its set did not have."""
     from optimizer.session import Session
 
     grew = []
@@ -218,13 +219,22 @@ def test_the_restricted_search_matches_the_whole_mip():
         prep = world.prepare()
         session = Session(prep.model, world.scenario.solver)
         whole = Session(prep.model, world.scenario.solver)  # its own copy, changed in step
-        for share in (1.0, 0.45, 1.6, 0.8):
-            total = share * world.scenario.budget.total_usd / UNIT
-            for s in (session, whole):
-                s.set_rows(["budget_total"], np.array([-np.inf]), np.array([total]))
+        rng = np.random.default_rng(seed)
+        for share in (1.0, 0.45, 1.6, 0.8, "new costs", "new costs"):
+            if share == "new costs":  # as a Monte Carlo draw: every spend column's value moves
+                names = [session.variables[i].name for i in session.spend_cols]
+                costs = session.sign * session.cost[session.spend_cols]
+                costs = costs * rng.uniform(0.3, 1.7, len(costs))
+                for s in (session, whole):
+                    s.set_costs(names, costs)
+            else:
+                total = share * world.scenario.budget.total_usd / UNIT
+                for s in (session, whole):
+                    s.set_rows(["budget_total"], np.array([-np.inf]), np.array([total]))
             before = session.last
             found, truth = session.search(), whole.search(restrict=False)
             assert found.status == truth.status, (seed, share)
+            assert not session.new_costs  # the search took note of the new objective
             if not found.status.has_solution:
                 continue
             assert found.status == Status.OPTIMAL
