@@ -10,8 +10,9 @@ re-solves it for every draw; the first solve (the mode allocation) is timed apar
 
 ``--breakdown N`` runs N draws in this process, one after another, and says where a draw's time
 goes: drawing the values, the curves, the inputs on them, the model changed in place
-(``set_inputs``), HiGHS's LPs (the previous selection re-optimised, the final fixed-selection LP),
-HiGHS's MIP, the rest of the solve, scoring (``impact_of``) and sending the result back (pickling).
+(``set_inputs``), HiGHS's LPs (the outside relaxations, the final fixed-selection LP), HiGHS's
+MIPs (on a set of countries, ``Session._restricted``; on the whole model only as a fallback), the
+rest of the solve, scoring (``impact_of``) and sending the result back (pickling).
 Each phase's own time, without the phases inside it.
 """
 
@@ -102,7 +103,7 @@ def breakdown(count: int, seed: int) -> None:
         clock.own["send back (pickle)"] += time.perf_counter() - began
     total = time.perf_counter() - start
     print(f"{count} draws of the baseline in one process: {total / count:.2f} s a draw")
-    print(f"HiGHS's MIP ran {clock.mips} times in {count} draws")
+    print(f"HiGHS's MIP ran {clock.mips} times in {count} draws (restricted and whole)")
     for phase, seconds in sorted(clock.own.items(), key=lambda kv: -kv[1]):
         print(f"  {phase:36s} {seconds / count:7.3f} s a draw  {seconds / total:6.1%}")
     print(f"result sent back: {sum(sizes) / count:.0f} bytes a draw")

@@ -551,7 +551,7 @@ class SolverSection(Section):
     time_limit_s: Annotated[float, Field(gt=0)] = Field(
         60.0,
         description="Solver time limit, seconds, for the whole solve (with HiGHS: the "
-        "relaxation, branch and bound and the final LP together).",
+        "relaxations and MIPs of the search and the final LP together).",
     )
     mip_gap: Annotated[float, Field(ge=0, le=1)] = Field(
         1e-6, description="Relative MIP gap to stop at."
