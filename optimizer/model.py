@@ -340,8 +340,9 @@ FAMILIES = [
 # ---------------------------------------------------------------------------- building
 
 
-def build_model(inputs: ModelInputs, elastic: bool = False) -> AllocationModel:
-    """The PuLP problem for ``inputs`` (``optimizer.inputs.model_inputs``)."""
+def build_model(inputs: ModelInputs, elastic: bool = False, links: bool = True) -> AllocationModel:
+    """The PuLP problem for ``inputs`` (``optimizer.inputs.model_inputs``); without ``links``,
+    no selection-link rows (``changes.set_inputs`` sets their numbers from the widths itself)."""
     problem = pulp.LpProblem(
         f"tipfocus_{inputs.source.name}", pulp.LpMinimize if elastic else pulp.LpMaximize
     )
@@ -363,7 +364,8 @@ def build_model(inputs: ModelInputs, elastic: bool = False) -> AllocationModel:
         variables=[*cols["var"], *select.values()],
     )
     for define in [*FAMILIES, *focus.FAMILIES]:
-        define(m)
+        if links or define is not define_selection_link:
+            define(m)
     problem.setObjective(elastic_objective(m) if elastic else impact_objective(m))
     changes.replay(m)
     return m

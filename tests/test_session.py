@@ -146,6 +146,14 @@ def test_a_draw_applied_in_place_resolves_as_a_cold_build(seed):
     prep.model.set_inputs(inputs)
     result = resolved(prep)
     cold = build_model(inputs)
+
+    def rows(model):  # the PuLP problem, the model of record (LP/MPS export, CBC)
+        return {
+            con.name: (con.constant, {v.name: c for v, c in con.items()})
+            for con in model.problem.constraints()
+        }
+
+    assert rows(prep.model) == rows(cold)
     cold_prep = type(prep)(**{**prep.__dict__, "model": cold})
     same(result, collect(cold_prep, solve(cold, world.scenario.solver)))
 
