@@ -162,6 +162,7 @@ def with_tradeoffs(prep: Prepared, result: Result, progress=None) -> Result:
     it comes after ``collect``."""
     from optimizer.analysis.tradeoffs import analyse
 
+    start = time.perf_counter()
     try:
         found = analyse(
             prep.model,
@@ -183,7 +184,8 @@ def with_tradeoffs(prep: Prepared, result: Result, progress=None) -> Result:
             "below are measured against it and may overstate what a rule costs.",
             *sentences,
         ]
-    summary = replace(result.summary, tradeoffs=sentences)
+    seconds = round(time.perf_counter() - start, 4)
+    summary = replace(result.summary, tradeoffs=sentences, tradeoffs_seconds=seconds)
     return replace(result, summary=summary, tradeoffs=found.prices, margins=found.margins)
 
 

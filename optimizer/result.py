@@ -72,6 +72,7 @@ class Summary:
     tradeoffs: list[str] = field(default_factory=list)  # plain-language trade-offs, ranked
     money_by_stream: dict[str, float] = field(default_factory=dict)  # stream -> US$ (host too)
     us_share_by_year: dict[str, float] = field(default_factory=dict)  # year -> US share of money
+    tradeoffs_seconds: float = 0.0  # the trade-off re-solves (0: not run)
 
 
 @dataclass(frozen=True)
@@ -230,7 +231,8 @@ def manifest(inputs: list[Path], solver: str, solver_version: str) -> dict[str, 
 
 RECOGNISED_BY = ("summary.json", "manifest.json")  # an earlier run folder holds both
 _RUN_FOLDER = folder_written_by(RECOGNISED_BY, "a tipfocus run folder")
-TIMINGS = ("build_seconds", "solve_seconds")  # in timings.json, so summary.json repeats exactly
+# in timings.json, so summary.json repeats exactly
+TIMINGS = ("build_seconds", "solve_seconds", "tradeoffs_seconds")
 
 
 def not_a_run(folder: Path, written: set[str] | None = None) -> str:

@@ -261,9 +261,10 @@ def test_summary_json(run_folder: tuple[Path, str]) -> None:
     ):
         assert key in summary, key
     # timings live in timings.json, so that summary.json is byte-identical across runs
-    assert set(summary) == set(Summary.__dataclass_fields__) - {"build_seconds", "solve_seconds"}
+    timing_keys = {"build_seconds", "solve_seconds", "tradeoffs_seconds"}
+    assert set(summary) == set(Summary.__dataclass_fields__) - timing_keys
     timings = json.loads((folder / "timings.json").read_text())
-    assert set(timings) == {"build_seconds", "solve_seconds"}
+    assert set(timings) == timing_keys
     assert summary["status"] == "optimal"
     assert summary["objective"] > 0 and summary["bound"] >= summary["objective"] - 1e-6
     assert 0 <= summary["gap"] <= 1e-4
@@ -271,6 +272,7 @@ def test_summary_json(run_folder: tuple[Path, str]) -> None:
     assert 0 < summary["budget_used_usd"] <= summary["budget_usd"]
     assert isinstance(summary["binding"], dict)
     assert timings["solve_seconds"] >= 0
+    assert timings["tradeoffs_seconds"] > 0  # priced by default
 
 
 def test_scenario_toml_is_the_resolved_scenario(run_folder: tuple[Path, str]) -> None:

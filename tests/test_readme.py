@@ -11,7 +11,7 @@ from optimizer.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
-TIMINGS = re.compile(r"build [\d.]+s, solve [\d.]+s")
+TIMINGS = re.compile(r"build [\d.]+s, solve [\d.]+s(, trade-offs [\d.]+s)?")
 
 
 def test_quick_start_summary_matches_a_real_run(tmp_path):

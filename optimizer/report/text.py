@@ -112,7 +112,8 @@ def run_summary(result: Result, tables: ReportTables | None = None) -> str:
     gap = "-" if s.gap is None else f"{100 * s.gap:.4f}%"
     lines = [
         f"Scenario {_one_line(s.scenario)}: {s.status} ({s.solver}, gap {gap}, "
-        f"build {s.build_seconds:.2f}s, solve {s.solve_seconds:.2f}s)",
+        f"build {s.build_seconds:.2f}s, solve {s.solve_seconds:.2f}s"
+        + (f", trade-offs {s.tradeoffs_seconds:.2f}s)" if s.tradeoffs_seconds else ")"),
         f"Budget used {usd(s.budget_used_usd)} of {usd(s.budget_usd)} over {s.years[0]}-{s.years[-1]}; "
         f"{len(s.selected)} focus countries from {len(s.eligible)} eligible",
     ]
