@@ -98,7 +98,7 @@ class Session:
         kind = int(highspy.HighsVarType.kInteger)
         self.integer_cols = np.flatnonzero(integrality == kind).astype(np.int32)
         self.spend_cols = np.array([self.col[v.name] for v in model.columns["var"]], dtype=np.int64)
-        self.last: np.ndarray | None = None  # the last optimum's values: the next MIP's start
+        self.last: np.ndarray | None = None  # the last optimum: the next search's first set
         self.solves = 0
         self.mip_runs = 0  # searches that needed HiGHS's MIP on the whole model
         self.restricted_runs = 0  # HiGHS's MIP on a set of countries (``_restricted``)
@@ -227,7 +227,10 @@ class Session:
                 chosen |= {c for c, i in self.select_cols.items() if guess[i] > 0.5}
         score = self._score  # larger is better, whatever the model's sense
         bounds = []  # bounds of the parts searched, in the model's sense
-        gap = self.settings.mip_gap
+
+        def enough(found: Found) -> float:  # no score above this beats ``found`` (the MIP gap)
+            return score(found.objective) + self.settings.mip_gap * abs(found.objective)
+
         # After a new objective (a Monte Carlo draw) the previous selection is a poor guess: the
         # outside relaxation comes first and the countries it funds join the set before any MIP
         # (measured on the baseline's draws: the first MIP, on the previous set, never settled it).
@@ -247,19 +250,15 @@ class Session:
                     if best is None or score(inner.objective) > score(best.objective):
                         best = inner
             outside = [c for c in cols if c not in chosen]
-            enough = None if best is None else score(best.objective) + gap * abs(best.objective)
-            out = (
-                self._outside(outside, enough) if outside else Found(Status.INFEASIBLE, None, None)
-            )
+            limit = None if best is None else enough(best)
+            out = self._outside(outside, limit) if outside else Found(Status.INFEASIBLE, None, None)
             if out.status not in (Status.OPTIMAL, Status.INFEASIBLE):
                 return None, best
             if out.status == Status.OPTIMAL:
                 whole = out.values is not None and self._integral(out.values)
                 if whole and (best is None or score(out.objective) > score(best.objective)):
                     best = out  # the relaxation's own allocation is whole: an allocation in hand
-                proven = best is not None and score(out.objective) <= score(
-                    best.objective
-                ) + gap * abs(best.objective)
+                proven = best is not None and score(out.objective) <= enough(best)
                 if not (searched and proven):  # the countries it funds join the set
                     chosen |= {c for c in outside if out.values[self.select_cols[c]] > SUPPORT}
                     continue

@@ -49,10 +49,14 @@ def changed(world: World, section: str, update: dict) -> World:
     )
 
 
-def warm(world: World):
-    """A prepared world solved once (its model keeps the session), or None if infeasible."""
+def warm(seed: int) -> tuple[World, object, object]:
+    """The seed's world, prepared and solved once (its model keeps the session); the test is
+    skipped if it is infeasible."""
+    world = instance(seed)
     prep, info = world.solve()
-    return (prep, info) if info.status == Status.OPTIMAL else None
+    if info.status != Status.OPTIMAL:
+        pytest.skip("infeasible instance")
+    return world, prep, info
 
 
 def same(resolved, cold) -> None:
@@ -73,10 +77,7 @@ def resolved(prep):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_budget_change_resolves_as_a_cold_build(seed):
-    world = instance(seed)
-    if (found := warm(world)) is None:
-        pytest.skip("infeasible instance")
-    prep, _ = found
+    world, prep, _ = warm(seed)
     budget = 0.7 * world.scenario.budget.total_usd
     prep.model.set_rhs("budget_total", budget / UNIT)
     result = resolved(prep)
@@ -88,10 +89,7 @@ def test_budget_change_resolves_as_a_cold_build(seed):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_a_family_switched_off_resolves_as_a_cold_build(seed):
-    world = instance(seed)
-    if (found := warm(world)) is None:
-        pytest.skip("infeasible instance")
-    prep, _ = found
+    world, prep, _ = warm(seed)
     present = [f for f in FAMILY_OFF if prep.model.families.get(f)]
     if not present:
         pytest.skip("no family to switch off")
@@ -107,10 +105,7 @@ def test_a_family_switched_off_resolves_as_a_cold_build(seed):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_a_column_bound_resolves_as_a_cold_build(seed):
     """Fixing a chosen focus country's selection at 0 is locking it out."""
-    world = instance(seed)
-    if (found := warm(world)) is None:
-        pytest.skip("infeasible instance")
-    prep, info = found
+    world, prep, info = warm(seed)
     chosen = info.chosen(prep.model.select)
     locked_in = set(world.scenario.selection.lock_in)
     iso = next((c for c in chosen if c not in locked_in), None)
@@ -130,10 +125,7 @@ def test_a_column_bound_resolves_as_a_cold_build(seed):
 def test_a_draw_applied_in_place_resolves_as_a_cold_build(seed):
     """New curves (every unit cost down, saturations up): widths, slopes and every coefficient
     that depends on them, focus rows included, changed in place."""
-    world = instance(seed)
-    if (found := warm(world)) is None:
-        pytest.skip("infeasible instance")
-    prep, _ = found
+    world, prep, _ = warm(seed)
     scale = {"unit_cost_usd": 0.8, "saturation": 1.3, "weight": 1.1}
     curves = build_curves(
         world.view,
