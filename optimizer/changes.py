@@ -112,23 +112,31 @@ def replay(m: AllocationModel) -> None:
 
 
 def set_inputs(m: AllocationModel, inputs: ModelInputs) -> None:
-    """New inputs of the same structure, applied in place: every number that differs (column
-    bounds, objective coefficients, matrix coefficients, right-hand sides) is copied from a
-    scratch build of ``inputs`` onto the PuLP problem and the session. The curves, rules and
-    countries change; the rows and columns do not (a different structure is a programming
-    error)."""
+    """New inputs of the same structure, applied in place: a scratch build of ``inputs`` on the
+    model's own variables (which sets their bounds), then every number that differs (column
+    bounds, objective coefficients, matrix coefficients, right-hand sides) copied onto the PuLP
+    problem and told to the session. The curves, rules and countries change; the rows and
+    columns do not (a different structure is a programming error)."""
     from optimizer.model import UNIT, build_model
 
+    bounds = [(v.lowBound, v.upBound) for v in m.variables]
     # The selection links (x <= width * y, one row a spend column: half the rows) are left out of
     # the scratch build and set from the widths here (measured on the baseline: 40% of the build).
-    scratch = build_model(inputs, links=False)
-    links = [f"link_{var.name}" for var in m.columns["var"]]
-    skip = set(links)
-    old_rows = {n: con for n, con in m.problem._constraints.items() if n not in skip}
-    new_rows = scratch.problem._constraints
-    if list(old_rows) != list(new_rows) or len(m.variables) != len(scratch.variables):
-        raise RuntimeError("new inputs of another structure: build a new model instead")
-    variables = _columns(m)
+    try:
+        scratch = build_model(inputs, links=False, reuse=m)
+        links = [f"link_{var.name}" for var in m.columns["var"]]
+        skip = set(links)
+        old_rows = {n: con for n, con in m.problem._constraints.items() if n not in skip}
+        new_rows = scratch.problem._constraints
+        same = len(scratch.variables) == len(m.variables) and all(
+            a is b for a, b in zip(scratch.variables, m.variables, strict=True)
+        )
+        if list(old_rows) != list(new_rows) or not same:
+            raise RuntimeError("new inputs of another structure: build a new model instead")
+    except BaseException:
+        for var, (low, up) in zip(m.variables, bounds, strict=True):
+            var.lowBound, var.upBound = low, up
+        raise
     changed_rows, coeffs = [], []
     widths, isos = scratch.columns["width_usd"].tolist(), m.columns["iso3"].tolist()
     moved = np.flatnonzero(m.columns["width_usd"].to_numpy() != scratch.columns["width_usd"])
@@ -143,21 +151,18 @@ def set_inputs(m: AllocationModel, inputs: ModelInputs) -> None:
             old.constant = con.constant
             changed_rows.append(name)
         old_expr = old.expr
-        for var, coef in con.expr.items():
-            mine = variables[var.name]
-            if old_expr.get(mine) != coef:
-                old_expr[mine] = coef
+        for var, coef in con.expr.items():  # the same variables: a key of both
+            if old_expr.get(var) != coef:
+                old_expr[var] = coef
                 coeffs.append((name, var.name, coef))
     cols, lows, ups = [], [], []
-    for var in scratch.variables:
-        mine = variables[var.name]
-        if (mine.lowBound, mine.upBound) != (var.lowBound, var.upBound):
-            mine.lowBound, mine.upBound = var.lowBound, var.upBound
+    for var, (low, up) in zip(m.variables, bounds, strict=True):
+        if (low, up) != (var.lowBound, var.upBound):
             cols.append(var.name)
             lows.append(-INF if var.lowBound is None else var.lowBound)
             ups.append(INF if var.upBound is None else var.upBound)
     cost = {v.name: c for v, c in scratch.problem.objective.items()}
-    m.problem.setObjective(pulp.LpAffineExpression({variables[n]: c for n, c in cost.items()}))
+    m.problem.setObjective(scratch.problem.objective)
     spend = ["width_usd", "slope", "value_slope"]
     m.columns[spend] = scratch.columns[spend].to_numpy()
     m.inputs = scratch.inputs

@@ -128,9 +128,7 @@ def define_counted_once(m: AllocationModel) -> None:
     cols = m.columns[m.columns["metric"].isin(once)]
     saturation = m.curves.params["saturation"]
     for (iso, key), group in cols.groupby(["iso3", "component"], sort=True):
-        cover = m.problem.add_variable(
-            f"coverage_{iso}_{key}", lowBound=0, upBound=float(saturation[(iso, key)])
-        )
+        cover = m.column(f"coverage_{iso}_{key}", 0, float(saturation[(iso, key)]))
         m.variables.append(cover)
         m.coverage[(iso, key)] = cover
         terms = {k: -v for k, v in _outcome_terms(group).items()}
@@ -166,9 +164,7 @@ def define_tipping(m: AllocationModel) -> None:
         # a compact that cannot reach its threshold cannot tip: the bound leaves the optimum as it
         # is and takes from the relaxation a durable share it could never earn (docs/model.md)
         never = threshold > reachable.get(iso, 0.0) * (1 + 1e-9)
-        tip = m.problem.add_variable(
-            f"tip_{iso}", lowBound=0, upBound=0 if never else 1, cat=pulp.LpInteger
-        )
+        tip = m.column(f"tip_{iso}", 0, 0 if never else 1, cat=pulp.LpInteger)
         durable = m.new_var(f"durable_{iso}")
         m.variables.append(tip)
         m.tipped[iso], m.durable[iso] = tip, durable

@@ -58,6 +58,7 @@ class AllocationModel:
     dividend: dict[tuple[str, int], pulp.LpVariable] = field(default_factory=dict)
     dropped: dict[str, pulp.LpConstraint] = field(default_factory=dict)  # rows of families off
     session: object = None  # the solver session that follows this model's changes, if any
+    reused: dict[str, pulp.LpVariable] = field(default_factory=dict)  # build_model(..., reuse=)
 
     # ------------------------------------------------------------------ the inputs, by name
     @property
@@ -122,8 +123,18 @@ class AllocationModel:
     def new_var(self, name: str) -> pulp.LpVariable:
         """A non-negative continuous column, recorded in ``variables`` (PuLP would otherwise
         have to find it by walking every row)."""
-        var = self.problem.add_variable(name, lowBound=0)
+        var = self.column(name, lowBound=0)
         self.variables.append(var)
+        return var
+
+    def column(
+        self, name: str, lowBound: float | None, upBound: float | None = None, cat=pulp.LpContinuous
+    ) -> pulp.LpVariable:
+        """A new PuLP variable, or the one of that name in ``reused`` with these bounds."""
+        var = self.reused.get(name)
+        if var is None:
+            return self.problem.add_variable(name, lowBound=lowBound, upBound=upBound, cat=cat)
+        var.lowBound, var.upBound = (0, 1) if cat == pulp.LpBinary else (lowBound, upBound)
         return var
 
     # ------------------------------------------------------------------ groups of spend variables
@@ -340,34 +351,36 @@ FAMILIES = [
 # ---------------------------------------------------------------------------- building
 
 
-def build_model(inputs: ModelInputs, elastic: bool = False, links: bool = True) -> AllocationModel:
+def build_model(
+    inputs: ModelInputs,
+    elastic: bool = False,
+    links: bool = True,
+    reuse: AllocationModel | None = None,
+) -> AllocationModel:
     """The PuLP problem for ``inputs`` (``optimizer.inputs.model_inputs``); without ``links``,
-    no selection-link rows (``changes.set_inputs`` sets their numbers from the widths itself)."""
+    no selection-link rows; with ``reuse``, on that model's variables (same names), their bounds
+    set from ``inputs`` (``changes.set_inputs``: a new draw on a model of the same structure)."""
     problem = pulp.LpProblem(
         f"tipfocus_{inputs.source.name}", pulp.LpMinimize if elastic else pulp.LpMaximize
     )
-    cols = inputs.columns.copy()
+    reused = {v.name: v for v in reuse.variables} if reuse is not None else {}
+    m = AllocationModel(problem, inputs, inputs.columns.copy(), {}, elastic=elastic, reused=reused)
+    cols = m.columns
     cols["var"] = [
-        problem.add_variable(f"x_{i}_{k}_{t}_s{s}", lowBound=0, upBound=w / UNIT)
+        m.column(f"x_{i}_{k}_{t}_s{s}", lowBound=0, upBound=w / UNIT)
         for i, k, t, s, w in zip(
             *(cols[c].tolist() for c in ("iso3", "component", "year", "segment", "width_usd")),
             strict=True,
         )
     ]
-    select = {iso: problem.add_variable(f"y_{iso}", cat=pulp.LpBinary) for iso in inputs.countries}
-    m = AllocationModel(
-        problem=problem,
-        inputs=inputs,
-        columns=cols,
-        select=select,
-        elastic=elastic,
-        variables=[*cols["var"], *select.values()],
-    )
+    m.select = {iso: m.column(f"y_{iso}", 0, 1, cat=pulp.LpBinary) for iso in inputs.countries}
+    m.variables = [*cols["var"], *m.select.values()]
     for define in [*FAMILIES, *focus.FAMILIES]:
         if links or define is not define_selection_link:
             define(m)
     problem.setObjective(elastic_objective(m) if elastic else impact_objective(m))
     changes.replay(m)
+    m.reused = {}
     return m
 
 
