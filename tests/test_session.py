@@ -17,6 +17,7 @@ from world import World, random_instance
 from optimizer.cli import main
 from optimizer.engine import collect
 from optimizer.impact import build_curves
+from optimizer.inputs import model_inputs
 from optimizer.model import UNIT, build_model
 from optimizer.solve import Status, solve
 
@@ -145,9 +146,34 @@ def test_a_draw_applied_in_place_resolves_as_a_cold_build(seed):
             for con in model.problem.constraints()
         }
 
+    def columns(model):  # bounds and objective coefficients, by column name
+        cost = {v.name: c for v, c in model.problem.objective.items()}
+        return {v.name: (v.lowBound, v.upBound, cost.get(v.name, 0.0)) for v in model.variables}
+
     assert rows(prep.model) == rows(cold)
+    assert columns(prep.model) == columns(cold)
     cold_prep = type(prep)(**{**prep.__dict__, "model": cold})
     same(result, collect(cold_prep, solve(cold, world.scenario.solver)))
+
+
+def test_inputs_of_another_structure_leave_the_model_as_it_was():
+    """``set_inputs`` builds on the model's own variables: when the new inputs turn out to have
+    another structure (a country fewer), every column's bounds are given back."""
+    world, prep, _ = warm(SEEDS[0])
+    model = prep.model
+    before = [(v.name, v.lowBound, v.upBound) for v in model.variables]
+    fewer = model.countries[1:]
+    curves = build_curves(
+        world.view,
+        fewer,
+        world.catalogue,
+        world.scenario.objective,
+        draw=lambda kind, key, iso, value: value * (1.3 if kind == "saturation" else 1.0),
+    )  # wider segments: the build sets new bounds on the variables it shares
+    inputs = model_inputs(world.scenario, world.view, fewer, curves, world.catalogue)
+    with pytest.raises(RuntimeError, match="another structure"):
+        model.set_inputs(inputs)
+    assert [(v.name, v.lowBound, v.upBound) for v in model.variables] == before
 
 
 @pytest.mark.parametrize("seed", [2, 6, 8])  # instances with binding rules of several families
