@@ -424,3 +424,32 @@ def test_views_of_a_saved_run_show_the_same_figures(runs):
     for row in t.outcomes.itertuples():
         assert compare[("outcomes", row.metric)] == row.outcome
         assert f'data-metric="{row.metric}" data-value="{row.outcome}"' in page
+
+
+def test_focus_labels_cover_no_label_and_no_marker():
+    """Focus countries with close scores (ZAF and GHA on the baseline): each name goes to a side
+    where it covers no other name and no focus country's marker."""
+    from matplotlib.figure import Figure
+    from matplotlib.transforms import Bbox
+
+    screening = pd.DataFrame(
+        {
+            "iso3": ["AAA", "BBB", "CCC", "DDD", "EEE"],
+            "eligible": [True] * 5,
+            "focus": [True, True, True, True, False],
+            "governance_pct": [55.0, 56.0, 54.0, 20.0, 55.5],
+            "readiness": [57.0, 56.5, 55.0, 30.0, 56.0],
+        }
+    )
+    fig = Figure(figsize=(6, 3.5), layout="constrained")
+    ax = fig.add_subplot()
+    with charts.chart_style():
+        charts.readiness_vs_governance(ax, screening, {})
+        fig.draw_without_rendering()
+        labels = [t.get_window_extent() for t in ax.texts]
+        markers = ax.transData.transform(ax.collections[1].get_offsets())
+    assert sorted(t.get_text() for t in ax.texts) == ["AAA", "BBB", "CCC", "DDD"]
+    half = 4.5 * fig.dpi / 72
+    marks = [Bbox.from_extents(x - half, y - half, x + half, y + half) for x, y in markers]
+    for i, box in enumerate(labels):
+        assert not any(box.overlaps(other) for other in labels[i + 1 :] + marks)

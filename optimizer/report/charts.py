@@ -145,14 +145,42 @@ def readiness_vs_governance(ax: Axes, screening: pd.DataFrame, colours: dict[str
     ax.scatter(governance[focus], eligible.loc[focus, "readiness"], s=40, marker="D",
                c=[colours.get(i, OTHER) for i in eligible.loc[focus, "iso3"]],
                edgecolors="black", linewidths=0.6, label="focus country")  # fmt: skip
-    for iso, x, y in zip(eligible.loc[focus, "iso3"], governance[focus],
-                         eligible.loc[focus, "readiness"], strict=True):  # fmt: skip
-        ax.annotate(iso, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7)
     ax.set_title("Readiness against governance, eligible countries")
     ax.set_xlabel("governance: mean of rule of law and control of corruption (WGI percentile)")
     ax.set_ylabel("readiness score (0-100)")
     ax.legend(fontsize=7, frameon=False)
+    label_points(
+        ax, eligible.loc[focus, "iso3"], governance[focus], eligible.loc[focus, "readiness"]
+    )
     return ax
+
+
+LABEL_OFFSETS = [(5, 3), (5, -10), (-5, 3), (-5, -10), (0, 8), (0, -15)]  # points from the marker
+
+
+def label_points(ax: Axes, labels: Iterable[str], xs: Iterable[float], ys: Iterable[float]) -> None:
+    """Each label beside its point, on the first side (``LABEL_OFFSETS``) where it covers neither a
+    label placed before nor a labelled point (two focus countries with close scores would
+    otherwise print one name over the other). Laid out on the figure as it will be drawn."""
+    from matplotlib.transforms import Bbox
+
+    figure = ax.get_figure()
+    figure.draw_without_rendering()  # the layout and the axes' limits as they will be
+    points = list(zip(labels, xs, ys, strict=True))
+    half = 4.5 * figure.dpi / 72  # half a marker, in pixels
+    taken = []
+    for x, y in ax.transData.transform([(x, y) for _, x, y in points]):
+        taken.append(Bbox.from_extents(x - half, y - half, x + half, y + half))
+    for label, x, y in points:
+        for dx, dy in LABEL_OFFSETS:
+            text = ax.annotate(label, (x, y), xytext=(dx, dy), textcoords="offset points",
+                               fontsize=7, ha="left" if dx >= 0 else "right")  # fmt: skip
+            box = text.get_window_extent()
+            if not any(box.overlaps(other) for other in taken):
+                break
+            if (dx, dy) != LABEL_OFFSETS[-1]:
+                text.remove()  # the last side stays, clear or not
+        taken.append(box)
 
 
 def frontier(ax: Axes, points: pd.DataFrame, x: str, y: str) -> Axes:
