@@ -13,6 +13,7 @@ from optimizer.uncertainty.montecarlo import local_executor
 from optimizer.uncertainty.outputs import write_folder
 from optimizer.uncertainty.resolve import impact_of, model_spend
 from optimizer.uncertainty.study import monte_carlo
+from optimizer.uncertainty.summary import wilson_interval
 
 COUNTRIES = {
     "AAA": {"people": 200_000, "rl": 30, "cc": 40, "va": 60},
@@ -96,6 +97,12 @@ def test_selection_probabilities_sum_to_the_mean_number_of_focus_countries(tmp_p
     assert 0 < probability.max() <= 1 and probability.min() < 1  # the ranges move the choice
     assert probability.sum() == pytest.approx(result.summary["mean_focus_countries"])
     table = result.tables["uncertainty"]
+    low, high = table["selection_probability_low95"], table["selection_probability_high95"]
+    assert (low >= 0).all() and (low <= probability).all()
+    assert (probability <= high).all() and (high <= 1).all()
+    assert (high - low).min() > 0  # 16 draws cannot pin any probability, 0 and 1 included
+    impact = result.summary["impact"]
+    assert 0 < impact["mean_margin95"] < impact["p90"] - impact["p10"]
     assert (table["allocation_p10_usd"] <= table["allocation_p50_usd"] + 1e-6).all()
     assert (table["allocation_p50_usd"] <= table["allocation_p90_usd"] + 1e-6).all()
 
@@ -481,3 +488,16 @@ def test_impact_of_scores_an_allocation_as_the_objective_counts_it(bundled, name
     prep = prepare(scenario)
     score = impact_of(result.allocation, prep.curves, scenario, prep.catalogue)
     assert score == pytest.approx(result.summary.objective, rel=1e-5)
+
+
+def test_wilson_intervals_match_the_published_values():
+    """95% Wilson score intervals (Newcombe 1998, Stat. Med. 17, 857, table I: 81 of 263 gives
+    0.2553-0.3662; 0 of 10 gives 0-0.2775); narrower with more draws; none without draws."""
+    low, high = wilson_interval(np.array([81, 0, 50, 200]), 263)
+    assert low[0] == pytest.approx(0.2553, abs=1e-4) and high[0] == pytest.approx(0.3662, abs=1e-4)
+    low, high = wilson_interval(np.array([0, 10]), 10)
+    assert low[0] == 0 and high[0] == pytest.approx(0.2775, abs=1e-4)
+    assert high[1] == 1 and low[1] == pytest.approx(1 - 0.2775, abs=1e-4)
+    few, many = wilson_interval(np.array([50]), 100), wilson_interval(np.array([200]), 400)
+    assert many[1][0] - many[0][0] < few[1][0] - few[0][0]
+    assert np.isnan(wilson_interval(np.array([0]), 0)[0]).all()

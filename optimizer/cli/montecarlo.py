@@ -85,8 +85,9 @@ def uncertainty(
     Each draw re-solves the scenario with drawn costs, saturations, context elasticities and metric
     weights ([uncertainty] in the scenario sets the shape and overrides ranges). Writes to --out
     (default runs/<scenario>-uncertainty-<timestamp>/): uncertainty.csv (per country: selection
-    probability, allocation P10/P50/P90), uncertainty_pillars.csv, draws.csv, ranges.csv,
-    summary.json (impact distribution, regret of the mode allocation) and charts; with --robust
+    probability with its 95% interval for the number of draws, allocation P10/P50/P90),
+    uncertainty_pillars.csv, draws.csv, ranges.csv, summary.json (impact distribution and the
+    mean's 95% margin, regret of the mode allocation) and charts; with --robust
     also robust_allocation.csv and robust_vs_mode.csv: the allocation with the best mean impact
     over the first --robust-draws solved draws (sample-average approximation, tipping point
     included; only countries that some draw's optimum or the mode allocation chose are offered),
@@ -140,11 +141,14 @@ def uncertainty(
         spread = info["impact"]
         regret = info["regret"]
         click.echo(
-            f"Impact of each draw's optimum: mean {spread['mean']:,.0f}, P10 {spread['p10']:,.0f}, "
-            f"P50 {spread['p50']:,.0f}, P90 {spread['p90']:,.0f} (mode values: {info['mode_impact']:,.0f})."
+            f"Impact of each draw's optimum: mean {spread['mean']:,.0f} "
+            f"(± {spread['mean_margin95']:,.0f} at 95% for {info['draws_solved']} draws), "
+            f"P10 {spread['p10']:,.0f}, P50 {spread['p50']:,.0f}, P90 {spread['p90']:,.0f} "
+            f"(mode values: {info['mode_impact']:,.0f})."
         )
         click.echo(
-            f"Regret of the mode allocation: mean {regret['mean']:,.0f}, P90 {regret['p90']:,.0f}."
+            f"Regret of the mode allocation: mean {regret['mean']:,.0f} "
+            f"(± {regret['mean_margin95']:,.0f}), P90 {regret['p90']:,.0f}."
         )
     click.echo(f"\nWrote {folder}/")
     if result.finished.interrupted:

@@ -25,11 +25,17 @@ def impact_histogram(ax: Axes, draws: pd.DataFrame, mode_impact: float) -> Axes:
 
 def selection_probability(ax: Axes, countries: pd.DataFrame) -> Axes:
     """Bars: how often each country is a focus country (highest first); mode choices dark."""
-    top = countries[countries["selection_probability"] > 0].head(TOP)
+    top = countries[countries["selection_probability"] > 0].head(TOP)[::-1]
     colours = [RISE if m else OTHER for m in top["in_mode_allocation"]]
-    ax.barh(top["iso3"][::-1], top["selection_probability"][::-1], color=colours[::-1])
+    share = top["selection_probability"]
+    interval = [
+        share - top["selection_probability_low95"],
+        top["selection_probability_high95"] - share,
+    ]
+    ax.barh(top["iso3"], share, color=colours, xerr=interval, ecolor="#333333", capsize=2,
+            error_kw={"linewidth": 0.8})  # fmt: skip
     ax.set_xlim(0, 1)
-    ax.set_xlabel("share of draws in which the country is a focus country")
+    ax.set_xlabel("share of draws in which the country is a focus country (lines: 95% interval)")
     ax.set_title("Selection probability (dark: chosen at the mode values)")
     return ax
 
