@@ -501,3 +501,40 @@ def test_wilson_intervals_match_the_published_values():
     few, many = wilson_interval(np.array([50]), 100), wilson_interval(np.array([200]), 400)
     assert many[1][0] - many[0][0] < few[1][0] - few[0][0]
     assert np.isnan(wilson_interval(np.array([0]), 0)[0]).all()
+
+
+def test_a_scenario_point_that_leaves_a_mode_country_out_still_scores_the_mode_allocation():
+    """A larger minimum compact makes a focus country of the mode allocation too small for a
+    compact, so the re-prepared model leaves it out; the mode allocation's spend there is still
+    scored, on that country's curves (which the minimum compact does not change)."""
+    from dataclasses import replace
+
+    from optimizer.diagnose import too_small
+    from optimizer.uncertainty.montecarlo import run_point, study_of
+
+    def prepare_as_the_engine(sc: Scenario):  # which leaves out the countries too small
+        everyone = world(sc)
+        curves = everyone.prepare().curves
+        small = too_small(sc, list(everyone.view.index), curves)
+        return replace(everyone, countries=[c for c in everyone.view.index if c not in small])
+
+    prep = prepare_wide(SCENARIO)
+    base = study_of(prep)
+    capacity = prep.curves.capacity(SCENARIO.budget.horizon_years)
+    smallest = min(base.mode_selected, key=lambda c: capacity[c])
+    floor = 0.5 * (capacity[smallest] + capacity.max())
+    assert capacity[smallest] < floor <= capacity.max()  # one mode country out, one left in
+    changed = SCENARIO.model_copy(
+        update={"selection": SCENARIO.selection.model_copy(update={"min_compact_usd": floor})}
+    )
+    assert smallest not in prepare_as_the_engine(changed).prepare().countries
+    outcome = run_point(
+        base,
+        0,
+        "selection",
+        "min_compact_usd",
+        floor,
+        lambda sc: prepare_as_the_engine(sc).prepare(),
+    )
+    assert smallest not in outcome.selected
+    assert outcome.mode_impact == pytest.approx(base.mode_impact, rel=1e-12)

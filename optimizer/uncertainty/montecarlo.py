@@ -20,6 +20,7 @@ import pandas as pd
 
 from optimizer.engine import Prepared, prepare
 from optimizer.errors import InfeasibleError, SolverError
+from optimizer.impact import Curves, build_curves
 from optimizer.scenario import Scenario, resolved_toml
 from optimizer.solve import solve
 from optimizer.uncertainty.draws import KINDS, at_value, draw_seeds, ranges, sample
@@ -116,7 +117,9 @@ def _scenario_point(
     prep = preparer(scenario)
     with _SOLVING:
         info = solve(prep.model, scenario.solver)
-    mode_impact = impact_of(study.mode_spend, prep.curves, scenario, prep.catalogue)
+    mode_impact = impact_of(
+        study.mode_spend, curves_for(prep, study.mode_spend), scenario, prep.catalogue
+    )
     if not info.status.has_solution:
         return DrawOutcome(index, 0, str(info.status), None, None, mode_impact, (), {})
     spend = model_spend(prep.model, info)
@@ -131,6 +134,17 @@ def _scenario_point(
         selected=tuple(info.chosen(prep.model.select)),
         spend={key: float(v) for key, v in by_pillar.items() if v >= 1.0},
     )
+
+
+def curves_for(prep: Prepared, spend: pd.DataFrame) -> Curves:
+    """``prep``'s curves, with those of every eligible country ``spend`` funds that ``prep`` left
+    out: an assumption (a smaller absorptive cap, say) can make a mode country too small for a
+    compact, and the mode allocation's spend there is still scored, on its curves."""
+    missing = set(spend["iso3"]) - set(prep.countries)
+    if not missing:
+        return prep.curves
+    countries = [c for c in prep.screen.eligible if c in missing or c in set(prep.countries)]
+    return build_curves(prep.screen.frame, countries, prep.catalogue, prep.scenario.objective)
 
 
 def study_of(prep: Prepared) -> Study:
