@@ -140,10 +140,11 @@ def curves_for(prep: Prepared, spend: pd.DataFrame) -> Curves:
     """``prep``'s curves, with those of every eligible country ``spend`` funds that ``prep`` left
     out: an assumption (a smaller absorptive cap, say) can make a mode country too small for a
     compact, and the mode allocation's spend there is still scored, on its curves."""
-    missing = set(spend["iso3"]) - set(prep.countries)
+    offered = set(prep.countries)
+    missing = set(spend["iso3"]) - offered
     if not missing:
         return prep.curves
-    countries = [c for c in prep.screen.eligible if c in missing or c in set(prep.countries)]
+    countries = [c for c in prep.screen.eligible if c in missing or c in offered]
     return build_curves(prep.screen.frame, countries, prep.catalogue, prep.scenario.objective)
 
 

@@ -14,26 +14,24 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binomtest, norm
 
 from optimizer.uncertainty.montecarlo import Finished, Study
 from optimizer.uncertainty.resolve import DrawOutcome
 
 QUANTILES = {"p10": 0.10, "p50": 0.50, "p90": 0.90}
-Z95 = 1.959963984540054  # the standard normal's 97.5th percentile: two-sided 95%
+Z95 = float(norm.ppf(0.975))  # two-sided 95%: the mean's margin is Z95 standard errors
 
 
 def wilson_interval(successes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """95% Wilson score interval of a proportion, ``successes`` of ``n`` independent draws (both
-    ends in [0, 1], a proportion of 0 or 1 included): Wilson (1927), J. Am. Stat. Assoc. 22, 209.
+    ends in [0, 1], a proportion of 0 or 1 included): SciPy's ``binomtest(...).proportion_ci``.
     NaN without draws."""
-    successes = np.asarray(successes, dtype=float)
+    counts = np.asarray(successes, dtype=int)
     if n <= 0:
-        return np.full(successes.shape, np.nan), np.full(successes.shape, np.nan)
-    p, z2 = successes / n, Z95**2
-    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
-    half = Z95 * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    low, high = np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
-    return np.minimum(low, p), np.maximum(high, p)  # round-off: p = 1 gives 0.9999999999999999
+        return np.full(counts.shape, np.nan), np.full(counts.shape, np.nan)
+    cis = [binomtest(int(k), n).proportion_ci(0.95, method="wilson") for k in counts]
+    return np.array([ci.low for ci in cis]), np.array([ci.high for ci in cis])
 
 
 def solved(finished: Finished) -> list[DrawOutcome]:
