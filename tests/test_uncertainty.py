@@ -146,22 +146,34 @@ def test_at_value_moves_only_its_parameter():
 
 
 def _robust_beats_mode(tmp_path, sc, preparer):
+    """Fitted on the first 10 of 13 draws and compared on them, then on the 3 held out."""
     from optimizer.uncertainty.robust import compare
 
-    result = study(tmp_path, "robust", preparer, draws=10, sc=sc)
+    result = study(tmp_path, "robust", preparer, draws=13, sc=sc)
     plan, table = compare(
         preparer(sc), result.study, result.finished, lambda: preparer(sc), draws=10
     )
-    mode, robust = (
-        table.set_index("allocation")
-        .loc[["mode allocation", "robust allocation"]]
-        .itertuples(index=False)
-    )
+    rows = table.set_index(["sample", "allocation"])
+
+    def pair(sample):  # the mode allocation's row, then the robust allocation's, on ``sample``
+        return rows.loc[sample].loc[["mode allocation", "robust allocation"]].itertuples()
+
+    mode, robust = pair("fitted")
     assert robust.draws == mode.draws == 10
     assert robust.expected_impact >= mode.expected_impact * (1 - 1e-7)
     assert robust.mean_regret <= mode.mean_regret + 1e-6 * mode.expected_impact
+    gain = robust.expected_impact - mode.expected_impact
+    assert robust.gain_over_mode == pytest.approx(gain, abs=1e-9 * mode.expected_impact)
+    assert mode.margin95 > 0  # the draws move the mode allocation's impact
     assert plan["amount_usd"].sum() <= sc.budget.total_usd * (1 + 1e-9)
     assert plan["amount_usd"].sum() > 0
+    held_mode, held_robust = pair("held out")
+    assert held_mode.draws == held_robust.draws == 3
+    draws = result.tables["draws"].iloc[10:]  # the study's own scores of the draws held out
+    assert held_mode.expected_impact == pytest.approx(draws["mode_impact"].mean(), rel=1e-12)
+    assert held_mode.mean_regret == pytest.approx(draws["regret"].mean(), rel=1e-12)
+    if sc.policy.aftercare_share == 0:  # no draw's optimum beats the rule the plan escapes
+        assert held_robust.mean_regret >= -1e-6 * held_mode.expected_impact
     return result, robust.expected_impact > mode.expected_impact * (1 + 1e-6)
 
 
@@ -458,6 +470,20 @@ def test_cli_uncertainty_writes_the_study_folder(tmp_path):
     assert again.exit_code == 2 and "--force" in again.output  # an existing folder is kept
 
 
+def test_cli_robust_compares_on_fitted_and_held_out_draws(tmp_path):
+    import pandas as pd
+
+    args = ["uncertainty", "--draws", "2", "--workers", "1", "--robust", "--robust-draws", "1"]
+    result = _cli(args, tmp_path)
+    assert result.exit_code == 0, result.output
+    versus = pd.read_csv(tmp_path / "out" / "robust_vs_mode.csv")
+    assert list(versus["sample"]) == ["fitted", "fitted", "held out", "held out"]
+    assert (versus["draws"] == 1).all()
+    plan = pd.read_csv(tmp_path / "out" / "robust_allocation.csv")
+    assert 0 < plan["amount_usd"].sum() <= 250e6 * (1 + 1e-9)
+    assert "On 1 held-out draw the robust allocation gains" in result.output
+
+
 def test_a_draw_changed_in_place_solves_as_a_model_rebuilt_on_its_curves():
     from optimizer.model import build_model
     from optimizer.uncertainty import resolve as module
@@ -501,6 +527,21 @@ def test_wilson_intervals_match_the_published_values():
     few, many = wilson_interval(np.array([50]), 100), wilson_interval(np.array([200]), 400)
     assert many[1][0] - many[0][0] < few[1][0] - few[0][0]
     assert np.isnan(wilson_interval(np.array([0]), 0)[0]).all()
+
+
+def test_mean_margins_are_students_t_intervals():
+    """Half the width of SciPy's one-sample t interval (a textbook case: 1..10 gives 5.5 +-
+    2.166); wider than 1.96 standard errors for few draws; none from one draw."""
+    from scipy.stats import ttest_1samp
+
+    from optimizer.uncertainty.summary import mean_margin95
+
+    values = np.arange(1.0, 11.0)
+    ci = ttest_1samp(values, 0.0).confidence_interval(0.95)
+    assert mean_margin95(values) == pytest.approx((ci.high - ci.low) / 2, rel=1e-12)
+    assert mean_margin95(values) == pytest.approx(2.166, abs=1e-3)
+    assert mean_margin95(values) > 1.96 * np.std(values, ddof=1) / np.sqrt(10)
+    assert mean_margin95(np.array([4.0])) is None
 
 
 def test_a_scenario_point_that_leaves_a_mode_country_out_still_scores_the_mode_allocation():
