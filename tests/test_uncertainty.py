@@ -78,6 +78,72 @@ def test_same_seed_same_files_with_one_and_two_workers(tmp_path):
     assert other.tables["draws"]["impact"].tolist() != one.tables["draws"]["impact"].tolist()
 
 
+def test_a_resumed_study_writes_what_one_run_at_once_writes(tmp_path):
+    """Draws 0, 2 and 4 of 8 finished (an interrupted study keeps whichever chunks finished),
+    then resumed to 8: the same files, byte for byte, as the 8 draws solved in one go."""
+    from optimizer.uncertainty.outputs import read_study
+
+    def run(name, draws, resumed=None):
+        with local_executor(1) as pool:
+            result = monte_carlo(
+                prepare_wide(SCENARIO), draws, 7, pool, preparer=prepare_wide, resumed=resumed
+            )
+        outcomes = result.finished.outcomes
+        write_folder(tmp_path / name, True, result.tables, result.summary, {}, outcomes)
+        return result
+
+    at_once = run("at_once", 8)
+    run("part", 5)
+    jsonl = tmp_path / "part" / "draws.jsonl"
+    lines = jsonl.read_text().splitlines()
+    jsonl.write_text("".join(lines[i] + "\n" for i in (0, 2, 4)))
+    earlier = read_study(tmp_path / "part")
+    assert [o.index for o in earlier.outcomes] == [0, 2, 4]
+    assert earlier.outcomes == at_once.finished.outcomes[0:5:2]  # every digit kept
+    solved = []
+    with local_executor(1) as pool:  # only the 5 missing draws are solved
+        from optimizer.uncertainty.montecarlo import run_draws
+
+        run_draws(
+            at_once.study, 8, 7, pool, lambda: solved.append(1), prepare_wide, earlier.outcomes
+        )
+    assert len(solved) == 5
+    run("resumed", 8, earlier)
+    names = sorted(p.name for p in (tmp_path / "at_once").iterdir())
+    assert "draws.jsonl" in names
+    for name in names:
+        assert (tmp_path / "resumed" / name).read_bytes() == (
+            tmp_path / "at_once" / name
+        ).read_bytes()
+
+
+def test_a_study_resumes_only_on_what_it_was_run_on(tmp_path):
+    from optimizer.errors import InputError
+    from optimizer.uncertainty.outputs import read_study
+
+    with local_executor(1) as pool:
+        result = monte_carlo(prepare_wide(SCENARIO), 2, 7, pool, preparer=prepare_wide)
+    write_folder(tmp_path / "s", False, result.tables, result.summary, {}, result.finished.outcomes)
+    other = SCENARIO.model_copy(
+        update={"budget": SCENARIO.budget.model_copy(update={"total_usd": 2e6})}
+    )
+    with local_executor(1) as pool, pytest.raises(InputError, match="another scenario"):
+        monte_carlo(
+            prepare_wide(other),
+            4,
+            7,
+            pool,
+            preparer=prepare_wide,
+            resumed=read_study(tmp_path / "s"),
+        )
+    (tmp_path / "s" / "draws.jsonl").write_text('{"index": 0, "seed": "x"}\n')
+    with pytest.raises(InputError, match=r"draws.jsonl, line 1.*not a draw"):
+        read_study(tmp_path / "s")
+    (tmp_path / "s" / "draws.jsonl").unlink()
+    with pytest.raises(InputError, match=r"has no draws\.jsonl"):
+        read_study(tmp_path / "s")
+
+
 def test_collapsed_ranges_reproduce_the_deterministic_optimum(tmp_path):
     prep = prepare_collapsed(SCENARIO)
     info = solve(prep.model, SCENARIO.solver)
@@ -466,8 +532,26 @@ def test_cli_uncertainty_writes_the_study_folder(tmp_path):
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["draws_solved"] == 2 and summary["seed"] == 3
     assert "Regret of the mode allocation" in result.output
+    first_draws = (folder / "draws.csv").read_text().splitlines()[1:]
     again = _cli(["uncertainty", "--draws", "2", "--workers", "1"], tmp_path)
     assert again.exit_code == 2 and "--force" in again.output  # an existing folder is kept
+    # resumed: refused on another seed, fewer draws or another scenario; else one more draw
+    resume = ["uncertainty", "--workers", "1", "--resume"]
+    for extra, words in (
+        (["--draws", "3", "--seed", "4"], "--seed 3"),
+        (["--draws", "1"], "--draws 2 or more"),
+        (["--draws", "3", "--set", "budget.total_usd=2e8"], "another scenario"),
+    ):
+        refused = _cli([*resume, *extra], tmp_path)
+        assert refused.exit_code == 2 and words in refused.output, refused.output
+        assert "Traceback" not in refused.output
+    resumed = _cli([*resume, "--draws", "3"], tmp_path)
+    assert resumed.exit_code == 0, resumed.output
+    assert "Resumed: kept 2 draws" in resumed.output
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["draws_solved"] == 3 and summary["seed"] == 3
+    draws = (folder / "draws.csv").read_text().splitlines()
+    assert len(draws) == 4 and draws[1:3] == first_draws
 
 
 def test_cli_robust_compares_on_fitted_and_held_out_draws(tmp_path):

@@ -63,6 +63,7 @@ FLAGS = {
     "scheduler": "--scheduler",
     "robust": "--robust",
     "robust_draws": "--robust-draws",
+    "resume": "--resume",
     "top": "--top",
 }
 

@@ -78,8 +78,15 @@ def STUDY_OPTIONS(command):  # named like the module's other shared options
     "grows faster than that; past the solver's time limit the plan on the mode's focus "
     "countries is kept if better.",
 )
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the study in --out: keep its finished draws and solve only those it lacks up "
+    "to --draws (an interrupted study, or more draws for narrower intervals). Same scenario, "
+    "--set, data and seed, or it refuses; the folder is then replaced by the longer study.",
+)
 def uncertainty(
-    scenario, overrides, draws, seed, workers, out, force, scheduler, robust, robust_draws
+    scenario, overrides, draws, seed, workers, out, force, scheduler, robust, robust_draws, resume
 ) -> None:
     """Monte Carlo over the impact model's low / mode / high ranges.
 
@@ -109,6 +116,10 @@ def uncertainty(
     sc = _load(scenario, overrides)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = out or Path("runs") / f"{run_name(sc.name, overrides)}-uncertainty-{stamp}"
+    resumed = _resumed(out, draws, seed, robust) if resume else None
+    if resumed is not None:
+        seed = resumed.seed
+        force = True  # the study's own folder, replaced by the longer study
     check_folder(folder, force)
     progress = _progress()
     with _naming_file(scenario):
@@ -117,9 +128,10 @@ def uncertainty(
         from optimizer.uncertainty.draws import ranges
 
         ranges(prep.catalogue, sc)  # bad [uncertainty] ranges fail before any solve
-    with executor(workers, scheduler) as pool, _bar(draws, "draws") as tick:
+    to_solve = draws - (len(resumed.outcomes) if resumed is not None else 0)
+    with executor(workers, scheduler) as pool, _bar(to_solve, "draws") as tick:
         progress("solving at the mode values")
-        result = monte_carlo(prep, draws, seed, pool, tick)
+        result = monte_carlo(prep, draws, seed, pool, tick, resumed=resumed)
     if robust and result.summary["draws_solved"]:
         progress("solving the robust allocation over the draws")
         try:
@@ -132,9 +144,13 @@ def uncertainty(
             result.tables["robust_allocation"] = plan
             result.tables["robust_vs_mode"] = versus
             _print_versus(versus)
-    write_folder(folder, force, result.tables, result.summary, result.figures)
+    outcomes = result.finished.outcomes
+    write_folder(folder, force, result.tables, result.summary, result.figures, outcomes)
     click.get_current_context().meta["written"] = folder
     info = result.summary
+    if resumed is not None:
+        kept = len(resumed.outcomes)
+        click.echo(f"Resumed: kept {kept} draw{'' if kept == 1 else 's'} solved before.")
     click.echo(f"{info['draws_solved']} of {draws} draws solved", nl=False)
     if info["draws_finished"] > info["draws_solved"]:
         click.echo(
@@ -179,6 +195,41 @@ def _print_versus(versus) -> None:
         f"On {draws} the robust allocation gains {row['gain_over_mode']:,.0f}{margin} (95%) over "
         "the mode allocation."
     )
+
+
+def _resumed(out: Path | None, draws: int, seed: int, robust: bool):
+    """The study in ``out`` to resume (``outputs.Resumed``), checked against these options."""
+    from optimizer.uncertainty.draws import draw_seeds
+    from optimizer.uncertainty.outputs import read_study
+
+    if out is None:
+        raise click.UsageError("--resume needs --out, the folder of the study to continue")
+    resumed = read_study(out)
+    source = click.get_current_context().get_parameter_source("seed")
+    if source == click.core.ParameterSource.COMMANDLINE and seed != resumed.seed:
+        raise click.UsageError(
+            f"{out} was run with --seed {resumed.seed}; resume it with that seed (or without "
+            f"--seed), or give a new --out for a study with --seed {seed}"
+        )
+    if (out / "robust_vs_mode.csv").exists() and not robust:
+        raise click.UsageError(
+            f"{out} has a robust allocation, which the new draws change; resume with --robust "
+            "(and its --robust-draws) to solve it again"
+        )
+    last = max((o.index for o in resumed.outcomes), default=-1)
+    if last >= draws:
+        raise click.UsageError(
+            f"{out} holds {len(resumed.outcomes)} draws, the last numbered {last}; ask for "
+            f"--draws {last + 1} or more"
+        )
+    seeds = draw_seeds(resumed.seed, draws)
+    for o in resumed.outcomes:
+        if seeds[o.index] != o.seed:
+            raise click.UsageError(
+                f"{out}/draws.jsonl: draw {o.index} has seed {o.seed}, not the study's "
+                f"{seeds[o.index]}; the file was changed: give a new --out"
+            )
+    return resumed
 
 
 def _margin(spread: dict, draws: int) -> str:

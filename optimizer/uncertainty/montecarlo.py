@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
@@ -195,14 +195,17 @@ def run_draws(
     executor: Executor,
     tick: Callable[[], None] = lambda: None,
     preparer: Callable[[Scenario], Prepared] = prepare,
+    earlier: Iterable[DrawOutcome] = (),
 ) -> Finished:
-    """Send every draw to ``executor`` in chunks of ``chunk_size(draws)``; on Ctrl-C keep the
-    draws that finished. ``tick`` is called once per finished draw."""
-    items = list(enumerate(draw_seeds(seed, draws)))
-    size = chunk_size(draws)
+    """Send every draw to ``executor`` in chunks of ``chunk_size``; on Ctrl-C keep the draws
+    that finished. ``tick`` is called once per finished draw. ``earlier``: draws of this study
+    that finished before (a study resumed), kept and not solved again; draw i has the same seed
+    whatever the number of draws, so a study resumed gives what it would have given at once."""
+    done: dict[int, DrawOutcome] = {o.index: o for o in earlier}
+    items = [(i, s) for i, s in enumerate(draw_seeds(seed, draws)) if i not in done]
+    size = chunk_size(len(items))
     chunks = [items[i : i + size] for i in range(0, len(items), size)]
     futures = [executor.submit(run_chunk, study, chunk, preparer) for chunk in chunks]
-    done: dict[int, DrawOutcome] = {}
     interrupted = False
     try:
         for future in as_completed(futures):

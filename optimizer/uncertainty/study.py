@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -10,9 +11,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from optimizer.engine import Prepared
+from optimizer.errors import InputError, setting
+from optimizer.result import file_sha256
 from optimizer.uncertainty import charts, summary
 from optimizer.uncertainty.montecarlo import Finished, Study, run_draws, study_of
-from optimizer.uncertainty.outputs import figure
+from optimizer.uncertainty.outputs import Resumed, figure
 
 
 @dataclass
@@ -31,19 +34,42 @@ def monte_carlo(
     pool: Executor,
     tick: Callable[[], None] = lambda: None,
     preparer: Callable | None = None,
+    resumed: Resumed | None = None,
 ) -> StudyResult:
-    """Solve at the mode values, then ``draws`` draws through ``pool``; tables and charts."""
+    """Solve at the mode values, then ``draws`` draws through ``pool``; tables and charts.
+    ``resumed``: an earlier study of the same fingerprint, whose finished draws are kept."""
     study = study_of(prep)
+    earlier = []
+    if resumed is not None:
+        if fingerprint(prep, study) != resumed.fingerprint:
+            raise InputError(
+                str(resumed.folder),
+                f"was run on another scenario, {setting('overrides')}, data, catalogue or solver: "
+                "its draws do not fit",
+                hint=f"resume it with what it was run on, or give a new {setting('output')}",
+            )
+        earlier = resumed.outcomes
     options = {} if preparer is None else {"preparer": preparer}
-    finished = run_draws(study, draws, seed, pool, tick, **options)
+    finished = run_draws(study, draws, seed, pool, tick, earlier=earlier, **options)
     return tabulate(prep, study, finished, seed)
+
+
+def fingerprint(prep: Prepared, study: Study) -> str:
+    """What a study's draws depend on, hashed: the resolved scenario, the ranges, every input
+    file's contents and the mode allocation. A study resumes only on the same fingerprint."""
+    digest = hashlib.sha256(study.key.encode())
+    for path in sorted(prep.inputs):
+        if path.is_file():
+            digest.update(file_sha256(path).encode())
+    digest.update(repr((study.mode_impact, study.mode_selected)).encode())
+    return digest.hexdigest()
 
 
 def tabulate(prep: Prepared, study: Study, finished: Finished, seed: int) -> StudyResult:
     names = prep.screen.frame["name"].to_dict()
     countries = summary.country_table(finished, study, names)
     draws = summary.draws_table(finished)
-    info = {"scenario": prep.scenario.name, "seed": seed}
+    info = {"scenario": prep.scenario.name, "seed": seed, "fingerprint": fingerprint(prep, study)}
     info |= {
         "distribution": prep.scenario.uncertainty.distribution,
         "shared": prep.scenario.uncertainty.shared,
