@@ -139,6 +139,13 @@ def test_a_study_resumes_only_on_what_it_was_run_on(tmp_path):
     (tmp_path / "s" / "draws.jsonl").write_text('{"index": 0, "seed": "x"}\n')
     with pytest.raises(InputError, match=r"draws.jsonl, line 1.*not a draw"):
         read_study(tmp_path / "s")
+    summary = tmp_path / "s" / "summary.json"
+    summary.write_text(summary.read_text().replace('"seed": 7', '"seed": "seven"'))
+    with pytest.raises(InputError, match="seed is not a whole number"):
+        read_study(tmp_path / "s")
+    summary.write_text("[1, 2]")
+    with pytest.raises(InputError, match="has no seed or fingerprint"):
+        read_study(tmp_path / "s")
     (tmp_path / "s" / "draws.jsonl").unlink()
     with pytest.raises(InputError, match=r"has no draws\.jsonl"):
         read_study(tmp_path / "s")

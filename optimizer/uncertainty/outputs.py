@@ -134,17 +134,16 @@ def read_study(folder: Path) -> Resumed:
         raise InputError(where, f"has no {missing}: not a study this version can resume", hint=hint)
     try:
         summary = json.loads((folder / MARKER).read_text())
-        missing = [k for k in ("seed", "fingerprint", "draws_requested") if k not in summary]
-    except (json.JSONDecodeError, UnicodeDecodeError, TypeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(
             str(folder / MARKER), f"is not a study's summary ({exc})", hint=hint
         ) from None
-    if missing:
-        raise InputError(
-            str(folder / MARKER),
-            f"has no {missing[0]}: not a study this version can resume",
-            hint=hint,
-        )
+    keys = ("seed", "fingerprint", "draws_requested")
+    if not isinstance(summary, dict) or any(k not in summary for k in keys):
+        problem = f"has no {' or '.join(keys)}: not a study this version can resume"
+        raise InputError(str(folder / MARKER), problem, hint=hint)
+    if isinstance(summary["seed"], bool) or not isinstance(summary["seed"], int):
+        raise InputError(str(folder / MARKER), "its seed is not a whole number", hint=hint)
     try:
         lines = (folder / OUTCOMES).read_text().splitlines()
     except UnicodeDecodeError as exc:
@@ -157,7 +156,8 @@ def read_study(folder: Path) -> Resumed:
                 raise ValueError(f"draw {outcome.index} is there twice")
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             where = f"{folder / OUTCOMES}, line {number}"
-            fix = f"delete that line (its draw is solved again) and resume, or give a new {setting('output')}"
+            fix = "delete that line (its draw is solved again) and resume, or give a new "
+            fix += setting("output")
             raise InputError(where, f"is not a draw ({exc})", hint=fix) from None
         seen.add(outcome.index)
         outcomes.append(outcome)

@@ -56,6 +56,7 @@ from optimizer.uncertainty.draws import sample
 from optimizer.uncertainty.montecarlo import Finished, Study
 from optimizer.uncertainty.resolve import (
     SPEND_KEY,
+    DrawOutcome,
     aftercare_kept,
     draw_curves,
     impact_of,
@@ -283,6 +284,7 @@ def compare(
 
 
 def _curves(prep: Prepared, study: Study, seed: int) -> Curves:
+    """The curves of the study's draw of ``seed``."""
     section = prep.scenario.uncertainty
     draw = sample(study.table, list(study.countries), seed, section.distribution, section.shared)
     return draw_curves(prep, draw)
@@ -292,7 +294,7 @@ def _versus(
     prep: Prepared,
     study: Study,
     plan: pd.DataFrame,
-    outcomes: list,
+    outcomes: list[DrawOutcome],
     curves: Iterable[Curves],
     sample_name: str,
 ) -> list[dict]:
