@@ -39,9 +39,10 @@ def monte_carlo(
     """Solve at the mode values, then ``draws`` draws through ``pool``; tables and charts.
     ``resumed``: an earlier study of the same fingerprint, whose finished draws are kept."""
     study = study_of(prep)
+    printed = fingerprint(prep, study)
     earlier = []
     if resumed is not None:
-        if fingerprint(prep, study) != resumed.fingerprint:
+        if printed != resumed.fingerprint:
             raise InputError(
                 str(resumed.folder),
                 f"was run on another scenario, {setting('overrides')}, data, catalogue or solver: "
@@ -51,7 +52,7 @@ def monte_carlo(
         earlier = resumed.outcomes
     options = {} if preparer is None else {"preparer": preparer}
     finished = run_draws(study, draws, seed, pool, tick, earlier=earlier, **options)
-    return tabulate(prep, study, finished, seed)
+    return tabulate(prep, study, finished, seed, printed)
 
 
 def fingerprint(prep: Prepared, study: Study) -> str:
@@ -65,11 +66,14 @@ def fingerprint(prep: Prepared, study: Study) -> str:
     return digest.hexdigest()
 
 
-def tabulate(prep: Prepared, study: Study, finished: Finished, seed: int) -> StudyResult:
+def tabulate(
+    prep: Prepared, study: Study, finished: Finished, seed: int, printed: str
+) -> StudyResult:
+    """The study's tables, summary (with ``printed``, its ``fingerprint``) and charts."""
     names = prep.screen.frame["name"].to_dict()
     countries = summary.country_table(finished, study, names)
     draws = summary.draws_table(finished)
-    info = {"scenario": prep.scenario.name, "seed": seed, "fingerprint": fingerprint(prep, study)}
+    info = {"scenario": prep.scenario.name, "seed": seed, "fingerprint": printed}
     info |= {
         "distribution": prep.scenario.uncertainty.distribution,
         "shared": prep.scenario.uncertainty.shared,
