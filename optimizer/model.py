@@ -166,6 +166,11 @@ class AllocationModel:
         self.families[family].append(name)
 
 
+def country_of(name: str, countries: set[str]) -> str:
+    """The country a row or column is named after (``x_THA_shelter_2016_s3``: THA), "" if none."""
+    return next((part for part in name.split("_") if part in countries), "")
+
+
 def _ones(variables: list[pulp.LpVariable], coef: float = 1.0) -> dict:
     return dict.fromkeys(variables, coef)
 

@@ -17,7 +17,7 @@ import math
 import pandas as pd
 import pulp
 
-from optimizer.model import OUTCOME_FAMILIES, UNIT, AllocationModel
+from optimizer.model import OUTCOME_FAMILIES, UNIT, AllocationModel, country_of
 from optimizer.solve import Solution
 
 COLUMNS = [
@@ -86,10 +86,6 @@ def _row(con: pulp.LpConstraint, family: str, binaries: set[int], value_of) -> d
     }
 
 
-def _country(name: str, countries: set[str]) -> str:
-    return next((part for part in name.split("_") if part in countries), "")
-
-
 def rule_rows(model: AllocationModel, solution: Solution) -> pd.DataFrame:
     """Every rule row (``COLUMNS``) at ``solution``; binding = tight (slack ~ 0 in the row's own
     terms) and with money or a country in it; ``dual_impact_per_unit`` = the final LP's row dual:
@@ -118,7 +114,7 @@ def rule_rows(model: AllocationModel, solution: Solution) -> pd.DataFrame:
                 slack = -slack
             elif con.sense == pulp.LpConstraintEQ:
                 slack = abs(slack)
-            iso = _country(name, countries)
+            iso = country_of(name, countries)
             row.update(
                 iso3=iso,
                 selected=(value_of(model.select[iso]) > 0.5) if iso else None,

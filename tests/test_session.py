@@ -273,3 +273,79 @@ def test_the_restricted_search_matches_the_whole_mip():
                 grew.append(bool(now - earlier))
         assert session.mip_runs == 0, seed  # never needed HiGHS's MIP on the whole model
     assert any(grew)
+
+
+def _held_out_columns_are_zero(model) -> None:
+    """With every country's integer columns at 0 and every row that is not one country's own
+    made free, no column of a country can leave 0 (in the relaxation, either way). A country
+    with an own row that 0 breaks (a lock-in) is never held out, and is left out here."""
+    from optimizer.session import Session, matrix_of
+
+    session = Session(model, model.inputs.scenario.solver)
+    highs, country = session.highs, session.col_country
+    lp = highs.getLp()
+    matrix = matrix_of(lp)
+    owner = []  # each row's country, "" for a row that is not one country's own
+    for r in range(matrix.shape[0]):
+        of = set(country[matrix.indices[matrix.indptr[r] : matrix.indptr[r + 1]]])
+        owner.append(of.pop() if len(of) == 1 else "")
+    owner = np.array(owner)
+    breaks = (np.array(lp.row_lower_) > 0) | (np.array(lp.row_upper_) < 0)
+    kept_in = set(owner[breaks]) - {""}
+    free = np.flatnonzero((owner == "") | np.isin(owner, sorted(kept_in))).astype(np.int32)
+    highs.changeRowsBounds(len(free), free, np.full(len(free), -np.inf), np.full(len(free), np.inf))
+    ints = session.integer_cols
+    highs.changeColsBounds(len(ints), ints, np.zeros(len(ints)), np.zeros(len(ints)))
+    session._integrality(ints, False)
+    cols = np.flatnonzero((country != "") & ~np.isin(country, sorted(kept_in))).astype(np.int32)
+    assert len(cols) > len(country) / 2
+    every = np.arange(len(country), dtype=np.int32)
+    for sign in (1.0, -1.0):  # maximise, then minimise, the sum of those columns alone
+        cost = np.zeros(len(country))
+        cost[cols] = -sign
+        highs.changeColsCost(len(every), every, cost)
+        highs.run()
+        assert highs.getModelStatus() == highs.getModelStatus().kOptimal
+        assert abs(highs.getInfo().objective_function_value) <= 1e-9
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_country_held_out_has_every_column_at_zero(seed):
+    """What ``Session._cut_out`` relies on: a country whose selection is held at 0 has every
+    column named after it at 0, forced by its own rows, so cutting its columns out is the same
+    problem."""
+    world = random_instance(np.random.default_rng(3000 + seed), focus_rules=True)
+    _held_out_columns_are_zero(world.prepare().model)
+
+
+def test_on_the_baseline_a_country_held_out_has_every_column_at_zero():
+    from optimizer.engine import prepare
+    from optimizer.scenario import DEFAULT_SCENARIO, load_scenario
+
+    _held_out_columns_are_zero(prepare(load_scenario(DEFAULT_SCENARIO)).model)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_cut_out_set_solves_as_the_set_held_in_place(seed, monkeypatch):
+    """The MIP over a set of countries on the cut-out model (``Session._cut_out``) has the
+    optimum of the whole model with the other countries' integer columns held at 0."""
+    from optimizer.session import Session
+
+    world = random_instance(np.random.default_rng(4000 + seed), focus_rules=True)
+    model = world.prepare().model
+    session = Session(model, world.scenario.solver)
+    rng = np.random.default_rng(seed)
+    countries = list(session.select_cols)
+    for size in (1, 3, len(countries) // 2):
+        chosen = set(rng.choice(countries, size=min(size, len(countries)), replace=False))
+        assert session._cut_out(chosen) is not None
+        now = session.col_lower.copy(), session.col_upper.copy()
+        cut = session._within(chosen, None, now)
+        with monkeypatch.context() as patch:
+            patch.setattr(Session, "_cut_out", lambda self, chosen: None)
+            held = session._within(chosen, None, now)
+        assert cut.status == held.status, (seed, chosen)
+        if cut.status == Status.OPTIMAL:
+            assert cut.objective == pytest.approx(held.objective, rel=1e-7, abs=1e-7)
+            out = [i for c, idx in session.country_cols.items() if c not in chosen for i in idx]
+            assert not cut.values[out].any()

@@ -212,7 +212,7 @@ def _in_threads(sweep, first, path, overrides, warm, rows, tick, workers) -> Non
     finally:
         stop.set()
         for on in resolvers:
-            on.highs.cancelSolve()
+            on.session.cancel()
         for thread in threads:
             thread.join()
 

@@ -40,7 +40,7 @@ class ResolverPool:
             return
         if kind is not None:  # Ctrl-C or a failure: stop the other solves now
             for r in self.resolvers:
-                r.highs.cancelSolve()
+                r.session.cancel()
         self.executor.shutdown(wait=True, cancel_futures=True)
 
     def map(self, run: Callable[[Resolver, Job], Out], jobs: Iterable[Job]) -> list[Out]:

@@ -23,7 +23,7 @@ import numpy as np
 
 from optimizer.model import UNIT, AllocationModel
 from optimizer.scenario import SolverSection
-from optimizer.session import Session
+from optimizer.session import Session, matrix_of
 from optimizer.solve import Status
 
 __all__ = ["Point", "Resolver"]
@@ -75,7 +75,7 @@ class Resolver:
     @functools.cached_property
     def matrix(self):
         """The constraint matrix as built (rows x columns, SciPy CSR): checks a start's rows."""
-        return _matrix(self.highs.getLp())
+        return matrix_of(self.highs.getLp())
 
     def clone(self) -> Resolver:
         """Another resolver on the same model with its own HiGHS copy (as changed now), for
@@ -247,19 +247,6 @@ class Resolver:
                 at |= {int(i): float(round(self.values[i])) for i in others}
         found = self.session.fixed_lp(np.array([at[int(i)] for i in self.integer_cols]))
         return None if found is None else (found[1], found[2])
-
-
-def _matrix(lp):
-    """The constraint matrix of a HighsLp as a SciPy sparse matrix (rows x columns)."""
-    import highspy
-    from scipy import sparse
-
-    a = lp.a_matrix_
-    data = (np.asarray(a.value_), np.asarray(a.index_), np.asarray(a.start_))
-    shape = (lp.num_row_, lp.num_col_)
-    if a.format_ == highspy.MatrixFormat.kRowwise:
-        return sparse.csr_matrix(data, shape=shape)
-    return sparse.csc_matrix(data, shape=shape).tocsr()
 
 
 @functools.cache
