@@ -106,6 +106,7 @@ class Session:
         self.new_costs = False  # objective changed since the last search (a new draw)
         self.root_basis = None  # the last outside relaxation's basis: where the next one starts
         self.cut = None  # the HiGHS instance of a cut-out solve under way (``_within_cut``)
+        self.split = None  # the model split by country (``optimizer.decompose``), built on use
         # each country's integer columns (its selection, its tipping point): held at 0 together
         tipped = {iso: self.col[v.name] for iso, v in model.tipped.items()}
         self.country_cols = {
@@ -251,6 +252,8 @@ class Session:
         if guess_first:
             self.root_basis = None
             self.highs.clearSolver()
+            if self.split is not None:
+                self.split.forget()
         for round_ in range(ROUNDS):
             searched = round_ > 0 or not guess_first  # the set's own allocations, this round
             if searched:
@@ -392,11 +395,34 @@ class Session:
         return Found(status, values, objective, _model_sense(self, bound))
 
     def _outside(self, outside: list[str], enough: float | None) -> Found:
-        """The relaxation with the selections of ``outside`` summing to at least 1 (the outside
-        row, free otherwise), warm from the last such relaxation's basis. ``enough``: the score
-        (``_score``) of the allocation in hand, with the MIP gap; HiGHS's dual simplex stops as
-        soon as its bound proves the relaxation can do no better (an optimal status, no values,
-        that bound as the objective)."""
+        """The relaxation with the selections of ``outside`` summing to at least 1: bounded by
+        the decomposition by country (``optimizer.decompose``) where it can tell, else solved
+        whole (``_outside_lp``). ``enough``: the score (``_score``) of the allocation in hand,
+        with the MIP gap; a bound that proves the relaxation can do no better stops it (an
+        optimal status, no values, that bound as the objective)."""
+        found = self._outside_split(outside, enough)
+        return found if found is not None else self._outside_lp(outside, enough)
+
+    def _outside_split(self, outside: list[str], enough: float | None) -> Found | None:
+        from optimizer.decompose import Decomposition
+
+        if self.model.slacks:
+            return None
+        split = self.split
+        if split is None or not split.current(self.highs.getLp()):
+            split = self.split = Decomposition(self)
+        target = None if enough is None else -enough  # HiGHS's value is minus the score
+        got = split.bound(set(outside), target)
+        if got is None:
+            return None
+        reached = -got.bound  # a score: HiGHS minimises minus the score
+        if got.values is None:
+            return Found(Status.OPTIMAL, None, -self.sign * min(reached, enough))
+        return Found(Status.OPTIMAL, got.values, -self.sign * reached)
+
+    def _outside_lp(self, outside: list[str], enough: float | None) -> Found:
+        """The relaxation solved whole: the outside row (free otherwise) gets its terms, warm
+        from the last such relaxation's basis; HiGHS's dual simplex stops at ``enough``."""
         import highspy
 
         highs, row = self.highs, self.outside_row
@@ -421,6 +447,8 @@ class Session:
         finally:
             highs.setOptionValue("objective_bound", np.inf)
             highs.changeRowBounds(row, -np.inf, np.inf)
+            for i in self.select_cols.values():  # the row left empty: the split's key holds
+                highs.changeCoeff(row, i, 0.0)
             self._integrality(self.integer_cols, True)
 
     def _valid(self, basis) -> bool:

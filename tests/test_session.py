@@ -349,3 +349,69 @@ def test_a_cut_out_set_solves_as_the_set_held_in_place(seed, monkeypatch):
             assert cut.objective == pytest.approx(held.objective, rel=1e-7, abs=1e-7)
             out = [i for c, idx in session.country_cols.items() if c not in chosen for i in idx]
             assert not cut.values[out].any()
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_split_relaxation_is_the_whole_relaxation(seed):
+    """The decomposition by country (``optimizer.decompose``) reaches the relaxation with at
+    least one country outside a set funded, as the whole LP solves it, after budget changes
+    and new costs (where the LP has an optimum; where it is infeasible, the split gives no
+    bound, or one that proves any allocation in hand); any prices give a bound no better."""
+    from optimizer.decompose import Decomposition
+    from optimizer.session import Session
+
+    world = random_instance(np.random.default_rng(5000 + seed), focus_rules=True)
+    session = Session(world.prepare().model, world.scenario.solver)
+    rng = np.random.default_rng(seed)
+    countries = list(session.select_cols)
+    compared = 0
+    for share in (1.0, 0.5, 1.5, "new costs"):
+        if share == "new costs":
+            names = [session.variables[i].name for i in session.spend_cols]
+            costs = session.sign * session.cost[session.spend_cols]
+            session.set_costs(names, costs * rng.uniform(0.3, 1.7, len(costs)))
+        else:
+            total = share * world.scenario.budget.total_usd / UNIT
+            session.set_rows(["budget_total"], np.array([-np.inf]), np.array([total]))
+        for size in (1, len(countries) // 2, len(countries)):
+            outside = sorted(rng.choice(countries, size=size, replace=False))
+            split = session._outside_split(outside, None)
+            whole = session._outside_lp(outside, None)
+            if whole.status == Status.OPTIMAL:
+                assert split is not None and split.status == Status.OPTIMAL
+                assert split.objective == pytest.approx(whole.objective, rel=1e-7, abs=1e-6)
+                assert session.objective_of(split.values) == pytest.approx(split.objective)
+                compared += 1
+                dec = session.split
+                assert isinstance(dec, Decomposition)
+                prices = rng.normal(0.0, 50.0, len(dec.shared))
+                found = dec._price(dec._clip(prices))
+                assert found is not None
+                bound = dec._lagrangian(dec._clip(prices), 3.0, set(outside), found[1])
+                assert -bound >= session._score(whole.objective) - 1e-6 * abs(whole.objective)
+            else:  # the split's allocations are the whole relaxation's: it has none either
+                assert whole.status == Status.INFEASIBLE
+                assert split is None
+    assert compared
+
+
+def test_the_split_follows_a_change_to_a_country_s_own_columns():
+    """A change to one country's own numbers (a spend column closed) makes a new split, and its
+    relaxation is still the whole one."""
+    from optimizer.session import Session
+
+    world = random_instance(np.random.default_rng(5001), focus_rules=True)
+    model = world.prepare().model
+    session = Session(model, world.scenario.solver)
+    outside = sorted(session.select_cols)
+    first = session._outside_split(outside, None)
+    assert first is not None
+    split = session.split
+    spend = session.spend_cols[np.argmax(first.values[session.spend_cols])]
+    assert first.values[spend] > 0
+    session.set_cols([session.variables[spend].name], np.zeros(1), np.zeros(1))
+    again = session._outside_split(outside, None)
+    assert session.split is not split
+    whole = session._outside_lp(outside, None)
+    assert again.objective == pytest.approx(whole.objective, rel=1e-7, abs=1e-6)
+    assert session._score(again.objective) < session._score(first.objective)

@@ -90,6 +90,7 @@ class Resolver:
         _highs_options(highs, self.settings)
         highs.passModel(self.highs.getLp())
         twin.session.highs = twin.highs = highs
+        twin.session.split = None  # the split's LPs are the first copy's: the twin makes its own
         twin.session.solves = 0
         return twin
 

@@ -1,0 +1,417 @@
+"""The outside relaxation by Dantzig-Wolfe decomposition: the model split by country.
+
+On the allocation model only a few rows tie countries together (the budget, the yearly caps, the
+counts, the regions, the earmarks: the *shared* rows); every other row is one country's own. A
+country's own rows with its selection at 1 make a small LP (about 620 columns on the baseline);
+an allocation has each country either at 0 (its selection at 0 holds every column of its own at
+0: ``tests/test_session.py``) or at a point of that LP. So the relaxation the search needs (at
+least one country outside the set funded, ``Session._outside``) is bounded by a master LP over
+*compacts* proposed country by country: the shared rows, one convexity row a country (its
+selection, between its bounds), the outside row; each round prices every country's LP at the
+master's row duals and adds the compacts that improve it.
+
+Every round also gives a Lagrangian bound (weak duality: valid for any prices, not only at the
+end), so the search stops as soon as that bound proves the allocation in hand, often after a
+round or two when the prices of the last solve still hold (a budget change moves only a shared
+row). Where the structure or the solve is not what this expects (a row of a country's own that 0
+breaks on a country that must be funded; an LP that is not optimal; no convergence within
+``ROUNDS``), ``bound`` returns None and the session solves the relaxation whole.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+ROUNDS = 40  # pricing rounds before handing back to the whole relaxation
+PENALTY = 1e6  # HiGHS cost of one unit of an artificial column (a shared row broken)
+KEEP = 2000  # proposals kept between solves (the newest): the master stays small
+REDUCED = 1e-9  # relative: a compact whose reduced cost is below -REDUCED x scale joins
+INF = float("inf")
+
+
+@dataclass
+class Block:
+    """One country: its columns and own rows, on a HiGHS LP of its own (selection at 1)."""
+
+    iso: str
+    cols: np.ndarray  # column indices in the session's order
+    highs: object  # the LP with the selection at 1 (None: no compact is feasible)
+    low: float  # the convexity row's bounds: the selection's (0 or 1)
+    high: float
+
+
+@dataclass(frozen=True)
+class Bound:
+    """What the decomposition proves: a bound (HiGHS's sense, a minimum), and where it ended
+    the master's allocation (every column) if it converged."""
+
+    bound: float
+    values: np.ndarray | None
+
+
+class Decomposition:
+    """The session's model split by country; proposals and prices kept between solves."""
+
+    def __init__(self, session):
+        from optimizer.session import matrix_of
+
+        self.session = session
+        lp = session.highs.getLp()
+        matrix = matrix_of(lp)
+        n_rows = lp.num_row_ - 1  # the last row is the session's outside row
+        country = session.col_country
+        self.num_col = lp.num_col_
+        owner = _owners(matrix[:n_rows], country, list(session.select_cols))
+        self.cost = np.array(lp.col_cost_)
+        lower, upper = np.array(lp.col_lower_), np.array(lp.col_upper_)
+        row_lower, row_upper = np.array(lp.row_lower_[:n_rows]), np.array(lp.row_upper_[:n_rows])
+        self.shared = np.flatnonzero(owner == "")
+        self.own = np.flatnonzero(owner != "")
+        self.key = _key(lp, self.own)
+        self.shared_lower, self.shared_upper = row_lower[self.shared], row_upper[self.shared]
+        rows_matrix = matrix[:n_rows]
+        self.coupling = rows_matrix[self.shared].tocsc()  # shared rows x every column
+        self.loose = np.flatnonzero(country == "")  # columns of no country: master columns
+        self.loose_lower, self.loose_upper = lower[self.loose], upper[self.loose]
+        self.blocks: list[Block] = []
+        order = np.argsort(owner, kind="stable")
+        starts = np.searchsorted(owner[order], list(session.select_cols))
+        ends = np.searchsorted(owner[order], list(session.select_cols), side="right")
+        rows_of = {
+            iso: order[a:b] for iso, a, b in zip(session.select_cols, starts, ends, strict=True)
+        }
+        by_country = np.argsort(country, kind="stable")
+        first = np.searchsorted(country[by_country], list(session.select_cols))
+        last = np.searchsorted(country[by_country], list(session.select_cols), side="right")
+        for (iso, y), a, b in zip(session.select_cols.items(), first, last, strict=True):
+            cols = by_country[a:b]
+            rows = rows_of[iso]
+            own = rows_matrix[rows][:, cols]
+            r_lo, r_hi = row_lower[rows], row_upper[rows]
+            c_lo, c_hi = lower[cols].copy(), upper[cols].copy()
+            zero_ok = bool((r_lo <= 0).all() and (r_hi >= 0).all())
+            zero_ok &= bool((c_lo <= 0).all() and (c_hi >= 0).all())
+            at = int(np.flatnonzero(cols == y)[0])
+            low = 0.0 if zero_ok else 1.0
+            high = 1.0 if upper[y] >= 1.0 else 0.0
+            highs = None
+            if high > 0:
+                c_lo[at], c_hi[at] = 1.0, 1.0
+                highs = _lp(own, c_lo, c_hi, r_lo, r_hi)
+            self.blocks.append(Block(iso, cols, highs, low, high))
+        # proposals: (block index, column values on the block's columns)
+        self.proposals: list[tuple[int, np.ndarray]] = []
+        self.duals: np.ndarray | None = None  # the shared rows' last prices (HiGHS's sense)
+
+    def forget(self) -> None:
+        """Start the next bound from no proposal and no prices (a new objective: the search
+        after it does not depend on the solves before)."""
+        self.proposals, self.duals = [], None
+
+    def current(self, lp) -> bool:
+        """Whether the model is still the one split (a change to a country's own numbers, a
+        column's bounds or the matrix needs a new split; shared rows' bounds may move)."""
+        return _key(lp, self.own) == self.key
+
+    def bound(self, outside: set[str], target: float | None) -> Bound | None:
+        """The relaxation with at least one country of ``outside`` funded, by rounds of pricing:
+        stops when the Lagrangian bound reaches ``target`` (HiGHS's sense: the allocation in
+        hand's value with the MIP gap) or when no compact improves the master. None where it
+        cannot tell (see the module's text)."""
+        from highspy import _core
+
+        try:
+            return self._bound(outside, target)
+        finally:  # as ``analysis.resolve``'s thread copies do: this thread's share of HiGHS's
+            # scheduler is released, or a later solve in another thread fails at once
+            _core._Highs.resetThreadScheduler(False)
+
+    def _bound(self, outside: set[str], target: float | None) -> Bound | None:
+        lp = self.session.highs.getLp()
+        n_rows = lp.num_row_ - 1
+        self.shared_lower = np.array(lp.row_lower_[:n_rows])[self.shared]
+        self.shared_upper = np.array(lp.row_upper_[:n_rows])[self.shared]
+        self.cost = np.array(lp.col_cost_)
+        self.proposals = self.proposals[-KEEP:]
+        master = _Master(self, outside)
+        synced = bool(master.columns) and master.solve()  # prices from this master
+        if synced:
+            self.duals = master.shared_duals()
+        elif self.duals is None:
+            self.duals = np.zeros(len(self.shared))
+        best = -INF
+        deadline = time.perf_counter() + self.session.settings.time_limit_s
+        for _round in range(ROUNDS):
+            if time.perf_counter() > deadline:
+                return None  # the whole relaxation, with the session's own time limit
+            prices = self._clip(self.duals)
+            found = self._price(prices)
+            if found is None:
+                return None
+            values, reduced = found
+            mu = master.outside_dual if synced else 0.0  # any mu >= 0 gives a bound
+            best = max(best, self._lagrangian(prices, mu, outside, reduced))
+            if target is not None and best >= target:
+                return Bound(best, None)
+            added = master.add(values, reduced, synced)
+            if synced and not added:  # no compact improves the master at its prices: converged
+                if master.artificial() > 1e-7:
+                    return None  # the master needs a broken row: infeasible, or no proof
+                return Bound(master.objective(), master.values())
+            if not master.solve():
+                return None
+            self.duals, synced = master.shared_duals(), True
+        return None
+
+    # ------------------------------------------------------------------ parts
+    def _clip(self, duals: np.ndarray) -> np.ndarray:
+        """Prices the Lagrangian bound can use: a row's price on a side with no bound is 0."""
+        prices = duals.copy()
+        prices[(prices > 0) & ~np.isfinite(self.shared_lower)] = 0.0
+        prices[(prices < 0) & ~np.isfinite(self.shared_upper)] = 0.0
+        return prices
+
+    def _price(self, prices: np.ndarray):
+        """Each country's best compact at ``prices``: (values, reduced cost) a block, None for a
+        block with no compact; None in all if an LP ends otherwise than optimal or infeasible."""
+        import highspy
+
+        reduced_costs = self.cost - self.coupling.T @ prices
+        values, reduced = [], []
+        for block in self.blocks:
+            if block.highs is None:
+                values.append(None)
+                reduced.append(None)
+                continue
+            highs = block.highs
+            costs = reduced_costs[block.cols]
+            highs.changeColsCost(len(costs), np.arange(len(costs), dtype=np.int32), costs)
+            highs.run()
+            status = highs.getModelStatus()
+            if status == highspy.HighsModelStatus.kInfeasible:
+                block.highs, block.high = None, 0.0  # no compact: the country stays at 0
+                values.append(None)
+                reduced.append(None)
+                continue
+            if status != highspy.HighsModelStatus.kOptimal:
+                return None
+            values.append(np.array(highs.getSolution().col_value))
+            reduced.append(highs.getInfo().objective_function_value)
+        return values, reduced
+
+    def _lagrangian(self, prices, outside_dual, outside, reduced) -> float:
+        """Weak duality: a lower bound (HiGHS's sense) on the relaxation, at any prices."""
+        up, down = prices > 0, prices < 0  # a row's price on the side it is held at
+        total = float(prices[up] @ self.shared_lower[up] + prices[down] @ self.shared_upper[down])
+        mu = max(outside_dual, 0.0) if outside else 0.0
+        total += mu  # the outside row: sum >= 1
+        for block, value in zip(self.blocks, reduced, strict=True):
+            if value is None:
+                if block.low > 0:
+                    return -INF
+                continue
+            value -= mu if block.iso in outside else 0.0
+            total += min(block.low * value, block.high * value)
+        d = self.cost[self.loose] - self.coupling[:, self.loose].T @ prices
+        lower, upper = self.loose_lower, self.loose_upper
+        per = float(d[d > 0] @ lower[d > 0] + d[d < 0] @ upper[d < 0])  # -inf: no bound
+        return total + per + float(self.session.offset)
+
+
+class _Master:
+    """The restricted master LP: shared rows, convexity rows, the outside row; the loose
+    columns, an artificial pair on every row, the proposals so far."""
+
+    def __init__(self, dec: Decomposition, outside: set[str]):
+        import highspy
+
+        from optimizer.solve import _stdout_silenced
+
+        self.dec, self.outside = dec, outside
+        with _stdout_silenced():
+            self.highs = highspy.Highs()
+        h = self.highs
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("presolve", "off")
+        h.setOptionValue("random_seed", 0)
+        n_shared, n_blocks = len(dec.shared), len(dec.blocks)
+        self.conv0 = n_shared
+        self.out_row = n_shared + n_blocks
+        lower = np.concatenate(
+            [dec.shared_lower, [b.low for b in dec.blocks], [1.0 if outside else -INF]]
+        )
+        upper = np.concatenate([dec.shared_upper, [b.high for b in dec.blocks], [INF]])
+        h.addRows(
+            len(lower),
+            lower,
+            upper,
+            0,
+            np.array([], dtype=np.int32),
+            np.array([], dtype=np.int32),
+            np.array([]),
+        )
+        # the loose columns
+        sub = dec.coupling[:, dec.loose].tocsc()
+        h.addCols(
+            len(dec.loose),
+            dec.cost[dec.loose],
+            dec.loose_lower,
+            dec.loose_upper,
+            sub.nnz,
+            sub.indptr[:-1].astype(np.int32),
+            sub.indices.astype(np.int32),
+            sub.data,
+        )
+        # artificial columns: +1 and -1 on every row, at PENALTY
+        n = len(lower)
+        index = np.arange(n, dtype=np.int32)
+        for sign in (1.0, -1.0):
+            h.addCols(
+                n,
+                np.full(n, PENALTY),
+                np.zeros(n),
+                np.full(n, INF),
+                n,
+                index,
+                index,
+                np.full(n, sign),
+            )
+        self.n_fixed = len(dec.loose) + 2 * n
+        self.columns: list[tuple[int, np.ndarray]] = []
+        for b, values in dec.proposals:
+            self._column(b, values)
+
+    def _column(self, b: int, values: np.ndarray) -> None:
+        dec = self.dec
+        block = dec.blocks[b]
+        cost = float(dec.cost[block.cols] @ values)
+        shared = dec.coupling[:, block.cols] @ values
+        nz = np.flatnonzero(shared)
+        index = [*nz.tolist(), self.conv0 + b]
+        value = [*shared[nz].tolist(), 1.0]
+        if block.iso in self.outside:
+            index.append(self.out_row)
+            value.append(1.0)
+        self.highs.addCol(
+            cost, 0.0, INF, len(index), np.array(index, dtype=np.int32), np.array(value)
+        )
+        self.columns.append((b, values))
+
+    def add(self, values, reduced, synced: bool) -> bool:
+        """The compacts whose reduced cost (at the master's convexity and outside duals, if
+        ``values`` were priced at the master's own prices; else every compact) is negative
+        join; whether any did."""
+        dual = self._row_duals() if synced else None
+        added = False
+        for b, (v, r) in enumerate(zip(values, reduced, strict=True)):
+            if v is None:
+                continue
+            block = self.dec.blocks[b]
+            price = dual[self.conv0 + b] if dual is not None else 0.0
+            price += dual[self.out_row] if (dual is not None and block.iso in self.outside) else 0.0
+            if r - price < -REDUCED * max(1.0, abs(r)):
+                self._column(b, v)
+                self.dec.proposals.append((b, v))
+                added = True
+        return added
+
+    def solve(self) -> bool:
+        import highspy
+
+        self.highs.run()
+        return self.highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
+
+    def _row_duals(self):
+        if self.highs.getModelStatus().name != "kOptimal":
+            return None
+        return np.array(self.highs.getSolution().row_dual)
+
+    @property
+    def outside_dual(self) -> float:
+        dual = self._row_duals()
+        return 0.0 if dual is None else float(dual[self.out_row])
+
+    def shared_duals(self) -> np.ndarray:
+        return np.array(self.highs.getSolution().row_dual)[: len(self.dec.shared)]
+
+    def objective(self) -> float:
+        """The master's value in HiGHS's sense, the model's offset included."""
+        return self.highs.getInfo().objective_function_value + float(self.dec.session.offset)
+
+    def artificial(self) -> float:
+        x = np.array(self.highs.getSolution().col_value)
+        start = len(self.dec.loose)
+        return float(x[start : self.n_fixed].sum())
+
+    def values(self) -> np.ndarray:
+        """The master's allocation on every column of the model."""
+        x = np.array(self.highs.getSolution().col_value)
+        out = np.zeros(self.dec.num_col)
+        out[self.dec.loose] = x[: len(self.dec.loose)]
+        for theta, (b, values) in zip(x[self.n_fixed :], self.columns, strict=True):
+            if theta > 0:
+                out[self.dec.blocks[b].cols] += theta * values
+        return out
+
+
+def _lp(matrix, col_lower, col_upper, row_lower, row_upper):
+    """A HiGHS LP of one country's own rows (costs set at each pricing)."""
+    import highspy
+
+    from optimizer.solve import _stdout_silenced
+
+    csc = matrix.tocsc()
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = csc.shape[1], csc.shape[0]
+    lp.col_cost_ = np.zeros(csc.shape[1])
+    lp.col_lower_, lp.col_upper_ = col_lower, col_upper
+    lp.row_lower_, lp.row_upper_ = row_lower, row_upper
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = lp.num_col_, lp.num_row_
+    lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = csc.indices.astype(np.int32)
+    lp.a_matrix_.value_ = csc.data
+    with _stdout_silenced():
+        highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    highs.setOptionValue("presolve", "off")
+    highs.setOptionValue("random_seed", 0)
+    highs.passModel(lp)
+    return highs
+
+
+def _owners(matrix, country: np.ndarray, countries: list[str]) -> np.ndarray:
+    """Each row's country: the one all its columns belong to; "" for a shared row (columns of
+    two countries or more, or of none) and for an empty row."""
+    code = {iso: k + 1 for k, iso in enumerate(countries)}
+    col_code = np.array([code.get(c, 0) for c in country], dtype=np.int64)
+    owner = np.zeros(matrix.shape[0], dtype=np.int64)
+    full = np.flatnonzero(np.diff(matrix.indptr) > 0)
+    if len(full):
+        codes = col_code[matrix.indices]
+        starts = matrix.indptr[full]
+        low = np.minimum.reduceat(codes, starts)
+        high = np.maximum.reduceat(codes, starts)
+        owner[full] = np.where(low == high, low, 0)
+    names = np.array(["", *countries], dtype=object)
+    return names[owner]
+
+
+def _key(lp, own: np.ndarray):
+    """What a split depends on: the matrix (the session's outside row is left empty between
+    its solves), the column bounds (integrality aside) and the bounds of every country's own
+    row (the shared rows' bounds are read afresh by each ``bound``)."""
+    a = lp.a_matrix_
+    parts = (
+        a.value_,
+        a.index_,
+        a.start_,
+        lp.col_lower_,
+        lp.col_upper_,
+        np.asarray(lp.row_lower_)[own],
+        np.asarray(lp.row_upper_)[own],
+    )
+    return tuple(hash(np.asarray(part).tobytes()) for part in parts)
