@@ -59,7 +59,7 @@ class Decomposition:
         from optimizer.session import matrix_of
 
         self.session = session
-        lp = session.highs.getLp()
+        lp = session.lp()
         matrix = matrix_of(lp)
         n_rows = lp.num_row_ - 1  # the last row is the session's outside row
         country = session.col_country
@@ -130,7 +130,7 @@ class Decomposition:
             _core._Highs.resetThreadScheduler(False)
 
     def _bound(self, outside: set[str], target: float | None) -> Bound | None:
-        lp = self.session.highs.getLp()
+        lp = self.session.lp()
         n_rows = lp.num_row_ - 1
         self.shared_lower = np.array(lp.row_lower_[:n_rows])[self.shared]
         self.shared_upper = np.array(lp.row_upper_[:n_rows])[self.shared]

@@ -107,6 +107,7 @@ class Session:
         self.root_basis = None  # the last outside relaxation's basis: where the next one starts
         self.cut = None  # the HiGHS instance of a cut-out solve under way (``_within_cut``)
         self.split = None  # the model split by country (``optimizer.decompose``), built on use
+        self.lp_now = None  # the copy's HighsLp, read once for a restricted search (``lp``)
         # each country's integer columns (its selection, its tipping point): held at 0 together
         tipped = {iso: self.col[v.name] for iso, v in model.tipped.items()}
         self.country_cols = {
@@ -196,7 +197,11 @@ class Session:
             values = np.asarray(start, dtype=float)
             best = Found(Status.FEASIBLE, values, self.objective_of(values))
         if restrict and self.select_cols:
-            found, best = self._restricted(best)
+            self.lp_now = self.highs.getLp()
+            try:
+                found, best = self._restricted(best)
+            finally:
+                self.lp_now = None
             if found is not None:
                 return found
         if best is not None:  # the allocation in hand as the MIP's start
@@ -286,6 +291,11 @@ class Session:
             return Found(Status.OPTIMAL, best.values, best.objective, bound), best
         return None, best
 
+    def lp(self):
+        """The copy's HighsLp as it stands (read once for a restricted search, which changes
+        nothing lasting: every change it makes is undone before the next read)."""
+        return self.lp_now if self.lp_now is not None else self.highs.getLp()
+
     def _score(self, objective: float) -> float:
         """An objective in the model's sense as a score to maximise."""
         return -self.sign * objective
@@ -339,7 +349,7 @@ class Session:
 
         if self.model.slacks:
             return None
-        lp = self.highs.getLp()  # the copy as it stands: an analysis's changes included
+        lp = self.lp()  # the copy as it stands: an analysis's changes included
         kept = (self.col_country == "") | np.isin(self.col_country, sorted(chosen))
         lower, upper = np.array(lp.col_lower_), np.array(lp.col_upper_)
         if (lower[~kept] > 0).any() or (upper[~kept] < 0).any():
@@ -409,7 +419,7 @@ class Session:
         if self.model.slacks:
             return None
         split = self.split
-        if split is None or not split.current(self.highs.getLp()):
+        if split is None or not split.current(self.lp()):
             split = self.split = Decomposition(self)
         target = None if enough is None else -enough  # HiGHS's value is minus the score
         got = split.bound(set(outside), target)
