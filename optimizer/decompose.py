@@ -2,7 +2,7 @@
 
 On the allocation model only a few rows tie countries together (the budget, the yearly caps, the
 counts, the regions, the earmarks: the *shared* rows); every other row is one country's own. A
-country's own rows with its selection at 1 make a small LP (about 620 columns on the baseline);
+country's own rows with its selection at 1 make a small LP (about 580 columns on the baseline);
 an allocation has each country either at 0 (its selection at 0 holds every column of its own at
 0: ``tests/test_session.py``) or at a point of that LP. So the relaxation the search needs (at
 least one country outside the set funded, ``Session._outside``) is bounded by a master LP over
@@ -13,9 +13,9 @@ master's row duals and adds the compacts that improve it.
 Every round also gives a Lagrangian bound (weak duality: valid for any prices, not only at the
 end), so the search stops as soon as that bound proves the allocation in hand, often after a
 round or two when the prices of the last solve still hold (a budget change moves only a shared
-row). Where the structure or the solve is not what this expects (a row of a country's own that 0
-breaks on a country that must be funded; an LP that is not optimal; no convergence within
-``ROUNDS``), ``bound`` returns None and the session solves the relaxation whole.
+row). Where it cannot tell (the master needs a broken row at its optimum: the relaxation may be
+infeasible; a country's LP ends otherwise than optimal or infeasible; ``ROUNDS`` or the scenario's
+time limit pass), ``bound`` returns None and the session solves the relaxation whole.
 """
 
 from __future__ import annotations
