@@ -107,6 +107,7 @@ class Session:
         self.root_basis = None  # the last outside relaxation's basis: where the next one starts
         self.cut = None  # the HiGHS instance of a cut-out solve under way (``_within_cut``)
         self.split = None  # the model split by country (``optimizer.decompose``), built on use
+        self.splits = True  # bound the outside relaxation by the split (else the LP, warm)
         self.lp_now = None  # the copy's HighsLp, read once for a restricted search (``lp``)
         # each country's integer columns (its selection, its tipping point): held at 0 together
         tipped = {iso: self.col[v.name] for iso, v in model.tipped.items()}
@@ -416,7 +417,7 @@ class Session:
     def _outside_split(self, outside: list[str], enough: float | None) -> Found | None:
         from optimizer.decompose import Decomposition
 
-        if self.model.slacks:
+        if self.model.slacks or not self.splits:
             return None
         split = self.split
         if split is None or not split.current(self.lp()):

@@ -64,9 +64,16 @@ class Resolver:
         self.integer_cols = session.integer_cols
         self.spend_cols = session.spend_cols
         self.values: np.ndarray | None = None  # the last solve's column values
+        # An analysis changes a country's own rows and bounds one at a time and undoes each:
+        # every change would need a new split (optimizer.decompose), so its outside relaxations
+        # are LPs, each warm from one basis of the relaxation (the run's, if it solved one;
+        # else solved here once): measured on the baseline's trade-offs, 43 s with splits.
+        session.splits = False
         run = getattr(model, "session", None)  # the run's own session: its relaxation's basis
         if run is not None and len(run.variables) == len(session.variables):
             session.root_basis = run.root_basis
+        if session.root_basis is None and self.is_mip and session.select_cols:
+            session._outside_lp(list(session.select_cols), None)  # keeps its basis
 
     @property
     def solves(self) -> int:
