@@ -361,19 +361,10 @@ def _lp(matrix, col_lower, col_upper, row_lower, row_upper):
     """A HiGHS LP of one country's own rows (costs set at each pricing)."""
     import highspy
 
+    from optimizer.session import highs_lp
     from optimizer.solve import _stdout_silenced
 
-    csc = matrix.tocsc()
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = csc.shape[1], csc.shape[0]
-    lp.col_cost_ = np.zeros(csc.shape[1])
-    lp.col_lower_, lp.col_upper_ = col_lower, col_upper
-    lp.row_lower_, lp.row_upper_ = row_lower, row_upper
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = lp.num_col_, lp.num_row_
-    lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = csc.indices.astype(np.int32)
-    lp.a_matrix_.value_ = csc.data
+    lp = highs_lp(matrix, np.zeros(matrix.shape[1]), (col_lower, col_upper), (row_lower, row_upper))
     with _stdout_silenced():
         highs = highspy.Highs()
     highs.setOptionValue("output_flag", False)

@@ -346,7 +346,6 @@ class Session:
         43,000 rows from the whole model on the baseline. None where cutting would not be the
         same problem: an elastic model (a slack may be used at 0), or a column or row cut out
         whose bounds exclude 0."""
-        import highspy
 
         if self.model.slacks:
             return None
@@ -361,19 +360,15 @@ class Session:
         row_lower, row_upper = np.array(lp.row_lower_), np.array(lp.row_upper_)
         if (row_lower[~rows] > 0).any() or (row_upper[~rows] < 0).any():
             return None
-        part = part[rows, :].tocsc()
-        cut = highspy.HighsLp()
-        cut.num_col_, cut.num_row_ = int(kept.sum()), int(rows.sum())
-        cut.col_cost_ = np.array(lp.col_cost_)[kept]
-        cut.col_lower_, cut.col_upper_ = lower[kept], upper[kept]
-        cut.row_lower_, cut.row_upper_ = row_lower[rows], row_upper[rows]
+        integrality = [k for k, keep in zip(lp.integrality_, kept, strict=True) if keep]
+        cut = highs_lp(
+            part[rows, :],
+            np.array(lp.col_cost_)[kept],
+            (lower[kept], upper[kept]),
+            (row_lower[rows], row_upper[rows]),
+            integrality,
+        )
         cut.offset_ = lp.offset_
-        cut.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        cut.a_matrix_.num_col_, cut.a_matrix_.num_row_ = cut.num_col_, cut.num_row_
-        cut.a_matrix_.start_ = part.indptr.astype(np.int32)
-        cut.a_matrix_.index_ = part.indices.astype(np.int32)
-        cut.a_matrix_.value_ = part.data
-        cut.integrality_ = [k for k, keep in zip(lp.integrality_, kept, strict=True) if keep]
         return cut, kept
 
     def _within_cut(self, cut, kept: np.ndarray, best: Found | None) -> Found:
@@ -547,6 +542,27 @@ class Session:
             solver_version=solver_version("highs"),
             detail=detail,
         )
+
+
+def highs_lp(matrix, cost, cols: tuple, rows: tuple, integrality: list | None = None):
+    """A HighsLp from a SciPy matrix (rows x columns), its costs, its (lower, upper) column and
+    row bounds and, for a MIP, its integrality."""
+    import highspy
+
+    csc = matrix.tocsc()
+    lp = highspy.HighsLp()
+    lp.num_row_, lp.num_col_ = csc.shape
+    lp.col_cost_ = cost
+    lp.col_lower_, lp.col_upper_ = cols
+    lp.row_lower_, lp.row_upper_ = rows
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = lp.num_col_, lp.num_row_
+    lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = csc.indices.astype(np.int32)
+    lp.a_matrix_.value_ = csc.data
+    if integrality is not None:
+        lp.integrality_ = integrality
+    return lp
 
 
 def matrix_of(lp):
