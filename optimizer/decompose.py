@@ -46,7 +46,7 @@ class Block:
 @dataclass(frozen=True)
 class Bound:
     """What the decomposition proves: a bound (HiGHS's sense, a minimum), and where it ended
-    the master's allocation (every column) if it converged."""
+    the master's allocation (every column) if it converged (or came within ``rough``)."""
 
     bound: float
     values: np.ndarray | None
@@ -56,11 +56,8 @@ class Decomposition:
     """The session's model split by country; proposals and prices kept between solves."""
 
     def __init__(self, session):
-        from optimizer.session import matrix_of
-
         self.session = session
-        lp = session.lp()
-        matrix = matrix_of(lp)
+        lp, matrix = session.lp(), session.matrix()
         n_rows = lp.num_row_ - 1  # the last row is the session's outside row
         country = session.col_country
         self.num_col = lp.num_col_
@@ -70,7 +67,7 @@ class Decomposition:
         row_lower, row_upper = np.array(lp.row_lower_[:n_rows]), np.array(lp.row_upper_[:n_rows])
         self.shared = np.flatnonzero(owner == "")
         self.own = np.flatnonzero(owner != "")
-        self.key = _key(lp, self.own)
+        self.key = _key(lp, matrix, self.own)
         self.shared_lower, self.shared_upper = row_lower[self.shared], row_upper[self.shared]
         rows_matrix = matrix[:n_rows]
         self.coupling = rows_matrix[self.shared].tocsc()  # shared rows x every column
@@ -111,25 +108,28 @@ class Decomposition:
         after it does not depend on the solves before)."""
         self.proposals, self.duals = [], None
 
-    def current(self, lp) -> bool:
-        """Whether the model is still the one split (a change to a country's own numbers, a
-        column's bounds or the matrix needs a new split; shared rows' bounds may move)."""
-        return _key(lp, self.own) == self.key
+    def current(self) -> bool:
+        """Whether the session's model is still the one split (a change to a country's own
+        numbers, a column's bounds or the matrix needs a new split; shared rows' bounds may
+        move)."""
+        return _key(self.session.lp(), self.session.matrix(), self.own) == self.key
 
-    def bound(self, outside: set[str], target: float | None) -> Bound | None:
+    def bound(self, outside: set[str], target: float | None, rough: float = 0.0) -> Bound | None:
         """The relaxation with at least one country of ``outside`` funded, by rounds of pricing:
         stops when the Lagrangian bound reaches ``target`` (HiGHS's sense: the allocation in
-        hand's value with the MIP gap) or when no compact improves the master. None where it
-        cannot tell (see the module's text)."""
+        hand's value with the MIP gap), when no compact improves the master, or (``rough`` > 0)
+        when the master's allocation is within ``rough`` (relative) of the bound: then the
+        bound is the Lagrangian one and the allocation near the relaxation's optimum, not at
+        it. None where it cannot tell (see the module's text)."""
         from highspy import _core
 
         try:
-            return self._bound(outside, target)
+            return self._bound(outside, target, rough)
         finally:  # as ``analysis.resolve``'s thread copies do: this thread's share of HiGHS's
             # scheduler is released, or a later solve in another thread fails at once
             _core._Highs.resetThreadScheduler(False)
 
-    def _bound(self, outside: set[str], target: float | None) -> Bound | None:
+    def _bound(self, outside: set[str], target: float | None, rough: float) -> Bound | None:
         lp = self.session.lp()
         n_rows = lp.num_row_ - 1
         self.shared_lower = np.array(lp.row_lower_[:n_rows])[self.shared]
@@ -156,6 +156,10 @@ class Decomposition:
             best = max(best, self._lagrangian(prices, mu, outside, reduced))
             if target is not None and best >= target:
                 return Bound(best, None)
+            if rough > 0 and synced and master.artificial() <= 1e-7:
+                value = master.objective()
+                if value - best <= rough * max(1.0, abs(value)):
+                    return Bound(best, master.values())
             added = master.add(values, reduced, synced)
             if synced and not added:  # no compact improves the master at its prices: converged
                 if master.artificial() > 1e-7:
@@ -391,15 +395,14 @@ def _owners(matrix, country: np.ndarray, countries: list[str]) -> np.ndarray:
     return names[owner]
 
 
-def _key(lp, own: np.ndarray):
-    """What a split depends on: the matrix (the session's outside row is left empty between
-    its solves), the column bounds (integrality aside) and the bounds of every country's own
-    row (the shared rows' bounds are read afresh by each ``bound``)."""
-    a = lp.a_matrix_
+def _key(lp, matrix, own: np.ndarray):
+    """What a split depends on: the matrix (``matrix_of(lp)``; the session's outside row is
+    left empty between its solves), the column bounds (integrality aside) and the bounds of
+    every country's own row (the shared rows' bounds are read afresh by each ``bound``)."""
     parts = (
-        a.value_,
-        a.index_,
-        a.start_,
+        matrix.data,
+        matrix.indices,
+        matrix.indptr,
         lp.col_lower_,
         lp.col_upper_,
         np.asarray(lp.row_lower_)[own],

@@ -36,6 +36,7 @@ from optimizer.solve import (
 
 ROUNDS = 4  # restricted solves (``Session._restricted``) before HiGHS's MIP on the whole model
 SUPPORT = 1e-6  # a selection above this in the outside relaxation brings its country into the set
+ROUGH = 1e-3  # relative: a round that searched nothing stops its relaxation this near
 POLISH_TOLERANCE = 1e-10  # the tie-break (model.TIE_BREAK) must decide between equal allocations
 DUAL_TOLERANCE = 1e-7  # HiGHS's default, restored after a polish
 
@@ -109,6 +110,7 @@ class Session:
         self.split = None  # the model split by country (``optimizer.decompose``), built on use
         self.splits = True  # bound the outside relaxation by the split (else the LP, warm)
         self.lp_now = None  # the copy's HighsLp, read once for a restricted search (``lp``)
+        self.matrix_now = None  # and its matrix (``matrix``)
         # each country's integer columns (its selection, its tipping point): held at 0 together
         tipped = {iso: self.col[v.name] for iso, v in model.tipped.items()}
         self.country_cols = {
@@ -202,7 +204,7 @@ class Session:
             try:
                 found, best = self._restricted(best)
             finally:
-                self.lp_now = None
+                self.lp_now = self.matrix_now = None
             if found is not None:
                 return found
         if best is not None:  # the allocation in hand as the MIP's start
@@ -272,13 +274,20 @@ class Session:
                         best = inner
             outside = [c for c in cols if c not in chosen]
             limit = None if best is None else enough(best)
-            out = self._outside(outside, limit) if outside else Found(Status.INFEASIBLE, None, None)
+            # a round that searched nothing only needs the countries the relaxation funds
+            out = (
+                self._outside(outside, limit, rough=not searched)
+                if outside
+                else Found(Status.INFEASIBLE, None, None)
+            )
             if out.status not in (Status.OPTIMAL, Status.INFEASIBLE):
                 return None, best
             if out.status == Status.OPTIMAL:
                 whole = out.values is not None and self._integral(out.values)
-                if whole and (best is None or score(out.objective) > score(best.objective)):
-                    best = out  # the relaxation's own allocation is whole: an allocation in hand
+                if whole:  # the relaxation's own allocation is whole: an allocation in hand
+                    found = Found(Status.OPTIMAL, out.values, self.objective_of(out.values))
+                    if best is None or score(found.objective) > score(best.objective):
+                        best = found
                 proven = best is not None and score(out.objective) <= enough(best)
                 if not (searched and proven):  # the countries it funds join the set
                     chosen |= {c for c in outside if out.values[self.select_cols[c]] > SUPPORT}
@@ -296,6 +305,14 @@ class Session:
         """The copy's HighsLp as it stands (read once for a restricted search, which changes
         nothing lasting: every change it makes is undone before the next read)."""
         return self.lp_now if self.lp_now is not None else self.highs.getLp()
+
+    def matrix(self):
+        """``matrix_of(self.lp())``, read once for a restricted search as ``lp`` is."""
+        if self.lp_now is None:
+            return matrix_of(self.lp())
+        if self.matrix_now is None:
+            self.matrix_now = matrix_of(self.lp_now)
+        return self.matrix_now
 
     def _score(self, objective: float) -> float:
         """An objective in the model's sense as a score to maximise."""
@@ -354,7 +371,7 @@ class Session:
         lower, upper = np.array(lp.col_lower_), np.array(lp.col_upper_)
         if (lower[~kept] > 0).any() or (upper[~kept] < 0).any():
             return None
-        part = matrix_of(lp)[:, kept]
+        part = self.matrix()[:, kept]
         rows = part.getnnz(axis=1) > 0
         rows[self.outside_row] = False  # free during this solve
         row_lower, row_upper = np.array(lp.row_lower_), np.array(lp.row_upper_)
@@ -400,25 +417,28 @@ class Session:
         objective = self.sign * highs.getInfo().objective_function_value
         return Found(status, values, objective, _model_sense(self, bound))
 
-    def _outside(self, outside: list[str], enough: float | None) -> Found:
+    def _outside(self, outside: list[str], enough: float | None, rough: bool = False) -> Found:
         """The relaxation with the selections of ``outside`` summing to at least 1: bounded by
         the decomposition by country (``optimizer.decompose``) where it can tell, else solved
         whole (``_outside_lp``). ``enough``: the score (``_score``) of the allocation in hand,
         with the MIP gap; a bound that proves the relaxation can do no better stops it (an
-        optimal status, no values, that bound as the objective)."""
-        found = self._outside_split(outside, enough)
+        optimal status, no values, that bound as the objective). ``rough``: the allocation may
+        be within ``ROUGH`` of the relaxation's optimum (its objective is still a bound)."""
+        found = self._outside_split(outside, enough, ROUGH if rough else 0.0)
         return found if found is not None else self._outside_lp(outside, enough)
 
-    def _outside_split(self, outside: list[str], enough: float | None) -> Found | None:
+    def _outside_split(
+        self, outside: list[str], enough: float | None, rough: float = 0.0
+    ) -> Found | None:
         from optimizer.decompose import Decomposition
 
         if self.model.slacks or not self.splits:
             return None
         split = self.split
-        if split is None or not split.current(self.lp()):
+        if split is None or not split.current():
             split = self.split = Decomposition(self)
         target = None if enough is None else -enough  # HiGHS's value is minus the score
-        got = split.bound(set(outside), target)
+        got = split.bound(set(outside), target, rough)
         if got is None:
             return None
         reached = -got.bound  # a score: HiGHS minimises minus the score

@@ -356,7 +356,9 @@ def test_the_split_relaxation_is_the_whole_relaxation(seed):
     """The decomposition by country (``optimizer.decompose``) reaches the relaxation with at
     least one country outside a set funded, as the whole LP solves it, after budget changes
     and new costs (where the LP has an optimum; where it is infeasible, the split gives no
-    bound, or one that proves any allocation in hand); any prices give a bound no better."""
+    bound, or one that proves any allocation in hand); any prices give a bound no better. A
+    rough split (from no proposal) gives a bound no better and an allocation of the relaxation
+    within its tolerance of that bound."""
     from optimizer.decompose import Decomposition
     from optimizer.session import Session
 
@@ -375,9 +377,18 @@ def test_the_split_relaxation_is_the_whole_relaxation(seed):
             session.set_rows(["budget_total"], np.array([-np.inf]), np.array([total]))
         for size in (1, len(countries) // 2, len(countries)):
             outside = sorted(rng.choice(countries, size=size, replace=False))
+            if session.split is not None:
+                session.split.forget()
+            rough = session._outside_split(outside, None, 1e-3)
             split = session._outside_split(outside, None)
             whole = session._outside_lp(outside, None)
             if whole.status == Status.OPTIMAL:
+                value = session._score(whole.objective)
+                assert session._score(rough.objective) >= value - 1e-7 * abs(value) - 1e-6
+                reached = session._score(session.objective_of(rough.values))
+                assert reached <= value + 1e-7 * abs(value) + 1e-6
+                assert reached >= session._score(rough.objective) - 1e-3 * abs(value) - 1e-6
+                assert rough.values[[session.select_cols[c] for c in outside]].sum() >= 1 - 1e-7
                 assert split is not None and split.status == Status.OPTIMAL
                 assert split.objective == pytest.approx(whole.objective, rel=1e-7, abs=1e-6)
                 assert session.objective_of(split.values) == pytest.approx(split.objective)
