@@ -95,6 +95,18 @@ def set_costs(m: AllocationModel, costs: dict[str, float]) -> None:
         m.session.set_costs(list(costs), np.array(list(costs.values()), dtype=float))
 
 
+def _curve_families(m: AllocationModel, inputs: ModelInputs) -> tuple | None:
+    """The families to rebuild for ``inputs``: those that read the curves where the inputs
+    differ from the model's only in their curves and neither records a change (``replay``);
+    else None, every family."""
+    from optimizer.focus import CURVE_FAMILIES
+
+    recorded = [(i.row_rhs, i.off, i.col_bounds, i.costs) for i in (m.inputs, inputs)]
+    if m.elastic or any(any(parts) for parts in recorded):
+        return None
+    return CURVE_FAMILIES if m.inputs.differs_only_in_curves(inputs) else None
+
+
 def replay(m: AllocationModel) -> None:
     """After a cold build: the changes ``m.inputs`` records (its session is not made yet)."""
     inputs = m.inputs
@@ -116,21 +128,31 @@ def set_inputs(m: AllocationModel, inputs: ModelInputs) -> None:
     model's own variables (which sets their bounds), then every number that differs (column
     bounds, objective coefficients, matrix coefficients, right-hand sides) copied onto the PuLP
     problem and told to the session. The curves, rules and countries change; the rows and
-    columns do not (a different structure is a programming error)."""
+    columns do not (a different structure is a programming error). Inputs that differ only in
+    their curves (a draw, on a model with no change recorded) rebuild only the families that
+    read the curves (``focus.CURVE_FAMILIES``)."""
     from optimizer.model import UNIT, build_model
 
     bounds = [(v.lowBound, v.upBound) for v in m.variables]
+    only = _curve_families(m, inputs)
     # The selection links (x <= width * y, one row a spend column: half the rows) are left out of
     # the scratch build and set from the widths here (measured on the baseline: 40% of the build).
     try:
-        scratch = build_model(inputs, links=False, reuse=m)
+        scratch = build_model(inputs, links=False, reuse=m, only=only)
         links = [f"link_{var.name}" for var in m.columns["var"]]
-        skip = set(links)
-        old_rows = {n: con for n, con in m.problem._constraints.items() if n not in skip}
+        if only is None:
+            skip = set(links)
+            old_rows = {n: con for n, con in m.problem._constraints.items() if n not in skip}
+            same = len(scratch.variables) == len(m.variables) and all(
+                a is b for a, b in zip(scratch.variables, m.variables, strict=True)
+            )
+        else:
+            wanted = {define.__name__ for define in only}
+            rows = m.problem._constraints
+            old_rows = {n: rows[n] for f, names in m.rows_of.items() if f in wanted for n in names}
+            mine = {v.name: v for v in m.variables}
+            same = all(mine.get(v.name) is v for v in scratch.variables)
         new_rows = scratch.problem._constraints
-        same = len(scratch.variables) == len(m.variables) and all(
-            a is b for a, b in zip(scratch.variables, m.variables, strict=True)
-        )
         if list(old_rows) != list(new_rows) or not same:
             raise RuntimeError("new inputs of another structure: build a new model instead")
     except BaseException:

@@ -261,3 +261,9 @@ FAMILIES = [
     define_tipping,
     define_systems_dividend,
 ]
+
+# The families whose rows read the curves' numbers (widths, slopes, saturation, reach, readiness);
+# every other family reads only the rules and the columns' structure. Inputs that differ only in
+# their curves (a draw) rebuild these alone (``changes.set_inputs``): tests/test_session.py
+# checks that every other family's rows are the same on two draws.
+CURVE_FAMILIES = (define_aftercare, define_counted_once, define_tipping, define_systems_dividend)

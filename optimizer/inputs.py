@@ -14,7 +14,7 @@ numbers that were solved, never the original scenario's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import pandas as pd
 
@@ -29,6 +29,7 @@ from optimizer.scenario import (
 from optimizer.units import UNIT
 
 SEGMENT_KEY = ["iso3", "component", "segment"]
+CURVE_NUMBERS = ["width_usd", "slope", "value_slope"]  # the spend columns' numbers from curves
 
 
 def spend_columns(curves: Curves, catalogue: Catalogue, years: list[int]) -> pd.DataFrame:
@@ -100,6 +101,23 @@ class ModelInputs:
             raise RuntimeError("the drawn curves lack segments of the built model")
         columns = self.columns.assign(**{k: found[k].to_numpy() for k in found.columns})
         return replace(self, curves=curves, columns=columns)
+
+    def differs_only_in_curves(self, other: ModelInputs) -> bool:
+        """Whether ``other`` is these inputs on other curves (a draw): the same columns but for
+        their numbers from the curves, every other field equal."""
+        for item in fields(self):
+            mine, theirs = getattr(self, item.name), getattr(other, item.name)
+            if item.name == "curves" or mine is theirs:
+                continue
+            if item.name == "columns":
+                same = mine.drop(columns=CURVE_NUMBERS).equals(theirs.drop(columns=CURVE_NUMBERS))
+            elif isinstance(mine, pd.DataFrame):
+                same = mine.equals(theirs)
+            else:
+                same = mine == theirs
+            if not same:
+                return False
+        return True
 
     def with_rhs(self, name: str, value: float) -> ModelInputs:
         """Row ``name``'s right-hand side set to ``value`` (model units: US$ million for money, a

@@ -59,6 +59,7 @@ class AllocationModel:
     dropped: dict[str, pulp.LpConstraint] = field(default_factory=dict)  # rows of families off
     session: object = None  # the solver session that follows this model's changes, if any
     reused: dict[str, pulp.LpVariable] = field(default_factory=dict)  # build_model(..., reuse=)
+    rows_of: dict[str, list[str]] = field(default_factory=dict)  # rows each family function built
 
     # ------------------------------------------------------------------ the inputs, by name
     @property
@@ -361,10 +362,13 @@ def build_model(
     elastic: bool = False,
     links: bool = True,
     reuse: AllocationModel | None = None,
+    only: tuple | None = None,
 ) -> AllocationModel:
     """The PuLP problem for ``inputs`` (``optimizer.inputs.model_inputs``); without ``links``,
     no selection-link rows; with ``reuse``, on that model's variables (same names), their bounds
-    set from ``inputs`` (``changes.set_inputs``: a new draw on a model of the same structure)."""
+    set from ``inputs`` (``changes.set_inputs``: a new draw on a model of the same structure);
+    with ``only`` (and ``reuse``), the rows of those family functions alone, on ``reuse``'s
+    aggregates, and the objective."""
     problem = pulp.LpProblem(
         f"tipfocus_{inputs.source.name}", pulp.LpMinimize if elastic else pulp.LpMaximize
     )
@@ -380,9 +384,18 @@ def build_model(
     ]
     m.select = {iso: m.column(f"y_{iso}", 0, 1, cat=pulp.LpBinary) for iso in inputs.countries}
     m.variables = [*cols["var"], *m.select.values()]
-    for define in [*FAMILIES, *focus.FAMILIES]:
+    families = [*FAMILIES, *focus.FAMILIES]
+    if only is not None:
+        m.total, m.year_spend = reuse.total, reuse.year_spend
+        families = [define for define in families if define in only]
+    made = []
+    for define in families:
         if links or define is not define_selection_link:
             define(m)
+            made.append((define.__name__, len(problem._constraints)))
+    names = list(problem._constraints)
+    starts = [0, *(end for _, end in made[:-1])]
+    m.rows_of = {name: names[a:b] for (name, b), a in zip(made, starts, strict=True)}
     problem.setObjective(elastic_objective(m) if elastic else impact_objective(m))
     changes.replay(m)
     m.reused = {}

@@ -14,8 +14,10 @@ import pytest
 from click.testing import CliRunner
 from world import World, random_instance
 
+from optimizer.changes import _curve_families
 from optimizer.cli import main
 from optimizer.engine import collect
+from optimizer.focus import CURVE_FAMILIES
 from optimizer.impact import build_curves
 from optimizer.inputs import model_inputs
 from optimizer.model import UNIT, build_model
@@ -136,6 +138,7 @@ def test_a_draw_applied_in_place_resolves_as_a_cold_build(seed):
         draw=lambda kind, key, iso, value: value * scale.get(kind, 1.0),
     )
     inputs = prep.model.inputs.with_curves(curves)
+    assert _curve_families(prep.model, inputs) == CURVE_FAMILIES  # only those rebuilt
     prep.model.set_inputs(inputs)
     result = resolved(prep)
     cold = build_model(inputs)
@@ -154,6 +157,54 @@ def test_a_draw_applied_in_place_resolves_as_a_cold_build(seed):
     assert columns(prep.model) == columns(cold)
     cold_prep = type(prep)(**{**prep.__dict__, "model": cold})
     same(result, collect(cold_prep, solve(cold, world.scenario.solver)))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, "baseline"])
+def test_only_the_curve_families_read_the_curves(seed):
+    """Two draws of every uncertain number: every row of a family outside
+    ``focus.CURVE_FAMILIES`` (selection links aside: ``set_inputs`` sets them from the widths)
+    is the same in both cold builds, so a draw may rebuild those families alone; and every
+    curve family with rows has rows that differ (on the baseline, all but the systems dividend,
+    which it leaves off: the random worlds have it)."""
+    if seed == "baseline":
+        from optimizer.engine import prepare
+        from optimizer.scenario import DEFAULT_SCENARIO, load_scenario
+
+        prep = prepare(load_scenario(DEFAULT_SCENARIO))
+        model, view, catalogue = prep.model, prep.screen.frame, prep.catalogue
+    else:
+        world = random_instance(np.random.default_rng(7000 + seed), focus_rules=True)
+        model, view, catalogue = world.prepare().model, world.view, world.catalogue
+    rng = np.random.default_rng(7 if seed == "baseline" else seed)
+
+    def built():
+        factors = {}
+
+        def draw(kind, key, iso, value):
+            return value * factors.setdefault((kind, key, iso), rng.uniform(0.5, 2.0))
+
+        objective = model.inputs.source.objective
+        curves = build_curves(view, model.countries, catalogue, objective, draw=draw)
+        drawn = build_model(model.inputs.with_curves(curves))
+        assert model.inputs.differs_only_in_curves(drawn.inputs)
+        return drawn
+
+    one, two = built(), built()
+    assert one.rows_of.keys() == two.rows_of.keys()
+    differ = set()
+    for family, names in one.rows_of.items():
+        assert names == two.rows_of[family]
+        for name in names:
+            left, right = one.problem._constraints[name], two.problem._constraints[name]
+            terms = ({v.name: c for v, c in con.items()} for con in (left, right))
+            if (left.constant, next(terms)) != (right.constant, next(terms)):
+                differ.add(family)
+    curve_families = {define.__name__ for define in CURVE_FAMILIES}
+    assert differ - {"define_selection_link"} <= curve_families
+    with_rows = {family for family in curve_families if one.rows_of[family]}
+    assert with_rows <= differ
+    if seed == "baseline":
+        assert with_rows == curve_families - {"define_systems_dividend"}
 
 
 def test_inputs_of_another_structure_leave_the_model_as_it_was():
