@@ -152,7 +152,7 @@ def set_inputs(m: AllocationModel, inputs: ModelInputs) -> None:
             old_rows = {n: rows[n] for f, names in m.rows_of.items() if f in wanted for n in names}
             mine = {v.name: v for v in m.variables}
             same = all(mine.get(v.name) is v for v in scratch.variables)
-        new_rows = scratch.problem._constraints
+        new_rows = scratch.problem._constraints if scratch.sketch is None else scratch.sketch
         if list(old_rows) != list(new_rows) or not same:
             raise RuntimeError("new inputs of another structure: build a new model instead")
     except BaseException:
@@ -167,13 +167,14 @@ def set_inputs(m: AllocationModel, inputs: ModelInputs) -> None:
         coef = -widths[j] / UNIT
         m.problem._constraints[links[j]].expr[select] = coef
         coeffs.append((links[j], select.name, coef))
-    for name, con in new_rows.items():
+    for name, row in new_rows.items():
+        terms, constant = (row.expr, row.constant) if scratch.sketch is None else row
         old = old_rows[name]
-        if old.constant != con.constant:
-            old.constant = con.constant
+        if old.constant != constant:
+            old.constant = constant
             changed_rows.append(name)
         old_expr = old.expr
-        for var, coef in con.expr.items():  # the same variables: a key of both
+        for var, coef in terms.items():  # the same variables: a key of both
             if old_expr.get(var) != coef:
                 old_expr[var] = coef
                 coeffs.append((name, var.name, coef))

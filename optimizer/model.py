@@ -60,6 +60,7 @@ class AllocationModel:
     session: object = None  # the solver session that follows this model's changes, if any
     reused: dict[str, pulp.LpVariable] = field(default_factory=dict)  # build_model(..., reuse=)
     rows_of: dict[str, list[str]] = field(default_factory=dict)  # rows each family function built
+    sketch: dict[str, tuple[dict, float]] | None = None  # a partial rebuild's rows (build_model)
 
     # ------------------------------------------------------------------ the inputs, by name
     @property
@@ -147,12 +148,19 @@ class AllocationModel:
 
     def define(self, name: str, terms: dict, sense: int = EQ) -> None:
         """A structural row (aggregate definitions, selection link): never relaxed."""
+        if self.sketch is not None:
+            self.sketch[name] = (terms, 0.0)
+            return
         self.problem.addConstraint(
             pulp.LpConstraint(pulp.LpAffineExpression(terms), sense, name, 0.0)
         )
 
     def add(self, family: str, name: str, terms: dict, sense: int, rhs: float) -> None:
         """Add one named row to a family; in elastic mode with a slack that relaxes it."""
+        if self.sketch is not None:  # never elastic (``changes.set_inputs``)
+            self.sketch[name] = (terms, -rhs)
+            self.families[family].append(name)
+            return
         expr = pulp.LpAffineExpression(terms)
         if self.elastic:
             if sense in (LE, EQ):
@@ -368,7 +376,8 @@ def build_model(
     no selection-link rows; with ``reuse``, on that model's variables (same names), their bounds
     set from ``inputs`` (``changes.set_inputs``: a new draw on a model of the same structure);
     with ``only`` (and ``reuse``), the rows of those family functions alone, on ``reuse``'s
-    aggregates, and the objective."""
+    aggregates, and the objective: the rows as (terms, constant) in ``sketch``, not PuLP rows
+    (the numbers a draw copies onto the model's own rows)."""
     problem = pulp.LpProblem(
         f"tipfocus_{inputs.source.name}", pulp.LpMinimize if elastic else pulp.LpMaximize
     )
@@ -386,15 +395,16 @@ def build_model(
     m.variables = [*cols["var"], *m.select.values()]
     families = [*FAMILIES, *focus.FAMILIES]
     if only is not None:
-        m.total, m.year_spend = reuse.total, reuse.year_spend
+        m.total, m.year_spend, m.sketch = reuse.total, reuse.year_spend, {}
         families = [define for define in families if define in only]
+    rows = problem._constraints if m.sketch is None else m.sketch
     made = []
     for define in families:
         if links or define is not define_selection_link:
             define(m)
-            made.append((define.__name__, len(problem._constraints)))
-    names = list(problem._constraints)
-    starts = [0, *(end for _, end in made[:-1])]
+            made.append((define.__name__, len(rows)))
+    names, ends = list(rows), [end for _, end in made]
+    starts = [0, *ends][: len(ends)]
     m.rows_of = {name: names[a:b] for (name, b), a in zip(made, starts, strict=True)}
     problem.setObjective(elastic_objective(m) if elastic else impact_objective(m))
     changes.replay(m)
