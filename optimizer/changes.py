@@ -131,6 +131,7 @@ def set_inputs(m: AllocationModel, inputs: ModelInputs) -> None:
     columns do not (a different structure is a programming error). Inputs that differ only in
     their curves (a draw, on a model with no change recorded) rebuild only the families that
     read the curves (``focus.CURVE_FAMILIES``)."""
+    from optimizer.inputs import CURVE_NUMBERS
     from optimizer.model import UNIT, build_model
 
     bounds = [(v.lowBound, v.upBound) for v in m.variables]
@@ -186,8 +187,7 @@ def set_inputs(m: AllocationModel, inputs: ModelInputs) -> None:
             ups.append(INF if var.upBound is None else var.upBound)
     cost = {v.name: c for v, c in scratch.problem.objective.items()}
     m.problem.setObjective(scratch.problem.objective)
-    spend = ["width_usd", "slope", "value_slope"]
-    m.columns[spend] = scratch.columns[spend].to_numpy()
+    m.columns[CURVE_NUMBERS] = scratch.columns[CURVE_NUMBERS].to_numpy()
     m.inputs = scratch.inputs
     session = m.session
     if session is None:

@@ -95,7 +95,7 @@ class ModelInputs:
     def with_curves(self, curves: Curves) -> ModelInputs:
         """The same structure on other curves (a draw): widths and slopes of every column."""
         curves = curves.only(list(self.countries))
-        fresh = curves.segments.set_index(SEGMENT_KEY)[["width_usd", "slope", "value_slope"]]
+        fresh = curves.segments.set_index(SEGMENT_KEY)[CURVE_NUMBERS]
         found = fresh.reindex(pd.MultiIndex.from_frame(self.columns[SEGMENT_KEY]))
         if found["width_usd"].isna().any():  # a programming error: the structure must not change
             raise RuntimeError("the drawn curves lack segments of the built model")

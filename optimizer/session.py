@@ -36,7 +36,7 @@ from optimizer.solve import (
 
 ROUNDS = 4  # restricted solves (``Session._restricted``) before HiGHS's MIP on the whole model
 SUPPORT = 1e-6  # a selection above this in the outside relaxation brings its country into the set
-ROUGH = 1e-3  # relative: a round that searched nothing stops its relaxation this near
+ROUGH = 1e-3  # a round that searched nothing: its split relaxation stops this near (relative)
 POLISH_TOLERANCE = 1e-10  # the tie-break (model.TIE_BREAK) must decide between equal allocations
 DUAL_TOLERANCE = 1e-7  # HiGHS's default, restored after a polish
 
