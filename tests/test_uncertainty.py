@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from world import World, catalogue, component, scenario, view
 
@@ -440,6 +441,27 @@ def test_sensitivity_moves_impact_the_right_way_and_finds_break_evens():
         assert (
             min(row.mode, getattr(row, side)) <= row.break_even <= max(row.mode, getattr(row, side))
         )
+
+
+def test_sensitivity_rows_tied_to_the_shown_decimals_sort_by_kind_and_key():
+    """Swings that differ only below the CSV's 6 decimals (solver noise) do not order the rows:
+    kind and key do, so the file does not depend on that noise."""
+    from optimizer.uncertainty.sensitivity import by_swing
+
+    table = pd.DataFrame(
+        {
+            "kind": ["weight", "saturation", "saturation", "unit_cost_usd"],
+            "key": ["a", "b", "a", "c"],
+            "swing": [0.0, 3e-11, 0.0, 2.5],
+        }
+    )
+    ordered = by_swing(table)
+    assert list(zip(ordered["kind"], ordered["key"], strict=True)) == [
+        ("unit_cost_usd", "c"),
+        ("saturation", "a"),
+        ("saturation", "b"),
+        ("weight", "a"),
+    ]
 
 
 def test_sensitivity_includes_the_tipping_point_parameters():

@@ -103,8 +103,17 @@ def one_at_a_time(
     table["swing"] = (table["impact_high"] - table["impact_low"]).abs()
     table["break_even"] = float("nan")
     table["break_even_side"] = ""
+    return by_swing(table)
+
+
+def by_swing(table: pd.DataFrame) -> pd.DataFrame:
+    """Largest swing first; swings equal to the 6 decimals the CSV shows (solver noise, such as
+    1e-11 against 0) in kind and key order, so the order does not depend on that noise."""
     return table.sort_values(
-        ["swing", "kind", "key"], ascending=[False, True, True], ignore_index=True
+        ["swing", "kind", "key"],
+        ascending=[False, True, True],
+        ignore_index=True,
+        key=lambda column: column.round(6) if column.name == "swing" else column,
     )
 
 
