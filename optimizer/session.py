@@ -234,16 +234,24 @@ class Session:
         one country from outside the set (the ``outside`` row). The two cover every allocation,
         so an outside bound no better than the allocation in hand (within the MIP gap) proves it
         optimal; otherwise the countries that outside relaxation funds join the set. The set
-        starts from the allocation in hand, the previous optimum's selection and the locked-in
-        countries (none on a first solve: the first outside relaxation is the model's own, less
-        the empty selection). (None, best so far) hands over to HiGHS's MIP on the whole model."""
+        starts from the allocation in hand, the previous optimum's selection (not after a new
+        objective) and the locked-in countries (none on a first solve: the first outside
+        relaxation is the model's own, less the empty selection). (None, best so far) hands over
+        to HiGHS's MIP on the whole model."""
         cols = self.country_cols
         # the integer columns' bounds as they stand (an analysis may have changed them for a block)
         ycols = self.integer_cols
         now = self.col_lower.copy(), self.col_upper.copy()
         _, _, _, now[0][ycols], now[1][ycols], _ = self.highs.getCols(len(ycols), ycols)
+        # After a new objective (a Monte Carlo draw) the previous selection is a poor guess: the
+        # outside relaxation comes first, without it, and the countries it funds make the set
+        # (measured on the baseline's draws: the first MIP, on the previous set, never settled
+        # it; the previous set kept in as well made the MIPs' sets about 11 countries, not 8).
+        guess_first = self.new_costs and best is None
+        self.new_costs = False
         chosen = {c for c, i in self.select_cols.items() if now[0][i] > 0.5}
-        for guess in (best.values if best is not None else None, self.last):
+        last = None if guess_first else self.last
+        for guess in (best.values if best is not None else None, last):
             if guess is not None and len(guess) == len(self.variables):
                 chosen |= {c for c, i in self.select_cols.items() if guess[i] > 0.5}
         score = self._score  # larger is better, whatever the model's sense
@@ -252,11 +260,6 @@ class Session:
         def enough(found: Found) -> float:  # no score above this beats ``found`` (the MIP gap)
             return score(found.objective) + self.settings.mip_gap * abs(found.objective)
 
-        # After a new objective (a Monte Carlo draw) the previous selection is a poor guess: the
-        # outside relaxation comes first and the countries it funds join the set before any MIP
-        # (measured on the baseline's draws: the first MIP, on the previous set, never settled it).
-        guess_first = self.new_costs and best is None
-        self.new_costs = False
         if guess_first:
             self.root_basis = None
             self.highs.clearSolver()
