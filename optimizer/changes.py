@@ -130,74 +130,158 @@ def set_inputs(m: AllocationModel, inputs: ModelInputs) -> None:
     problem and told to the session. The curves, rules and countries change; the rows and
     columns do not (a different structure is a programming error). Inputs that differ only in
     their curves (a draw, on a model with no change recorded) rebuild only the families that
-    read the curves (``focus.CURVE_FAMILIES``)."""
-    from optimizer.inputs import CURVE_NUMBERS
-    from optimizer.model import UNIT, build_model
+    read the curves (``focus.CURVE_FAMILIES``: ``_set_curves``)."""
+    from optimizer.model import build_model
 
-    bounds = [(v.lowBound, v.upBound) for v in m.variables]
     only = _curve_families(m, inputs)
+    if only is not None:
+        _set_curves(m, inputs, only)
+        return
+    bounds = [(v.lowBound, v.upBound) for v in m.variables]
     # The selection links (x <= width * y, one row a spend column: half the rows) are left out of
-    # the scratch build and set from the widths here (measured on the baseline: 40% of the build).
+    # the scratch build and set from the widths (``_set_widths``; measured on the baseline: 40%
+    # of the build).
     try:
-        scratch = build_model(inputs, links=False, reuse=m, only=only)
-        links = [f"link_{var.name}" for var in m.columns["var"]]
-        if only is None:
-            skip = set(links)
-            old_rows = {n: con for n, con in m.problem._constraints.items() if n not in skip}
-            same = len(scratch.variables) == len(m.variables) and all(
-                a is b for a, b in zip(scratch.variables, m.variables, strict=True)
-            )
-        else:
-            wanted = {define.__name__ for define in only}
-            rows = m.problem._constraints
-            old_rows = {n: rows[n] for f, names in m.rows_of.items() if f in wanted for n in names}
-            mine = {v.name: v for v in m.variables}
-            same = all(mine.get(v.name) is v for v in scratch.variables)
-        new_rows = scratch.problem._constraints if scratch.sketch is None else scratch.sketch
+        scratch = build_model(inputs, links=False, reuse=m)
+        skip = {f"link_{var.name}" for var in m.columns["var"]}
+        old_rows = {n: con for n, con in m.problem._constraints.items() if n not in skip}
+        new_rows = scratch.problem._constraints
+        same = len(scratch.variables) == len(m.variables) and all(
+            a is b for a, b in zip(scratch.variables, m.variables, strict=True)
+        )
         if list(old_rows) != list(new_rows) or not same:
             raise RuntimeError("new inputs of another structure: build a new model instead")
     except BaseException:
-        for var, (low, up) in zip(m.variables, bounds, strict=True):
-            var.lowBound, var.upBound = low, up
+        _restore(m.variables, bounds)
         raise
-    changed_rows, coeffs = [], []
-    widths, isos = scratch.columns["width_usd"].tolist(), m.columns["iso3"].tolist()
-    moved = np.flatnonzero(m.columns["width_usd"].to_numpy() != scratch.columns["width_usd"])
-    for j in moved.tolist():
-        select = m.select[isos[j]]
-        coef = -widths[j] / UNIT
-        m.problem._constraints[links[j]].expr[select] = coef
-        coeffs.append((links[j], select.name, coef))
-    for name, row in new_rows.items():
-        terms, constant = (row.expr, row.constant) if scratch.sketch is None else row
-        old = old_rows[name]
-        if old.constant != constant:
-            old.constant = constant
-            changed_rows.append(name)
-        old_expr = old.expr
-        for var, coef in terms.items():  # the same variables: a key of both
-            if old_expr.get(var) != coef:
-                old_expr[var] = coef
-                coeffs.append((name, var.name, coef))
-    cols, lows, ups = [], [], []
-    for var, (low, up) in zip(m.variables, bounds, strict=True):
-        if (low, up) != (var.lowBound, var.upBound):
-            cols.append(var.name)
-            lows.append(-INF if var.lowBound is None else var.lowBound)
-            ups.append(INF if var.upBound is None else var.upBound)
-    cost = {v.name: c for v, c in scratch.problem.objective.items()}
-    m.problem.setObjective(scratch.problem.objective)
-    m.columns[CURVE_NUMBERS] = scratch.columns[CURVE_NUMBERS].to_numpy()
-    m.inputs = scratch.inputs
-    session = m.session
-    if session is None:
-        return
-    session.set_cols(cols, np.array(lows), np.array(ups))
-    session.set_costs(list(session.col), np.array([cost.get(n, 0.0) for n in session.col]))
-    if coeffs:
-        session.set_coeffs(
-            np.array([session.row[r] for r, _, _ in coeffs], dtype=np.int32),
-            np.array([session.col[c] for _, c, _ in coeffs], dtype=np.int32),
-            np.array([v for _, _, v in coeffs], dtype=float),
-        )
-    _rows(m, changed_rows)
+    changes = _Changes(m)
+    changes.widths(scratch, set_bounds=False)
+    changes.rows({name: (row.expr, row.constant) for name, row in new_rows.items()}, old_rows)
+    changes.bounds(m.variables, bounds)
+    changes.apply(scratch)
+
+
+def _set_curves(m: AllocationModel, inputs: ModelInputs, only: tuple) -> None:
+    """``set_inputs`` for inputs that differ only in their curves: the families ``only`` rebuilt
+    as numbers (``build_model``'s sketch) on the model's own variables; the spend columns keep
+    their variables and get their widths here (``_Changes.widths``)."""
+    from optimizer.model import build_model
+
+    spend = m.columns["var"].tolist()
+    rest = m.variables[len(spend) :]  # every other column (build_model makes the spend first)
+    bounds = [(v.lowBound, v.upBound) for v in rest]
+    try:
+        scratch = build_model(inputs, links=False, reuse=m, only=only)
+        wanted = {define.__name__ for define in only}
+        rows = m.problem._constraints
+        old_rows = {n: rows[n] for f, names in m.rows_of.items() if f in wanted for n in names}
+        mine = {v.name: v for v in rest}
+        made = scratch.variables[len(spend) :]
+        same = all(a is b for a, b in zip(scratch.variables, spend, strict=False))
+        same = same and all(mine.get(v.name) is v for v in made)
+        if list(old_rows) != list(scratch.sketch) or not same:
+            raise RuntimeError("new inputs of another structure: build a new model instead")
+    except BaseException:
+        _restore(rest, bounds)
+        raise
+    changes = _Changes(m)
+    changes.widths(scratch, set_bounds=True)
+    changes.rows(scratch.sketch, old_rows)
+    changes.bounds(rest, bounds)
+    changes.apply(scratch)
+
+
+def _restore(variables: list, bounds: list[tuple]) -> None:
+    for var, (low, up) in zip(variables, bounds, strict=True):
+        var.lowBound, var.upBound = low, up
+
+
+class _Changes:
+    """The numbers ``set_inputs`` changes, copied onto the PuLP problem as they are found and
+    told to the session together (``apply``)."""
+
+    def __init__(self, m: AllocationModel):
+        self.m = m
+        self.spend_moved = np.array([], dtype=np.int64)  # spend columns whose width moved
+        self.spend_upper = np.array([])  # and their new upper bounds (model units)
+        self.spend_bounds = False  # whether those bounds are set here (else found by ``bounds``)
+        self.coeff_rows: list[str] = []  # a row's name for each changed coefficient
+        self.coeff_cols: list[str] = []
+        self.coeff_values: list[float] = []
+        self.changed_rows: list[str] = []  # rows whose right-hand side changed
+        self.cols: list[str] = []  # other columns whose bounds changed
+        self.lows: list[float] = []
+        self.ups: list[float] = []
+
+    def widths(self, scratch: AllocationModel, set_bounds: bool) -> None:
+        """The spend columns' widths: each column's upper bound (``set_bounds``: else the
+        scratch build set it) and its link's coefficient on the selection (-width)."""
+        from optimizer.model import UNIT
+
+        m = self.m
+        old, new = m.columns["width_usd"].to_numpy(), scratch.columns["width_usd"].to_numpy()
+        moved = np.flatnonzero(old != new)
+        upper = new[moved] / UNIT
+        if m.link_rows is None:  # found once: the links are never rebuilt
+            rows = m.problem._constraints
+            m.link_rows = [rows[f"link_{var.name}"] for var in m.columns["var"]]
+        links = [m.link_rows[j] for j in moved.tolist()]
+        spend = m.columns["var"].to_numpy()[moved].tolist()
+        select = [m.select[iso] for iso in m.columns["iso3"].to_numpy()[moved].tolist()]
+        for var, link, y, up in zip(spend, links, select, upper.tolist(), strict=True):
+            if set_bounds:
+                var.upBound = up
+            link.expr[y] = -up
+        self.spend_moved, self.spend_upper = moved, upper
+        self.spend_bounds = set_bounds
+
+    def rows(self, new_rows: dict, old_rows: dict) -> None:
+        """Rows as (terms, constant) onto the model's rows of those names."""
+        for name, (terms, constant) in new_rows.items():
+            old = old_rows[name]
+            if old.constant != constant:
+                old.constant = constant
+                self.changed_rows.append(name)
+            old_expr = old.expr
+            for var, coef in terms.items():  # the same variables: a key of both
+                if old_expr.get(var) != coef:
+                    old_expr[var] = coef
+                    self.coeff_rows.append(name)
+                    self.coeff_cols.append(var.name)
+                    self.coeff_values.append(coef)
+
+    def bounds(self, variables: list, before: list[tuple]) -> None:
+        for var, (low, up) in zip(variables, before, strict=True):
+            if (low, up) != (var.lowBound, var.upBound):
+                self.cols.append(var.name)
+                self.lows.append(-INF if var.lowBound is None else var.lowBound)
+                self.ups.append(INF if var.upBound is None else var.upBound)
+
+    def apply(self, scratch: AllocationModel) -> None:
+        """The scratch build's objective and inputs become the model's; the session is told."""
+        from optimizer.inputs import CURVE_NUMBERS
+
+        m = self.m
+        m.problem.setObjective(scratch.problem.objective)
+        m.columns[CURVE_NUMBERS] = scratch.columns[CURVE_NUMBERS].to_numpy()
+        m.inputs = scratch.inputs
+        session = m.session
+        if session is None:
+            return
+        if self.spend_bounds:
+            spend = session.spend_cols[self.spend_moved].astype(np.int32)
+            session.set_cols_at(spend, session.col_lower[spend], self.spend_upper)
+        session.set_cols(self.cols, np.array(self.lows), np.array(self.ups))
+        objective = scratch.problem.objective
+        costs = np.array([objective.get(var, 0.0) for var in session.variables])
+        session.set_costs_at(np.arange(len(costs), dtype=np.int32), costs)
+        link_rows, link_selects = session.links()
+        moved = self.spend_moved
+        session.set_coeffs(link_rows[moved], link_selects[moved], -self.spend_upper)
+        if self.coeff_values:
+            session.set_coeffs(
+                session.rows_at(self.coeff_rows),
+                session.cols_at(self.coeff_cols),
+                np.array(self.coeff_values, dtype=float),
+            )
+        _rows(m, self.changed_rows)

@@ -61,10 +61,20 @@ def once_metrics(m: AllocationModel) -> set[str]:
 
 def best_value(segments: pd.DataFrame, budget: float) -> float:
     """Most weighted outcomes ``budget`` dollars can buy on these (concave) segments: greedy."""
-    seg = segments.sort_values("value_slope", ascending=False)
-    spent = np.minimum(seg["width_usd"].cumsum(), budget)
-    used = np.diff(np.concatenate([[0.0], spent.to_numpy()]))
-    return float((used * seg["value_slope"].to_numpy()).sum())
+    return greedy_value(
+        segments["width_usd"].to_numpy(), segments["value_slope"].to_numpy(), budget
+    )
+
+
+def greedy_value(width: np.ndarray, slope: np.ndarray, budget: float) -> float:
+    """``best_value`` on arrays: the steepest segments first (ties in the order pandas'
+    ``sort_values(ascending=False)`` gives them), each filled until ``budget`` is spent."""
+    n = len(slope)
+    reverse = np.arange(n)[::-1]
+    order = reverse[slope[::-1].argsort(kind="quicksort")][::-1]
+    spent = np.minimum(np.cumsum(width[order]), budget)
+    used = np.diff(np.concatenate([[0.0], spent]))
+    return float((used * slope[order]).sum())
 
 
 # ---------------------------------------------------------------------------- the families
@@ -97,10 +107,19 @@ def define_component_floors(m: AllocationModel) -> None:
             m.add("component_floor", f"component_floor_{iso}_{key}", terms, core.GE, 0.0)
 
 
-def _outcome_terms(cols: pd.DataFrame, value: str = "slope", factor: float = 1.0) -> dict:
-    """{x: outcome (or weighted outcome) per model money unit} for the given columns."""
-    coef = cols[value].to_numpy() * core.UNIT * factor
-    return dict(zip(cols["var"].tolist(), coef.tolist(), strict=True))
+def _outcome_groups(cols: pd.DataFrame, by, value: str = "slope") -> dict:
+    """The columns grouped by ``by`` (sorted keys, each group in column order): key ->
+    (columns, outcome or weighted outcome per model money unit), for ``_outcome_terms``."""
+    coef = cols[value].to_numpy() * core.UNIT
+    var = cols["var"].to_numpy()
+    index = cols.groupby(by, sort=True).indices
+    return {key: (var[index[key]].tolist(), coef[index[key]]) for key in sorted(index)}
+
+
+def _outcome_terms(group: tuple, factor: float = 1.0) -> dict:
+    """{x: outcome (or weighted outcome) per model money unit, times ``factor``} of a group."""
+    variables, coef = group
+    return dict(zip(variables, (coef * factor).tolist(), strict=True))
 
 
 def define_aftercare(m: AllocationModel) -> None:
@@ -110,12 +129,10 @@ def define_aftercare(m: AllocationModel) -> None:
     if share <= 0:
         return
     assisted, identified = AFTERCARE
-    cols = m.columns
-    for iso, group in cols.groupby("iso3", sort=True):
-        found = group[group["metric"] == identified]
-        if found.empty:
-            continue
-        terms = _outcome_terms(group[group["metric"] == assisted])
+    cols, metric = m.columns, m.columns["metric"]
+    helped = _outcome_groups(cols[metric == assisted], "iso3")
+    for iso, found in _outcome_groups(cols[metric == identified], "iso3").items():
+        terms = _outcome_terms(helped[iso]) if iso in helped else {}
         terms.update(_outcome_terms(found, factor=-share))
         m.add("aftercare", f"aftercare_{iso}", terms, core.GE, 0.0)
 
@@ -127,7 +144,7 @@ def define_counted_once(m: AllocationModel) -> None:
         return
     cols = m.columns[m.columns["metric"].isin(once)]
     saturation = m.curves.params["saturation"]
-    for (iso, key), group in cols.groupby(["iso3", "component"], sort=True):
+    for (iso, key), group in _outcome_groups(cols, ["iso3", "component"]).items():
         cover = m.column(f"coverage_{iso}_{key}", 0, float(saturation[(iso, key)]))
         m.variables.append(cover)
         m.coverage[(iso, key)] = cover
@@ -149,12 +166,14 @@ def define_tipping(m: AllocationModel) -> None:
     last_years = inputs.years[-tp.pillar_years :] if tp.pillar_years else []
     by_pillar = m.groups(["iso3", "pillar", "year"])
     counted = m.columns[~m.columns["metric"].isin(once)]
-    last = counted[counted["year"] == inputs.years[-1]]
-    last_by_iso = {iso: g for iso, g in last.groupby("iso3", sort=True)}
+    last_by_iso = _outcome_groups(
+        counted[counted["year"] == inputs.years[-1]], "iso3", "value_slope"
+    )
     segments = m.curves.segments
     metric = {k: c.metric for k, c in m.catalogue.components.items()}
     segments = segments[~segments["component"].map(metric).isin(once)]
-    seg_by_iso = {iso: g for iso, g in segments.groupby("iso3", sort=True)}
+    width, slope = segments["width_usd"].to_numpy(), segments["value_slope"].to_numpy()
+    seg_by_iso = segments.groupby("iso3", sort=True).indices
     yearly = [inputs.selection.max_compact_usd, inputs.budget.total_usd]
     if inputs.budget.annual_cap_usd is not None:
         yearly.append(inputs.budget.annual_cap_usd)
@@ -180,11 +199,11 @@ def define_tipping(m: AllocationModel) -> None:
                 m.add("tipping_pillar", name, terms, core.GE, 0.0)
         kappa = min(1.0, tp.durable_share * float(first.at[iso, "readiness_factor"]))
         group = last_by_iso.get(iso)
-        terms = {} if group is None else _outcome_terms(group, "value_slope", -kappa)
+        terms = {} if group is None else _outcome_terms(group, -kappa)
         m.define(f"def_durable_{iso}", {durable: 1.0, **terms}, core.LE)
         cap = min([*yearly, m.caps[iso] if m.caps is not None else np.inf])
         segs = seg_by_iso.get(iso)
-        big = kappa * (best_value(segs, cap) if segs is not None else 0.0)
+        big = kappa * (greedy_value(width[segs], slope[segs], cap) if segs is not None else 0.0)
         m.define(f"durable_switch_{iso}", {durable: 1.0, tip: -big}, core.LE)
 
 
@@ -216,7 +235,7 @@ def define_systems_dividend(m: AllocationModel) -> None:
     systems = cols["component"].isin(tp.systems_components)
     service = cols[~systems & ~cols["metric"].isin(once_metrics(m))]
     spent = {key: list(g) for key, g in cols[systems].groupby(["iso3", "year"])["var"]}
-    served = {key: g for key, g in service.groupby(["iso3", "year"])}
+    served = _outcome_groups(service, ["iso3", "year"], "value_slope")
     years = m.inputs.years
     for iso in m.countries:
         for t, year in enumerate(years[1:], start=1):
@@ -229,11 +248,7 @@ def define_systems_dividend(m: AllocationModel) -> None:
                 core.LE,
             )
             group = served.get((iso, year))
-            terms = (
-                {}
-                if group is None
-                else _outcome_terms(group, "value_slope", -tp.systems_dividend_cap)
-            )
+            terms = {} if group is None else _outcome_terms(group, -tp.systems_dividend_cap)
             m.define(f"dividend_cap_{iso}_{year}", {gain: 1.0, **terms}, core.LE)
 
 

@@ -61,6 +61,7 @@ class AllocationModel:
     reused: dict[str, pulp.LpVariable] = field(default_factory=dict)  # build_model(..., reuse=)
     rows_of: dict[str, list[str]] = field(default_factory=dict)  # rows each family function built
     sketch: dict[str, tuple[dict, float]] | None = None  # a partial rebuild's rows (build_model)
+    link_rows: list[pulp.LpConstraint] | None = None  # each spend column's link (set_inputs)
 
     # ------------------------------------------------------------------ the inputs, by name
     @property
@@ -141,9 +142,12 @@ class AllocationModel:
 
     # ------------------------------------------------------------------ groups of spend variables
     def groups(self, by: list[str]) -> dict[tuple, list[pulp.LpVariable]]:
+        """The spend columns by the values of ``by`` (sorted keys; each group in column order)."""
+        index = self.columns.groupby(by, sort=True).indices
+        var = self.columns["var"].to_numpy()
         return {
-            (key if isinstance(key, tuple) else (key,)): list(g)
-            for key, g in self.columns.groupby(by, sort=True)["var"]
+            (key if isinstance(key, tuple) else (key,)): var[index[key]].tolist()
+            for key in sorted(index)
         }
 
     def define(self, name: str, terms: dict, sense: int = EQ) -> None:
@@ -376,21 +380,28 @@ def build_model(
     no selection-link rows; with ``reuse``, on that model's variables (same names), their bounds
     set from ``inputs`` (``changes.set_inputs``: a new draw on a model of the same structure);
     with ``only`` (and ``reuse``), the rows of those family functions alone, on ``reuse``'s
-    aggregates, and the objective: the rows as (terms, constant) in ``sketch``, not PuLP rows
-    (the numbers a draw copies onto the model's own rows)."""
+    spend columns (their bounds left as they are) and aggregates, and the objective: the rows
+    as (terms, constant) in ``sketch``, not PuLP rows (the numbers a draw copies onto the
+    model's own rows)."""
     problem = pulp.LpProblem(
         f"tipfocus_{inputs.source.name}", pulp.LpMinimize if elastic else pulp.LpMaximize
     )
-    reused = {v.name: v for v in reuse.variables} if reuse is not None else {}
+    spend = None if only is None else reuse.columns["var"]  # kept as they are (set_inputs)
+    reused = [] if reuse is None else reuse.variables[0 if spend is None else len(spend) :]
+    reused = {v.name: v for v in reused}
     m = AllocationModel(problem, inputs, inputs.columns.copy(), {}, elastic=elastic, reused=reused)
     cols = m.columns
-    cols["var"] = [
-        m.column(f"x_{i}_{k}_{t}_s{s}", lowBound=0, upBound=w / UNIT)
-        for i, k, t, s, w in zip(
-            *(cols[c].tolist() for c in ("iso3", "component", "year", "segment", "width_usd")),
-            strict=True,
-        )
-    ]
+    cols["var"] = (
+        spend.to_numpy()
+        if spend is not None
+        else [
+            m.column(f"x_{i}_{k}_{t}_s{s}", lowBound=0, upBound=w / UNIT)
+            for i, k, t, s, w in zip(
+                *(cols[c].tolist() for c in ("iso3", "component", "year", "segment", "width_usd")),
+                strict=True,
+            )
+        ]
+    )
     m.select = {iso: m.column(f"y_{iso}", 0, 1, cat=pulp.LpBinary) for iso in inputs.countries}
     m.variables = [*cols["var"], *m.select.values()]
     families = [*FAMILIES, *focus.FAMILIES]

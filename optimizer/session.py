@@ -100,6 +100,7 @@ class Session:
         kind = int(highspy.HighsVarType.kInteger)
         self.integer_cols = np.flatnonzero(integrality == kind).astype(np.int32)
         self.spend_cols = np.array([self.col[v.name] for v in model.columns["var"]], dtype=np.int64)
+        self.link_index = None  # (rows, selection columns) of the spend columns' links (``links``)
         self.last: np.ndarray | None = None  # the last optimum: the next search's first set
         self.solves = 0
         self.mip_runs = 0  # searches that needed HiGHS's MIP on the whole model
@@ -127,13 +128,22 @@ class Session:
         )
 
     # ------------------------------------------------------------------ lasting changes
+    def rows_at(self, names: list[str]) -> np.ndarray:
+        return np.array([self.row[n] for n in names], dtype=np.int32)
+
+    def cols_at(self, names: list[str]) -> np.ndarray:
+        return np.array([self.col[n] for n in names], dtype=np.int32)
+
     def set_rows(self, names: list[str], lower: np.ndarray, upper: np.ndarray) -> None:
-        index = np.array([self.row[n] for n in names], dtype=np.int32)
+        index = self.rows_at(names)
         self.row_lower[index], self.row_upper[index] = lower, upper
         self.change_rows(index, self.row_lower[index], self.row_upper[index])
 
     def set_cols(self, names: list[str], lower: np.ndarray, upper: np.ndarray) -> None:
-        index = np.array([self.col[n] for n in names], dtype=np.int32)
+        self.set_cols_at(self.cols_at(names), lower, upper)
+
+    def set_cols_at(self, index: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
+        """``set_cols`` by column index (this session's order)."""
         self.col_lower[index], self.col_upper[index] = lower, upper
         if len(index):
             self.highs.changeColsBounds(
@@ -142,11 +152,24 @@ class Session:
 
     def set_costs(self, names: list[str], costs: np.ndarray) -> None:
         """Objective coefficients in the model's sense (impact units per model unit)."""
-        index = np.array([self.col[n] for n in names], dtype=np.int32)
+        self.set_costs_at(self.cols_at(names), costs)
+
+    def set_costs_at(self, index: np.ndarray, costs: np.ndarray) -> None:
+        """``set_costs`` by column index (this session's order)."""
         self.cost[index] = self.sign * np.asarray(costs, dtype=float)
         if len(index):
             self.highs.changeColsCost(len(index), index, self.cost[index])
             self.new_costs = True
+
+    def links(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each spend column's selection link (``model.define_selection_link``): its row and
+        its country's selection column (found once, on first use)."""
+        if self.link_index is None:
+            spend = self.model.columns
+            rows = self.rows_at([f"link_{var.name}" for var in spend["var"]])
+            select = np.array([self.select_cols[iso] for iso in spend["iso3"]], dtype=np.int32)
+            self.link_index = rows, select
+        return self.link_index
 
     def set_coeffs(self, rows: np.ndarray, cols: np.ndarray, values: np.ndarray) -> None:
         """Matrix coefficients (row index, column index in this session's order)."""
