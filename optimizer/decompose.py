@@ -365,16 +365,17 @@ def _lp(matrix, col_lower, col_upper, row_lower, row_upper):
     """A HiGHS LP of one country's own rows (costs set at each pricing)."""
     import highspy
 
-    from optimizer.session import highs_lp
+    from optimizer.session import pass_lp
     from optimizer.solve import _stdout_silenced
 
-    lp = highs_lp(matrix, np.zeros(matrix.shape[1]), (col_lower, col_upper), (row_lower, row_upper))
     with _stdout_silenced():
         highs = highspy.Highs()
     highs.setOptionValue("output_flag", False)
     highs.setOptionValue("presolve", "off")
     highs.setOptionValue("random_seed", 0)
-    highs.passModel(lp)
+    pass_lp(
+        highs, matrix, np.zeros(matrix.shape[1]), (col_lower, col_upper), (row_lower, row_upper)
+    )
     return highs
 
 

@@ -96,9 +96,10 @@ class Session:
         self.offset = float(lp.offset_)
         self.sign = -1.0 if model.problem.sense == pulp.LpMaximize else 1.0
         self.select_cols = {iso: self.col[y.name] for iso, y in model.select.items()}
-        integrality = np.array([int(k) for k in lp.integrality_], dtype=int)
+        # each column's type (HiGHS's, as an integer); no lasting change alters it
+        self.integrality = np.array([int(k) for k in lp.integrality_], dtype=np.int32)
         kind = int(highspy.HighsVarType.kInteger)
-        self.integer_cols = np.flatnonzero(integrality == kind).astype(np.int32)
+        self.integer_cols = np.flatnonzero(self.integrality == kind).astype(np.int32)
         self.spend_cols = np.array([self.col[v.name] for v in model.columns["var"]], dtype=np.int64)
         self.link_index = None  # (rows, selection columns) of the spend columns' links (``links``)
         self.last: np.ndarray | None = None  # the last optimum: the next search's first set
@@ -381,8 +382,8 @@ class Session:
             highs.changeColsBounds(len(held), held, now[0][held], now[1][held])
 
     def _cut_out(self, chosen: set[str]):
-        """The model without the countries outside ``chosen``, as a HighsLp of its own, and the
-        kept columns (a mask). A country held out has every column of its own at 0 (its spend
+        """The model without the countries outside ``chosen``, as ``pass_lp``'s arguments, and
+        the kept columns (a mask). A country held out has every column of its own at 0 (its spend
         through the selection links, the rest through the rows that define them from its
         spend), so its columns go, and so do the rows left with no column: the same problem
         as holding its selection at 0, without the 0.2 s HiGHS's presolve takes to remove
@@ -403,15 +404,14 @@ class Session:
         row_lower, row_upper = np.array(lp.row_lower_), np.array(lp.row_upper_)
         if (row_lower[~rows] > 0).any() or (row_upper[~rows] < 0).any():
             return None
-        integrality = [k for k, keep in zip(lp.integrality_, kept, strict=True) if keep]
-        cut = highs_lp(
+        cut = (
             part[rows, :],
             np.array(lp.col_cost_)[kept],
             (lower[kept], upper[kept]),
             (row_lower[rows], row_upper[rows]),
-            integrality,
+            self.integrality[kept],
+            lp.offset_,
         )
-        cut.offset_ = lp.offset_
         return cut, kept
 
     def _within_cut(self, cut, kept: np.ndarray, best: Found | None) -> Found:
@@ -425,7 +425,7 @@ class Session:
         _highs_options(highs, self.settings)
         _, limit = self.highs.getOptionValue("time_limit")
         highs.setOptionValue("time_limit", max(0.0, limit - self.highs.getRunTime()))
-        highs.passModel(cut)
+        pass_lp(highs, *cut)
         if best is not None and not best.values[~kept].any():
             given = highspy.HighsSolution()
             given.col_value = list(best.values[kept])
@@ -590,25 +590,36 @@ class Session:
         )
 
 
-def highs_lp(matrix, cost, cols: tuple, rows: tuple, integrality: list | None = None):
-    """A HighsLp from a SciPy matrix (rows x columns), its costs, its (lower, upper) column and
-    row bounds and, for a MIP, its integrality."""
+def pass_lp(highs, matrix, cost, cols: tuple, rows: tuple, integrality=None, offset=0.0) -> None:
+    """Hand ``highs`` a model (to minimise) as arrays: a SciPy matrix (rows x columns), its
+    costs, its (lower, upper) column and row bounds, for a MIP its integrality (HiGHS's
+    variable types as integers) and the objective's offset (HiGHS's array call: a HighsLp's
+    fields convert element by element)."""
     import highspy
 
     csc = matrix.tocsc()
-    lp = highspy.HighsLp()
-    lp.num_row_, lp.num_col_ = csc.shape
-    lp.col_cost_ = cost
-    lp.col_lower_, lp.col_upper_ = cols
-    lp.row_lower_, lp.row_upper_ = rows
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = lp.num_col_, lp.num_row_
-    lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = csc.indices.astype(np.int32)
-    lp.a_matrix_.value_ = csc.data
-    if integrality is not None:
-        lp.integrality_ = integrality
-    return lp
+    num_row, num_col = csc.shape
+    if integrality is None:
+        integrality = np.zeros(num_col, dtype=np.int32)  # every column continuous
+    status = highs.passModel(
+        num_col,
+        num_row,
+        csc.nnz,
+        int(highspy.MatrixFormat.kColwise),
+        int(highspy.ObjSense.kMinimize),
+        float(offset),
+        np.asarray(cost, dtype=float),
+        np.asarray(cols[0], dtype=float),
+        np.asarray(cols[1], dtype=float),
+        np.asarray(rows[0], dtype=float),
+        np.asarray(rows[1], dtype=float),
+        csc.indptr[:-1].astype(np.int32),  # each column's start
+        csc.indices.astype(np.int32),
+        csc.data.astype(float),
+        np.asarray(integrality, dtype=np.int32),
+    )
+    if status != highspy.HighsStatus.kOk:
+        raise RuntimeError(f"HiGHS refused a model passed as arrays: {status}")
 
 
 def matrix_of(lp):
