@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from optimizer.session import pass_lp
+
 ROUNDS = 40  # pricing rounds before handing back to the whole relaxation
 PENALTY = 1e6  # HiGHS cost of one unit of an artificial column (a shared row broken)
 KEEP = 2000  # proposals kept between solves (the newest): the master stays small
@@ -83,10 +85,14 @@ class Decomposition:
         by_country = np.argsort(country, kind="stable")
         first = np.searchsorted(country[by_country], list(session.select_cols))
         last = np.searchsorted(country[by_country], list(session.select_cols), side="right")
-        for (iso, y), a, b in zip(session.select_cols.items(), first, last, strict=True):
+        # rows by owner, columns by country: each country's own rows and columns are one block
+        ordered = rows_matrix[order][:, by_country].tocsr()
+        pool = session.block_highs  # the last split's HiGHS instances, given new models
+        spans = zip(session.select_cols.items(), starts, ends, first, last, strict=True)
+        for k, ((iso, y), ra, rb, a, b) in enumerate(spans):
             cols = by_country[a:b]
             rows = rows_of[iso]
-            own = rows_matrix[rows][:, cols]
+            own = ordered[ra:rb][:, a:b]
             r_lo, r_hi = row_lower[rows], row_upper[rows]
             c_lo, c_hi = lower[cols].copy(), upper[cols].copy()
             zero_ok = bool((r_lo <= 0).all() and (r_hi >= 0).all())
@@ -97,7 +103,10 @@ class Decomposition:
             highs = None
             if high > 0:
                 c_lo[at], c_hi[at] = 1.0, 1.0
-                highs = _lp(own, c_lo, c_hi, r_lo, r_hi)
+                if k >= len(pool):
+                    pool.append(_highs())
+                highs = pool[k]
+                pass_lp(highs, own, np.zeros(own.shape[1]), (c_lo, c_hi), (r_lo, r_hi))
             self.blocks.append(Block(iso, cols, highs, low, high))
         # proposals: (block index, column values on the block's columns)
         self.proposals: list[tuple[int, np.ndarray]] = []
@@ -361,11 +370,11 @@ class _Master:
         return out
 
 
-def _lp(matrix, col_lower, col_upper, row_lower, row_upper):
-    """A HiGHS LP of one country's own rows (costs set at each pricing)."""
+def _highs():
+    """A HiGHS instance for one country's LP (its model passed at each split: ``pass_lp``
+    replaces the model and every solver state; costs set at each pricing)."""
     import highspy
 
-    from optimizer.session import pass_lp
     from optimizer.solve import _stdout_silenced
 
     with _stdout_silenced():
@@ -373,17 +382,17 @@ def _lp(matrix, col_lower, col_upper, row_lower, row_upper):
     highs.setOptionValue("output_flag", False)
     highs.setOptionValue("presolve", "off")
     highs.setOptionValue("random_seed", 0)
-    pass_lp(
-        highs, matrix, np.zeros(matrix.shape[1]), (col_lower, col_upper), (row_lower, row_upper)
-    )
     return highs
 
 
 def _owners(matrix, country: np.ndarray, countries: list[str]) -> np.ndarray:
     """Each row's country: the one all its columns belong to; "" for a shared row (columns of
     two countries or more, or of none) and for an empty row."""
-    code = {iso: k + 1 for k, iso in enumerate(countries)}
-    col_code = np.array([code.get(c, 0) for c in country], dtype=np.int64)
+    # each column's country as a code: k + 1 for countries[k], 0 for none
+    order = np.argsort(countries)
+    ordered = np.asarray(countries)[order]
+    at = np.minimum(np.searchsorted(ordered, country), len(ordered) - 1)
+    col_code = np.where(ordered[at] == country, order[at] + 1, 0).astype(np.int64)
     owner = np.zeros(matrix.shape[0], dtype=np.int64)
     full = np.flatnonzero(np.diff(matrix.indptr) > 0)
     if len(full):

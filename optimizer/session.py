@@ -110,6 +110,7 @@ class Session:
         self.root_basis = None  # the last outside relaxation's basis: where the next one starts
         self.cut = None  # the HiGHS instance of a cut-out solve under way (``_within_cut``)
         self.split = None  # the model split by country (``optimizer.decompose``), built on use
+        self.block_highs = []  # its countries' HiGHS instances, reused by the next split
         self.splits = True  # bound the outside relaxation by the split (else the LP, warm)
         self.lp_now = None  # the copy's HighsLp, read once for a restricted search (``lp``)
         self.matrix_now = None  # and its matrix (``matrix``)
