@@ -239,17 +239,9 @@ class _Master:
     columns, an artificial pair on every row, the proposals so far."""
 
     def __init__(self, dec: Decomposition, outside: set[str]):
-        import highspy
-
-        from optimizer.solve import _stdout_silenced
 
         self.dec, self.outside = dec, outside
-        with _stdout_silenced():
-            self.highs = highspy.Highs()
-        h = self.highs
-        h.setOptionValue("output_flag", False)
-        h.setOptionValue("presolve", "off")
-        h.setOptionValue("random_seed", 0)
+        self.highs = h = _highs()
         n_shared, n_blocks = len(dec.shared), len(dec.blocks)
         self.conv0 = n_shared
         self.out_row = n_shared + n_blocks
@@ -371,8 +363,9 @@ class _Master:
 
 
 def _highs():
-    """A HiGHS instance for one country's LP (its model passed at each split: ``pass_lp``
-    replaces the model and every solver state; costs set at each pricing)."""
+    """A HiGHS instance for the master or one country's LP (a country's model is passed at
+    each split: ``pass_lp`` replaces the model and every solver state; costs set at each
+    pricing)."""
     import highspy
 
     from optimizer.solve import _stdout_silenced
