@@ -103,7 +103,7 @@ class Decomposition:
             highs = None
             if high > 0:
                 c_lo[at], c_hi[at] = 1.0, 1.0
-                if k >= len(pool):
+                while len(pool) <= k:
                     pool.append(_highs())
                 highs = pool[k]
                 pass_lp(highs, own, np.zeros(own.shape[1]), (c_lo, c_hi), (r_lo, r_hi))

@@ -3,12 +3,13 @@ worlds: one country, one or two components, one curve segment (so a dollar buys 
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from world import World, catalogue, component, scenario, view
 
 from optimizer.diagnose import explain_infeasible
-from optimizer.focus import durable_factor
+from optimizer.focus import durable_factor, greedy_value
 from optimizer.impact import X_MAX_FACTOR, Curves, build_curves
 from optimizer.inputs import model_inputs
 from optimizer.model import UNIT, build_model
@@ -273,3 +274,30 @@ def test_capacity_that_builds_coordination_first_then_services():
     spend = result.allocation.set_index(["component", "year"])["amount_usd"]
     assert spend[("coord", 2015)] == pytest.approx(cap * slope(1000.0) * x / g * 1e6, abs=1.0)
     assert ("serve", 2015) not in spend.index
+
+
+def test_the_big_m_buys_the_steepest_segments_first():
+    """``greedy_value`` (the durable switch's M): $4 on segments of width 2, 3, 1 and value per
+    dollar 1, 5, 3 buys the 3 at 5 and 1 at 3: 18; every segment, if the money reaches: 2 + 15 + 3."""
+    width, slope = np.array([2.0, 3.0, 1.0]), np.array([1.0, 5.0, 3.0])
+    assert greedy_value(width, slope, 4.0) == 18.0
+    assert greedy_value(width, slope, 100.0) == 20.0
+    assert greedy_value(width, slope, 0.0) == 0.0
+
+
+def test_the_big_m_takes_tied_segments_in_the_order_pandas_sorts_them():
+    """Tied values per dollar are filled in the order ``DataFrame.sort_values(ascending=False)``
+    gives them (the order the model was built with before the arrays): the same M to the last
+    bit, so a draw's model is the model a cold build makes."""
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        n = int(rng.integers(2, 60))
+        width = rng.uniform(0.0, 1.0, n) * 10.0 ** rng.integers(-3, 7, n)
+        slope = rng.choice([0.5, 1.0 / 3.0, 2.0, 7.25], n)  # many ties
+        budget = float(rng.uniform(0.0, 1.2) * width.sum())
+        frame = pd.DataFrame({"width_usd": width, "value_slope": slope})
+        seg = frame.sort_values("value_slope", ascending=False)
+        spent = np.minimum(seg["width_usd"].cumsum(), budget)
+        used = np.diff(np.concatenate([[0.0], spent.to_numpy()]))
+        expected = float((used * seg["value_slope"].to_numpy()).sum())
+        assert greedy_value(width, slope, budget) == expected

@@ -125,10 +125,15 @@ def test_a_column_bound_resolves_as_a_cold_build(seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_a_draw_applied_in_place_resolves_as_a_cold_build(seed):
+@pytest.mark.parametrize("recorded", [False, True])
+def test_a_draw_applied_in_place_resolves_as_a_cold_build(seed, recorded):
     """New curves (every unit cost down, saturations up): widths, slopes and every coefficient
-    that depends on them, focus rows included, changed in place."""
-    world, prep, _ = warm(seed)
+    that depends on them, focus rows included, changed in place; on a model with a change
+    recorded (a country held out), every family is rebuilt, not only the curve families."""
+    world, prep, info = warm(seed)
+    if recorded:
+        iso = next(c for c in prep.model.countries if c not in info.chosen(prep.model.select))
+        prep.model.set_col_bounds([f"y_{iso}"], 0.0, 0.0)
     scale = {"unit_cost_usd": 0.8, "saturation": 1.3, "weight": 1.1}
     curves = build_curves(
         world.view,
@@ -138,7 +143,7 @@ def test_a_draw_applied_in_place_resolves_as_a_cold_build(seed):
         draw=lambda kind, key, iso, value: value * scale.get(kind, 1.0),
     )
     inputs = prep.model.inputs.with_curves(curves)
-    assert _curve_families(prep.model, inputs) == CURVE_FAMILIES  # only those rebuilt
+    assert _curve_families(prep.model, inputs) == (None if recorded else CURVE_FAMILIES)
     prep.model.set_inputs(inputs)
     result = resolved(prep)
     cold = build_model(inputs)
@@ -455,6 +460,28 @@ def test_the_split_relaxation_is_the_whole_relaxation(seed):
                 assert whole.status == Status.INFEASIBLE
                 assert split is None
     assert compared
+
+
+def test_a_row_belongs_to_the_one_country_all_its_columns_belong_to():
+    """``decompose._owners``: a row is a country's own when every column in it is that
+    country's; a row with columns of two countries, or of none (a shared column), is shared,
+    and so is an empty row."""
+    from scipy import sparse
+
+    from optimizer.decompose import _owners
+
+    country = np.array(["", "AAA", "BBB", "AAA", "", "CCC", "BBB"])  # each column's country
+    rows = [
+        [1, 1, 0, 1, 0, 0, 0],  # a shared column with AAA's: shared
+        [0, 1, 0, 1, 0, 0, 0],  # AAA's alone
+        [0, 0, 1, 0, 0, 0, 1],  # BBB's alone
+        [0, 0, 0, 0, 0, 1, 0],  # CCC's
+        [0, 0, 0, 0, 0, 0, 0],  # empty
+        [0, 1, 1, 0, 0, 0, 0],  # AAA and BBB: shared
+    ]
+    matrix = sparse.csr_matrix(np.array(rows, dtype=float))
+    owners = _owners(matrix, country, ["BBB", "CCC", "AAA"])
+    assert owners.tolist() == ["", "AAA", "BBB", "CCC", "", ""]
 
 
 def test_the_split_follows_a_change_to_a_country_s_own_columns():
