@@ -63,10 +63,17 @@ def context_values(view: pd.DataFrame) -> pd.DataFrame:
     ).astype(float)
 
 
-def sector_listed(view: pd.DataFrame, iso: str, sector: str) -> bool:
-    """Whether a component of ``sector`` applies in country ``iso``: always for "none", else only
-    if the DOL List of Goods lists a good of that sector there (``data.goods_view``)."""
-    return sector == "none" or bool(view.at[iso, f"sector_{sector}"])
+def sectors_listed(view: pd.DataFrame, sectors: set[str]) -> dict[str, dict[str, bool]]:
+    """sector -> country -> whether a component of that sector applies there: always for "none",
+    else only if the DOL List of Goods lists a good of that sector there (``data.goods_view``)."""
+    return {
+        sector: (
+            dict.fromkeys(view.index, True)
+            if sector == "none"
+            else {iso: bool(flag) for iso, flag in view[f"sector_{sector}"].items()}
+        )
+        for sector in sectors
+    }
 
 
 def metric_weights(catalogue: Catalogue, objective: ObjectiveSection) -> dict[str, float]:
@@ -147,20 +154,23 @@ def build_curves(
         ctx.median()
     )  # over every rated country with data, so it does not move with the scenario
     lo, hi = catalogue.context.phi_min, catalogue.context.phi_max
-    rho = readiness_factor(view, lo, hi, objective.readiness_strength)
+    rho = readiness_factor(view, lo, hi, objective.readiness_strength).to_dict()
     case = objective.cost_case
+    listed = sectors_listed(view, {comp.sector for comp in catalogue.components.values()})
+    context_of = {column: ctx[column].to_dict() for column in ctx.columns}  # lookups in the loop
+    median = median.to_dict()
     rows = []
     for iso in countries:
         people = float(view.at[iso, "people_in_modern_slavery"])
         reach = float(people_within_reach(people, objective.scale_exponent))
         for key, comp in catalogue.components.items():
-            if not sector_listed(view, iso, comp.sector):
+            if not listed[comp.sector][iso]:
                 continue  # a sector component applies only where the sector is listed
             saturation = draw("saturation", key, iso, comp.saturation.mode) * reach
             if comp.context == "none":
                 phi, context = 1.0, float("nan")
             else:
-                context = float(ctx.at[iso, comp.context])
+                context = float(context_of[comp.context][iso])
                 ratio = context / median[comp.context] if not math.isnan(context) else 1.0
                 elasticity = draw("elasticity", key, iso, comp.elasticity.mode)
                 phi = float(np.clip(ratio**elasticity, lo, hi)) if ratio > 0 else lo
