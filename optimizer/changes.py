@@ -139,8 +139,8 @@ def set_inputs(m: AllocationModel, inputs: ModelInputs) -> None:
         return
     bounds = [(v.lowBound, v.upBound) for v in m.variables]
     # The selection links (x <= width * y, one row a spend column: half the rows) are left out of
-    # the scratch build and set from the widths (``_set_widths``; measured on the baseline: 40%
-    # of the build).
+    # the scratch build and set from the widths (``_Changes.widths``; measured on the baseline:
+    # 40% of the build).
     try:
         scratch = build_model(inputs, links=False, reuse=m)
         skip = {f"link_{var.name}" for var in m.columns["var"]}

@@ -239,7 +239,6 @@ class _Master:
     columns, an artificial pair on every row, the proposals so far."""
 
     def __init__(self, dec: Decomposition, outside: set[str]):
-
         self.dec, self.outside = dec, outside
         self.highs = h = _highs()
         n_shared, n_blocks = len(dec.shared), len(dec.blocks)

@@ -38,27 +38,26 @@ RATIO_FAMILIES = frozenset({"ramp_up", "ramp_down"})
 TOLERANCE = 1e-6
 
 
-def _share_form(con: pulp.LpConstraint, items: list, binaries: set[int]):
-    """(part's position, base positions, share) if the row reads ``part - share x sum(base)
-    (<=, >=) 0``; positions in ``items`` (the row's terms)."""
+def _share_form(con: pulp.LpConstraint, binaries: set[int]):
+    """(part, base variables, share) if the row reads ``part - share x sum(base) (<=, >=) 0``."""
     if abs(con.constant) > 1e-12:
         return None
-    plus = [i for i, (_, c) in enumerate(items) if c == 1.0]
-    minus = [i for i, (_, c) in enumerate(items) if c < 0]
+    items = list(con.items())
+    plus = [v for v, c in items if c == 1.0]
+    minus = [(v, c) for v, c in items if c < 0]
     if len(plus) != 1 or not minus or len(minus) + 1 != len(items):
         return None
-    if any(id(v) in binaries for v, _ in items) or len({items[i][1] for i in minus}) != 1:
+    if any(id(v) in binaries for v, _ in items) or len({c for _, c in minus}) != 1:
         return None
-    return plus[0], minus, -items[minus[0]][1]
+    return plus[0], [v for v, _ in minus], -minus[0][1]
 
 
-def _row(con: pulp.LpConstraint, family: str, binaries: set[int], items: list, xs: list) -> dict:
-    """Unit, activity, limit, amount and base of one row (slack and binding are added after);
-    ``items``: its terms (column, coefficient), ``xs``: their columns' values."""
-    share = _share_form(con, items, binaries)
+def _row(con: pulp.LpConstraint, family: str, binaries: set[int], value_of) -> dict:
+    """Unit, activity, limit, amount and base of one row (slack and binding are added after)."""
+    share = _share_form(con, binaries)
     if share is not None:
         part, base, limit = share
-        amount, of = xs[part] * UNIT, sum(xs[i] for i in base) * UNIT
+        amount, of = value_of(part) * UNIT, sum(value_of(v) for v in base) * UNIT
         return {
             "unit": "ratio" if family in RATIO_FAMILIES else "share",
             "activity": amount / of if of > TOLERANCE * UNIT else math.nan,
@@ -66,24 +65,23 @@ def _row(con: pulp.LpConstraint, family: str, binaries: set[int], items: list, x
             "amount_usd": amount,
             "base_usd": of,
         }
+    items = list(con.items())
     if family in OUTCOME_FAMILIES:
         return {
             "unit": "outcomes",
-            "activity": sum(c * x for (_, c), x in zip(items, xs, strict=True)),
+            "activity": sum(c * value_of(v) for v, c in items),
             "limit": -con.constant,
         }
-    binary = [id(v) in binaries for v, _ in items]
-    if all(binary):
+    if all(id(v) in binaries for v, _ in items):
         return {
             "unit": "countries",
-            "activity": sum(c * x for (_, c), x in zip(items, xs, strict=True)),
+            "activity": sum(c * value_of(v) for v, c in items),
             "limit": -con.constant,
         }
-    terms = list(zip(items, xs, binary, strict=True))
-    fixed = sum(c * x for (_, c), x, b in terms if b)
+    fixed = sum(c * value_of(v) for v, c in items if id(v) in binaries)
     return {
         "unit": "usd",
-        "activity": sum(c * x for (_, c), x, b in terms if not b) * UNIT,
+        "activity": sum(c * value_of(v) for v, c in items if id(v) not in binaries) * UNIT,
         "limit": (-con.constant - fixed) * UNIT,
     }
 
@@ -95,7 +93,7 @@ def rule_rows(model: AllocationModel, solution: Solution) -> pd.DataFrame:
     row, a person for an outcome row, one for a share or ramp row), empty where the solve gave
     none. A row of a family switched off (``AllocationModel.set_family``) is not listed."""
     problem = model.problem
-    values = solution.values
+    value_of = solution.value
     binaries = {id(v) for v in model.binaries}
     countries = set(model.countries)
     rows = []
@@ -104,15 +102,13 @@ def rule_rows(model: AllocationModel, solution: Solution) -> pd.DataFrame:
             con = problem.get_constraint_by_name(name)
             if con is None:  # switched off
                 continue
-            items = list(con.items())
-            xs = [values.get(v.name, 0.0) for v, _ in items]
-            raw = sum(c * x for (_, c), x in zip(items, xs, strict=True))
+            raw = sum(c * value_of(v) for v, c in con.items())
             rhs = -con.constant
             gap = rhs - raw if con.sense == pulp.LpConstraintLE else raw - rhs
             if con.sense == pulp.LpConstraintEQ:
                 gap = abs(gap)
-            active = any(abs(x) > TOLERANCE for x in xs)
-            row = {"name": name, "family": family, **_row(con, family, binaries, items, xs)}
+            active = any(abs(value_of(v)) > TOLERANCE for v in con)
+            row = {"name": name, "family": family, **_row(con, family, binaries, value_of)}
             slack = row["limit"] - row["activity"]
             if con.sense == pulp.LpConstraintGE:
                 slack = -slack
@@ -121,7 +117,7 @@ def rule_rows(model: AllocationModel, solution: Solution) -> pd.DataFrame:
             iso = country_of(name, countries)
             row.update(
                 iso3=iso,
-                selected=(solution.value(model.select[iso]) > 0.5) if iso else None,
+                selected=(value_of(model.select[iso]) > 0.5) if iso else None,
                 slack=slack + 0.0,  # + 0.0: no "-0" in constraints.csv
                 limit=row["limit"] + 0.0,
                 binding=bool(active and abs(gap) <= TOLERANCE * max(1.0, abs(rhs))),
