@@ -517,8 +517,10 @@ class Session:
         that the amounts do not depend on the solves before (a Monte Carlo study gives the same
         bytes whichever worker solved which draw). Leaves the copy's bounds and integrality as
         they were (the next outside relaxation starts from its own basis)."""
-        if cold:
-            self.highs.clearSolver()
+        if cold:  # the model handed over anew: HiGHS keeps the scaling it computed from the
+            # numbers of its first solve, so a worker whose first solve was another draw gave
+            # amounts that differed in the last digits (tests/test_uncertainty.py)
+            self.highs.passModel(self.highs.getLp())
         index = self.integer_cols
         self._integrality(index, False)
         self.highs.changeColsBounds(len(index), index, fixed, fixed)
