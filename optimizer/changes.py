@@ -143,7 +143,7 @@ def set_inputs(m: AllocationModel, inputs: ModelInputs) -> None:
     # 40% of the build).
     try:
         scratch = build_model(inputs, links=False, reuse=m)
-        skip = {f"link_{var.name}" for var in m.columns["var"]}
+        skip = {con.name for con in m.links()}
         old_rows = {n: con for n, con in m.problem._constraints.items() if n not in skip}
         new_rows = scratch.problem._constraints
         same = len(scratch.variables) == len(m.variables) and all(
@@ -222,10 +222,7 @@ class _Changes:
         old, new = m.columns["width_usd"].to_numpy(), scratch.columns["width_usd"].to_numpy()
         moved = np.flatnonzero(old != new)
         upper = new[moved] / UNIT
-        if m.link_rows is None:  # found once: the links are never rebuilt
-            rows = m.problem._constraints
-            m.link_rows = [rows[f"link_{var.name}"] for var in m.columns["var"]]
-        links = [m.link_rows[j] for j in moved.tolist()]
+        links = [m.links()[j] for j in moved.tolist()]
         spend = m.columns["var"].to_numpy()[moved].tolist()
         select = [m.select[iso] for iso in m.columns["iso3"].to_numpy()[moved].tolist()]
         for var, link, y, up in zip(spend, links, select, upper.tolist(), strict=True):

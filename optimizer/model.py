@@ -61,7 +61,7 @@ class AllocationModel:
     reused: dict[str, pulp.LpVariable] = field(default_factory=dict)  # build_model(..., reuse=)
     rows_of: dict[str, list[str]] = field(default_factory=dict)  # rows each family function built
     sketch: dict[str, tuple[dict, float]] | None = None  # a partial rebuild's rows (build_model)
-    link_rows: list[pulp.LpConstraint] | None = None  # each spend column's link (set_inputs)
+    link_rows: list[pulp.LpConstraint] | None = None  # each spend column's link (``links``)
 
     # ------------------------------------------------------------------ the inputs, by name
     @property
@@ -117,6 +117,14 @@ class AllocationModel:
     def set_inputs(self, inputs: ModelInputs) -> None:
         """New inputs of the same structure (a draw of the curves), applied in place."""
         changes.set_inputs(self, inputs)
+
+    def links(self) -> list[pulp.LpConstraint]:
+        """Each spend column's selection link (``define_selection_link``), found once: the
+        links are never rebuilt (a draw sets their coefficients in place)."""
+        if self.link_rows is None:
+            rows = self.problem._constraints
+            self.link_rows = [rows[link_name(var)] for var in self.columns["var"]]
+        return self.link_rows
 
     @property
     def binaries(self) -> list[pulp.LpVariable]:
@@ -179,6 +187,11 @@ class AllocationModel:
         self.families[family].append(name)
 
 
+def link_name(var: pulp.LpVariable) -> str:
+    """The name of a spend column's selection link (``define_selection_link``)."""
+    return f"link_{var.name}"
+
+
 def country_of(name: str, countries: set[str]) -> str:
     """The country a row or column is named after (``x_THA_shelter_2016_s3``: THA), "" if none."""
     return next((part for part in name.split("_") if part in countries), "")
@@ -224,7 +237,7 @@ def define_selection_link(m: AllocationModel) -> None:
     cols = m.columns
     columns = (cols[c].tolist() for c in ("var", "iso3", "width_usd"))
     for var, iso, width in zip(*columns, strict=True):
-        m.define(f"link_{var.name}", {var: 1.0, m.select[iso]: -width / UNIT}, LE)
+        m.define(link_name(var), {var: 1.0, m.select[iso]: -width / UNIT}, LE)
 
 
 def define_budget(m: AllocationModel) -> None:

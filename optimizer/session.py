@@ -167,9 +167,9 @@ class Session:
         """Each spend column's selection link (``model.define_selection_link``): its row and
         its country's selection column (found once, on first use)."""
         if self.link_index is None:
-            spend = self.model.columns
-            rows = self.rows_at([f"link_{var.name}" for var in spend["var"]])
-            select = np.array([self.select_cols[iso] for iso in spend["iso3"]], dtype=np.int32)
+            rows = self.rows_at([con.name for con in self.model.links()])
+            isos = self.model.columns["iso3"]
+            select = np.array([self.select_cols[iso] for iso in isos], dtype=np.int32)
             self.link_index = rows, select
         return self.link_index
 

@@ -68,14 +68,10 @@ def set_widths(model: AllocationModel, widths: np.ndarray) -> None:
     sample-average model of ``robust.py``, built on a fresh model before its first solve)."""
     cols = model.columns
     cols["width_usd"] = widths
-    links = {
-        name[len("link_") :]: con
-        for name, con in model.problem._constraints.items()
-        if name.startswith("link_")
-    }
-    for var, iso, width in zip(cols["var"], cols["iso3"], widths, strict=True):
+    links = model.links()
+    for var, link, iso, width in zip(cols["var"], links, cols["iso3"], widths, strict=True):
         var.upBound = width / UNIT
-        links[var.name].expr[model.select[iso]] = -width / UNIT
+        link.expr[model.select[iso]] = -width / UNIT
 
 
 def model_spend(model: AllocationModel, solution: Solution) -> pd.DataFrame:
