@@ -39,6 +39,19 @@ SUPPORT = 1e-6  # a selection above this in the outside relaxation brings its co
 ROUGH = 1e-3  # a round that searched nothing: its split relaxation stops this near (relative)
 POLISH_TOLERANCE = 1e-10  # the tie-break (model.TIE_BREAK) must decide between equal allocations
 DUAL_TOLERANCE = 1e-7  # HiGHS's default, restored after a polish
+# HiGHS's MIP on a cut-out model (``Session._within_cut``), beyond the session's settings. The
+# cut-out has already done what presolve would (the countries held out are gone) and its optimum
+# is found by rounding at the root, so presolve, the feasibility jump, RINS, RENS and the root
+# reduced-cost heuristic only cost time. Measured (2026-12-01, one thread, the same optima): 24
+# Monte Carlo draws' cut-outs 9.8 s -> 5.8 s, none slower by more than 0.08 s; the 9 bundled
+# scenarios' 4.5 s -> 3.2 s, none slower.
+CUT_OUT_OPTIONS = {
+    "presolve": "off",
+    "mip_heuristic_run_feasibility_jump": False,
+    "mip_heuristic_run_rins": False,
+    "mip_heuristic_run_rens": False,
+    "mip_heuristic_run_root_reduced_cost": False,
+}
 
 
 @dataclass(frozen=True)
@@ -424,6 +437,8 @@ class Session:
         with _stdout_silenced():  # the session's class: an analysis's copies solve in its thread
             highs = type(self.highs)()
         _highs_options(highs, self.settings)
+        for option, value in CUT_OUT_OPTIONS.items():
+            highs.setOptionValue(option, value)
         _, limit = self.highs.getOptionValue("time_limit")
         highs.setOptionValue("time_limit", max(0.0, limit - self.highs.getRunTime()))
         pass_lp(highs, *cut)
