@@ -274,11 +274,9 @@ class _Changes:
         session.set_costs_at(np.arange(len(costs), dtype=np.int32), costs)
         link_rows, link_selects = session.links()
         moved = self.spend_moved
-        session.set_coeffs(link_rows[moved], link_selects[moved], -self.spend_upper)
-        if self.coeff_values:
-            session.set_coeffs(
-                session.rows_at(self.coeff_rows),
-                session.cols_at(self.coeff_cols),
-                np.array(self.coeff_values, dtype=float),
-            )
+        session.set_coeffs(  # the links' and the rest together: one hand-over (Session.set_coeffs)
+            np.concatenate([link_rows[moved], session.rows_at(self.coeff_rows)]),
+            np.concatenate([link_selects[moved], session.cols_at(self.coeff_cols)]),
+            np.concatenate([-self.spend_upper, np.array(self.coeff_values, dtype=float)]),
+        )
         _rows(m, self.changed_rows)
