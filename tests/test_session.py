@@ -504,3 +504,156 @@ def test_the_split_follows_a_change_to_a_country_s_own_columns():
     whole = session._outside_lp(outside, None)
     assert again.objective == pytest.approx(whole.objective, rel=1e-7, abs=1e-6)
     assert session._score(again.objective) < session._score(first.objective)
+
+
+def _copy_of(session):
+    """The solver copy's numbers: matrix (dense), costs, column and row bounds."""
+    from optimizer.session import matrix_of
+
+    lp = session.highs.getLp()
+    return (
+        matrix_of(lp).toarray(),
+        np.array(lp.col_cost_),
+        np.array(lp.col_lower_),
+        np.array(lp.col_upper_),
+        np.array(lp.row_lower_),
+        np.array(lp.row_upper_),
+    )
+
+
+@pytest.mark.parametrize("bulk", [0, 10**9])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_draw_reaches_the_solver_copy_whole(seed, bulk, monkeypatch):
+    """After a draw in place, the solver copy holds what a copy of a cold build holds (matrix,
+    costs, bounds) and the session's own matrix is the copy's, whether the coefficients were
+    handed over one by one or with the whole model (``Session.set_coeffs``)."""
+    from optimizer import session as session_module
+    from optimizer.session import Session
+
+    monkeypatch.setattr(session_module, "BULK_COEFFS", bulk)
+    world, prep, _ = warm(seed)
+    scale = {"unit_cost_usd": 0.7, "saturation": 1.4}
+    curves = build_curves(
+        world.view,
+        prep.countries,
+        world.catalogue,
+        world.scenario.objective,
+        draw=lambda kind, key, iso, value: value * scale.get(kind, 1.0),
+    )
+    inputs = prep.model.inputs.with_curves(curves)
+    prep.model.set_inputs(inputs)
+    session = prep.model.session
+    fresh = Session(build_model(inputs), world.scenario.solver)
+    assert [v.name for v in session.variables] == [v.name for v in fresh.variables]
+    for ours, theirs in zip(_copy_of(session), _copy_of(fresh), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_array_equal(session.matrix().toarray(), _copy_of(session)[0])
+
+
+def test_a_coefficient_set_to_zero_or_added_reaches_the_copy_and_the_matrix():
+    """``Session.set_coeffs`` where the matrix's structure changes (an entry set to 0, a new
+    non-zero): the copy and the session's own matrix agree, and a later bulk change finds its
+    entries in the new structure."""
+    from optimizer import session as session_module
+    from optimizer.session import Session
+
+    world = random_instance(np.random.default_rng(5002), focus_rules=True)
+    session = Session(world.prepare().model, world.scenario.solver)
+    rows, selects = session.links()
+    empty = next(i for i in range(len(session.variables)) if session.a[0, i] == 0)
+    session.set_coeffs(np.array([rows[0], 0]), np.array([selects[0], empty]), np.array([0.0, 2.5]))
+    assert session.a[rows[0], selects[0]] == 0 and session.a[0, empty] == 2.5
+    np.testing.assert_array_equal(session.matrix().toarray(), _copy_of(session)[0])
+    session_module.BULK_COEFFS, kept = 0, session_module.BULK_COEFFS
+    try:
+        session.set_coeffs(rows[1:], selects[1:], np.full(len(rows) - 1, -3.0))
+    finally:
+        session_module.BULK_COEFFS = kept
+    assert (session.a[rows[1:], selects[1:]] == -3.0).all()
+    np.testing.assert_array_equal(session.matrix().toarray(), _copy_of(session)[0])
+
+
+def test_a_country_s_rows_with_one_column_become_its_bounds():
+    """``decompose._as_bounds``: with the selection (column 0) fixed at 1, a row left with one
+    column is that column's bound (its selection term a constant: x - 4y <= 0 is x <= 4;
+    2x + y >= 3 is x >= 1; -x >= -5 is x <= 5); other rows stay; bounds that would cross leave
+    the LP as it was."""
+    from scipy import sparse
+
+    from optimizer.decompose import _as_bounds
+
+    inf = np.inf
+    matrix = sparse.csr_matrix(
+        np.array(
+            [
+                [-4.0, 1.0, 0.0],  # x1 - 4y <= 0
+                [1.0, 2.0, 0.0],  # 2 x1 + y >= 3
+                [0.0, -1.0, 0.0],  # -x1 >= -5
+                [0.0, 1.0, 1.0],  # x1 + x2 <= 6: two columns, stays
+                [1.0, 0.0, 0.0],  # y alone: stays
+            ]
+        )
+    )
+    rows = (np.array([-inf, 3.0, -5.0, -inf, 0.0]), np.array([0.0, inf, inf, 6.0, 1.0]))
+    cols = (np.array([1.0, 0.0, 0.0]), np.array([1.0, 10.0, 10.0]))
+    own, (r_lo, r_hi), (c_lo, c_hi) = _as_bounds(matrix, 0, rows, cols)
+    assert own.toarray().tolist() == [[0.0, 1.0, 1.0], [1.0, 0.0, 0.0]]
+    assert r_lo.tolist() == [-inf, 0.0] and r_hi.tolist() == [6.0, 1.0]
+    assert c_lo.tolist() == [1.0, 1.0, 0.0] and c_hi.tolist() == [1.0, 4.0, 10.0]
+    crossing = (np.array([1.0, 5.0, 0.0]), cols[1])  # x1 >= 5 against x1 <= 4
+    same = _as_bounds(matrix, 0, rows, crossing)
+    assert same[0] is not None and same[0].shape == matrix.shape
+    assert same[2] is crossing
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 4, 5, 6, 7, 8])  # 3: no country is feasible alone
+def test_a_country_s_lp_with_its_rows_as_bounds_has_the_same_optimum(seed):
+    """On random instances, each country's LP (selection at 1) and the same LP with its
+    one-column rows made bounds have the same optimum at random prices of the shared rows."""
+    import highspy
+
+    from optimizer.decompose import Decomposition, _highs
+    from optimizer.session import Session, pass_lp
+
+    world = random_instance(np.random.default_rng(6000 + seed), focus_rules=True)
+    session = Session(world.prepare().model, world.scenario.solver)
+    split = Decomposition(session)
+    lp, matrix = session.lp(), session.matrix()
+    rng = np.random.default_rng(seed)
+    rows_matrix = matrix[: lp.num_row_ - 1]
+    compared = 0
+    for iso in session.select_cols:
+        block = next(b for b in split.blocks if b.iso == iso)
+        if block.highs is None:
+            continue
+        own_rows = [
+            r
+            for r in split.own
+            if set(rows_matrix[r].indices) <= set(block.cols.tolist())
+            and len(rows_matrix[r].indices)
+        ]
+        whole = _highs()
+        lower, upper = np.array(lp.col_lower_)[block.cols], np.array(lp.col_upper_)[block.cols]
+        at = block.cols.tolist().index(session.select_cols[iso])
+        lower[at] = upper[at] = 1.0
+        pass_lp(
+            whole,
+            rows_matrix[own_rows][:, block.cols],
+            np.zeros(len(block.cols)),
+            (lower, upper),
+            (np.array(lp.row_lower_)[own_rows], np.array(lp.row_upper_)[own_rows]),
+        )
+        assert block.highs.getNumRow() < whole.getNumRow()  # the links went
+        for _ in range(3):
+            prices = split._clip(rng.normal(0.0, 50.0, len(split.shared)))  # as pricing has them
+            costs = (split.cost - split.coupling.T @ prices)[block.cols]
+            ends = []
+            for highs in (whole, block.highs):
+                highs.changeColsCost(len(costs), np.arange(len(costs), dtype=np.int32), costs)
+                highs.run()
+                ends.append((highs.getModelStatus(), highs.getInfo().objective_function_value))
+            assert ends[1][0] == ends[0][0]  # a country with no compact has none either way
+            if ends[0][0] == highspy.HighsModelStatus.kOptimal:
+                assert ends[1][1] == pytest.approx(ends[0][1], rel=1e-9, abs=1e-9)
+                compared += 1
+    assert compared
