@@ -222,7 +222,8 @@ class _Changes:
         old, new = m.columns["width_usd"].to_numpy(), scratch.columns["width_usd"].to_numpy()
         moved = np.flatnonzero(old != new)
         upper = new[moved] / UNIT
-        links = [m.links()[j] for j in moved.tolist()]
+        every = m.links()
+        links = [every[j] for j in moved.tolist()]
         spend = m.columns["var"].to_numpy()[moved].tolist()
         select = [m.select[iso] for iso in m.columns["iso3"].to_numpy()[moved].tolist()]
         for var, link, y, up in zip(spend, links, select, upper.tolist(), strict=True):
