@@ -607,9 +607,11 @@ class Session:
             if self.is_mip:
                 self._integrality(index, True)
 
-    def solve(self, settings: SolverSection | None = None) -> Solution:
+    def solve(self, settings: SolverSection | None = None, duals: bool = True) -> Solution:
         """The model's solve (``solve.solve`` with HiGHS): ``search``, then the fixed LP, from no
-        basis, for the amounts and the row duals. ``settings``: the scenario's solver settings, if changed."""
+        basis, for the amounts and the row duals. ``settings``: the scenario's solver settings,
+        if changed. Without ``duals`` (a Monte Carlo draw) the fixed LP runs on the chosen
+        countries alone (``fixed_cut``) and the solution has no duals."""
         import time
 
         if settings is not None:
@@ -617,23 +619,54 @@ class Session:
             _highs_options(self.highs, settings)
         start = time.perf_counter()
         found = self.search()
-        values, duals = found.values, None
+        values, row_duals = found.values, None
         if found.status.has_solution and self.model.select:
             fixed = np.round(found.values[self.integer_cols])
-            polished = self.fixed_lp(fixed, cold=True)
+            polished = None if duals else self.fixed_cut(found.values)
+            if polished is None:
+                polished = self.fixed_lp(fixed, cold=True)
+                if polished is not None and duals:
+                    row_duals = polished[1]
             if polished is not None:
-                values, duals = polished[0], polished[1]
+                values = polished[0]
         elif found.status == Status.OPTIMAL and not self.is_mip:
             solution = self.highs.getSolution()
-            if solution.dual_valid:
-                duals = self.sign * np.array(solution.row_dual)
+            if solution.dual_valid and duals:
+                row_duals = self.sign * np.array(solution.row_dual)
         detail = ""
         if found.status == Status.ERROR:
             status_text = self.highs.modelStatusToString(self.highs.getModelStatus())
             detail = f"HiGHS model status: {status_text}"
         if found.status.has_solution:
             self.last = values
-        return self.solution(found, values, duals, time.perf_counter() - start, detail)
+        return self.solution(found, values, row_duals, time.perf_counter() - start, detail)
+
+    def fixed_cut(self, found: np.ndarray) -> tuple[np.ndarray] | None:
+        """``fixed_lp``'s amounts without its duals: the LP with every integer column at its
+        value in ``found`` on the model with the countries ``found`` does not choose cut out
+        (``_cut_out``: their columns are 0 in every allocation), on an instance of its own, so
+        from no basis. The same LP, about a tenth of the rows: 0.02 s against 0.09 s on the
+        baseline. (values,); None where cutting is not the same problem or the LP ends
+        otherwise than optimal."""
+        chosen = {c for c, i in self.select_cols.items() if found[i] > 0.5}
+        cut = self._cut_out(chosen)
+        if cut is None:
+            return None
+        (matrix, cost, (lower, upper), rows, integrality, offset), kept = cut
+        whole = np.flatnonzero(integrality != 0)  # the integer columns kept: at their values
+        lower, upper = lower.copy(), upper.copy()
+        lower[whole] = upper[whole] = np.round(found[kept][whole])
+        with _stdout_silenced():
+            highs = type(self.highs)()
+        _highs_options(highs, self.settings)
+        highs.setOptionValue("dual_feasibility_tolerance", POLISH_TOLERANCE)
+        pass_lp(highs, matrix, cost, (lower, upper), rows, offset=offset)
+        status, _ = run(highs, False)
+        if status != Status.OPTIMAL:
+            return None
+        values = np.zeros(len(self.variables))
+        values[kept] = highs.getSolution().col_value
+        return (values,)
 
     def solution(self, found: Found, values, duals, seconds: float, detail: str) -> Solution:
         objective = self.objective_of(values) if found.status.has_solution else None

@@ -237,11 +237,15 @@ def _relative_gap(objective: float | None, bound: float | None) -> float | None:
     return abs(bound - objective) / max(1e-9, abs(objective))
 
 
-def solve(model: AllocationModel, settings: SolverSection, name: str | None = None) -> Solution:
+def solve(
+    model: AllocationModel, settings: SolverSection, name: str | None = None, duals: bool = True
+) -> Solution:
     """Solve ``model`` and say how good the answer is. With HiGHS the model keeps its solver
-    session (``optimizer.session``): the next solve starts from this one's basis. With CBC the
-    selection CBC chose is polished by HiGHS (the LP with the selection fixed, in full precision:
-    two solvers that choose the same countries give byte-identical allocations)."""
+    session (``optimizer.session``): the next solve starts from this one's basis; without
+    ``duals`` (a Monte Carlo draw) the solution has no row duals, and its final LP is smaller.
+    With CBC the selection CBC chose is polished by HiGHS (the LP with the selection fixed, in
+    full precision: two solvers that choose the same countries give byte-identical
+    allocations)."""
     from optimizer.session import Session
 
     name = name or settings.name
@@ -252,7 +256,7 @@ def solve(model: AllocationModel, settings: SolverSection, name: str | None = No
     if name == "highs":
         if model.session is None:
             model.session = Session(model, settings)
-        return model.session.solve(settings)
+        return model.session.solve(settings, duals)
     return _solve_with_cbc(model, settings)
 
 

@@ -657,3 +657,37 @@ def test_a_country_s_lp_with_its_rows_as_bounds_has_the_same_optimum(seed):
                 assert ends[1][1] == pytest.approx(ends[0][1], rel=1e-9, abs=1e-9)
                 compared += 1
     assert compared
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_fixed_lp_on_the_chosen_countries_gives_the_whole_one_s_amounts(seed):
+    """``Session.fixed_cut`` (a solve without duals: the final LP on the chosen countries
+    alone) gives the amounts of ``fixed_lp`` on the whole model, after a draw in place too; a
+    solve without duals has none and the same allocation as one with them."""
+    world, prep, info = warm(seed)
+    session = prep.model.session
+    for _ in range(2):
+        found = session.last
+        cut = session.fixed_cut(found)
+        assert cut is not None
+        whole = session.fixed_lp(np.round(found[session.integer_cols]), cold=True)
+        np.testing.assert_allclose(cut[0], whole[0], rtol=1e-9, atol=1e-9)
+        assert session.objective_of(cut[0]) == pytest.approx(session.objective_of(whole[0]))
+        without = solve(prep.model, world.scenario.solver, duals=False)
+        assert without.duals == {} and info.duals
+        assert without.values.keys() == info.values.keys()
+        np.testing.assert_allclose(
+            list(without.values.values()),
+            list(solve(prep.model, world.scenario.solver).values.values()),
+            rtol=1e-9,
+            atol=1e-9,
+        )
+        curves = build_curves(
+            world.view,
+            prep.countries,
+            world.catalogue,
+            world.scenario.objective,
+            draw=lambda kind, key, iso, value: value * (0.8 if kind == "unit_cost_usd" else 1.0),
+        )
+        prep.model.set_inputs(prep.model.inputs.with_curves(curves))
+        solve(prep.model, world.scenario.solver)

@@ -221,7 +221,7 @@ def resolve(
     inputs = draw_inputs(prep, draw, discount_rate)
     scenario, curves, model = inputs.scenario, inputs.curves, prep.model
     model.set_inputs(inputs)
-    info = solve(model, scenario.solver)
+    info = solve(model, scenario.solver, duals=False)
     mode_impact = impact_of(mode_spend, curves, scenario, prep.catalogue)
     if not info.status.has_solution:
         return DrawOutcome(index, draw.seed, str(info.status), None, None, mode_impact, (), {})
