@@ -334,6 +334,13 @@ class Session:
         self.new_costs = False
         chosen = {c for c, i in self.select_cols.items() if now[0][i] > 0.5}
         last = None if guess_first else self.last
+        if best is None and last is not None and len(last) == len(self.variables):
+            # the last optimum's countries and tipping points with their amounts re-solved
+            # under the change, as the first MIP's start: HiGHS then only proves it (measured on
+            # the baseline's budget changes: 0.12-0.13 s against 0.29-0.34 s, for 0.03 s)
+            start = self.fixed_cut(last)
+            if start is not None:
+                best = Found(Status.FEASIBLE, *start)
         for guess in (best.values if best is not None else None, last):
             if guess is not None and len(guess) == len(self.variables):
                 chosen |= {c for c, i in self.select_cols.items() if guess[i] > 0.5}
@@ -641,21 +648,26 @@ class Session:
             self.last = values
         return self.solution(found, values, row_duals, time.perf_counter() - start, detail)
 
-    def fixed_cut(self, found: np.ndarray) -> tuple[np.ndarray] | None:
+    def fixed_cut(self, found: np.ndarray) -> tuple[np.ndarray, float] | None:
         """``fixed_lp``'s amounts without its duals: the LP with every integer column at its
         value in ``found`` on the model with the countries ``found`` does not choose cut out
         (``_cut_out``: their columns are 0 in every allocation), on an instance of its own, so
-        from no basis. The same LP, about a tenth of the rows: 0.02 s against 0.09 s on the
-        baseline. (values,); None where cutting is not the same problem or the LP ends
-        otherwise than optimal."""
+        from no basis. The same LP, about a tenth of the rows: 0.03 s against 0.09 s on the
+        baseline. (values, objective in the model's sense, on the copy's costs as they stand);
+        None where cutting is not the same problem, an integer value is outside its column's
+        bounds as they stand (an analysis holding a country out) or the LP ends otherwise
+        than optimal."""
         chosen = {c for c, i in self.select_cols.items() if found[i] > 0.5}
         cut = self._cut_out(chosen)
         if cut is None:
             return None
         (matrix, cost, (lower, upper), rows, integrality, offset), kept = cut
         whole = np.flatnonzero(integrality != 0)  # the integer columns kept: at their values
+        at = np.round(found[kept][whole])
+        if (at < lower[whole]).any() or (at > upper[whole]).any():
+            return None
         lower, upper = lower.copy(), upper.copy()
-        lower[whole] = upper[whole] = np.round(found[kept][whole])
+        lower[whole] = upper[whole] = at
         with _stdout_silenced():
             highs = type(self.highs)()
         _highs_options(highs, self.settings)
@@ -666,7 +678,7 @@ class Session:
             return None
         values = np.zeros(len(self.variables))
         values[kept] = highs.getSolution().col_value
-        return (values,)
+        return values, self.sign * highs.getInfo().objective_function_value
 
     def solution(self, found: Found, values, duals, seconds: float, detail: str) -> Solution:
         objective = self.objective_of(values) if found.status.has_solution else None

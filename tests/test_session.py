@@ -691,3 +691,31 @@ def test_the_fixed_lp_on_the_chosen_countries_gives_the_whole_one_s_amounts(seed
         )
         prep.model.set_inputs(prep.model.inputs.with_curves(curves))
         solve(prep.model, world.scenario.solver)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_re_solve_that_holds_a_chosen_country_out_never_returns_it(seed):
+    """A re-solve starts its first MIP from the last optimum's countries, their amounts
+    re-solved (``Session.fixed_cut``); with one of those countries held at 0 on the copy (as an
+    analysis holds it, without telling the session), that start does not exist, and the
+    re-solve is the optimum without the country: no better than before, and the country at 0."""
+    world, prep, info = warm(seed)
+    session = prep.model.session
+    chosen = info.chosen(prep.model.select)
+    y = np.array([session.select_cols[chosen[0]]], dtype=np.int32)
+    assert session.fixed_cut(session.last) is not None  # the start, before the hold
+    session.highs.changeColsBounds(1, y, np.zeros(1), np.zeros(1))
+    try:
+        assert session.fixed_cut(session.last) is None
+        found = session.search()
+    finally:
+        session.highs.changeColsBounds(1, y, session.col_lower[y], session.col_upper[y])
+    held = changed(
+        world, "selection", {"lock_out": [*world.scenario.selection.lock_out, chosen[0]]}
+    )
+    cold = held.solve()[1]
+    assert found.status.has_solution == cold.status.has_solution
+    if cold.status == Status.OPTIMAL:
+        assert found.values[y[0]] == 0
+        assert found.objective == pytest.approx(cold.objective, rel=1e-6)
+        assert session._score(found.objective) <= session._score(info.objective) + 1e-6
