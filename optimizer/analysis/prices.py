@@ -127,8 +127,19 @@ def price_rules(
         [_price_row(r, family, len(names), found[r], objective) for r, family, names in listed],
         columns=PRICE_COLUMNS,
     )
+    return by_price(frame)
+
+
+def by_price(frame: pd.DataFrame) -> pd.DataFrame:
+    """The price table costliest first, ties by rule name; losses equal as written (6 decimals,
+    ``result.plain_number``) are ties, so solver noise in a rule that costs nothing (a loss of
+    1e-11) does not move its row."""
     return frame.sort_values(
-        ["impact_lost", "rule"], ascending=[False, True], na_position="last", ignore_index=True
+        ["impact_lost", "rule"],
+        ascending=[False, True],
+        na_position="last",
+        ignore_index=True,
+        key=lambda col: pd.to_numeric(col).round(6) if col.name == "impact_lost" else col,
     )
 
 

@@ -16,6 +16,7 @@ from optimizer.analysis.margins import (
 )
 from optimizer.analysis.pool import WORKERS, ResolverPool
 from optimizer.analysis.prices import (
+    by_price,
     price_rules,
     price_stream_restrictions,
     restricted_streams,
@@ -62,9 +63,7 @@ def analyse(
     if rebuild is not None and restricted_streams(scenario):
         extra.append(price_stream_restrictions(scenario, objective, rebuild, progress))
     if extra:
-        prices = pd.concat([prices, *extra], ignore_index=True).sort_values(
-            ["impact_lost", "rule"], ascending=[False, True], na_position="last", ignore_index=True
-        )
+        prices = by_price(pd.concat([prices, *extra], ignore_index=True))
     margins = marginal_values(resolver, duals, selected)
     rules, money = price_sentences(prices, scenario), margin_sentences(margins, objective)
     reasons = [left_out_sentence(e, str(names.get(e.iso3, ""))) for e in left_out]
