@@ -411,3 +411,19 @@ def test_clone_solves_alone_and_as_the_original():
     assert relaxed.objective == pytest.approx(11 * RATE, rel=1e-6)  # C takes the last $2M
     assert resolver.solve().objective == pytest.approx(info.objective, rel=1e-9)
     assert twin.solve().objective == pytest.approx(info.objective, rel=1e-9)
+
+
+def test_the_price_table_orders_losses_as_written_then_by_rule():
+    """Costliest first; losses equal at the CSV's 6 decimals (a loss of 1e-11 is solver noise)
+    tie and go by rule name; a rule with no price last."""
+    import pandas as pd
+
+    from optimizer.analysis.prices import by_price
+
+    frame = pd.DataFrame(
+        {
+            "rule": ["b", "a", "c", "d", "e", "f"],
+            "impact_lost": [1e-11, 0.0, 5.0, None, 5.000001, 5.0000001],
+        }
+    )
+    assert by_price(frame)["rule"].tolist() == ["e", "c", "f", "a", "b", "d"]
