@@ -384,6 +384,9 @@ class Session:
                 proven = best is not None and score(out.objective) <= enough(best)
                 if not (searched and proven):  # the countries it funds join the set
                     chosen |= {c for c in outside if out.values[self.select_cols[c]] > SUPPORT}
+                    if best is None:  # its selection rounded, as the first MIP's start
+                        start = self.fixed_cut(out.values)
+                        best = None if start is None else Found(Status.FEASIBLE, *start)
                     continue
                 bounds.append(out.objective)
             elif not searched:
