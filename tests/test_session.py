@@ -673,6 +673,7 @@ def test_the_fixed_lp_on_the_chosen_countries_gives_the_whole_one_s_amounts(seed
         whole = session.fixed_lp(np.round(found[session.integer_cols]), cold=True)
         np.testing.assert_allclose(cut[0], whole[0], rtol=1e-9, atol=1e-9)
         assert session.objective_of(cut[0]) == pytest.approx(session.objective_of(whole[0]))
+        assert cut[1] == pytest.approx(session.objective_of(cut[0]), rel=1e-12)  # a start's
         without = solve(prep.model, world.scenario.solver, duals=False)
         assert without.duals == {} and info.duals
         assert without.values.keys() == info.values.keys()
