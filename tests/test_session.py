@@ -78,6 +78,19 @@ def resolved(prep):
     return collect(prep, info)
 
 
+def scaled_inputs(world: World, prep, scale: dict):
+    """The model's inputs on new curves: each uncertain number of a kind in ``scale`` times its
+    factor (a draw, by hand)."""
+    curves = build_curves(
+        world.view,
+        prep.countries,
+        world.catalogue,
+        world.scenario.objective,
+        draw=lambda kind, key, iso, value: value * scale.get(kind, 1.0),
+    )
+    return prep.model.inputs.with_curves(curves)
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_budget_change_resolves_as_a_cold_build(seed):
     world, prep, _ = warm(seed)
@@ -134,15 +147,7 @@ def test_a_draw_applied_in_place_resolves_as_a_cold_build(seed, recorded):
     if recorded:
         iso = next(c for c in prep.model.countries if c not in info.chosen(prep.model.select))
         prep.model.set_col_bounds([f"y_{iso}"], 0.0, 0.0)
-    scale = {"unit_cost_usd": 0.8, "saturation": 1.3, "weight": 1.1}
-    curves = build_curves(
-        world.view,
-        prep.countries,
-        world.catalogue,
-        world.scenario.objective,
-        draw=lambda kind, key, iso, value: value * scale.get(kind, 1.0),
-    )
-    inputs = prep.model.inputs.with_curves(curves)
+    inputs = scaled_inputs(world, prep, {"unit_cost_usd": 0.8, "saturation": 1.3, "weight": 1.1})
     assert _curve_families(prep.model, inputs) == (None if recorded else CURVE_FAMILIES)
     prep.model.set_inputs(inputs)
     result = resolved(prep)
@@ -532,15 +537,7 @@ def test_a_draw_reaches_the_solver_copy_whole(seed, bulk, monkeypatch):
 
     monkeypatch.setattr(session_module, "BULK_COEFFS", bulk)
     world, prep, _ = warm(seed)
-    scale = {"unit_cost_usd": 0.7, "saturation": 1.4}
-    curves = build_curves(
-        world.view,
-        prep.countries,
-        world.catalogue,
-        world.scenario.objective,
-        draw=lambda kind, key, iso, value: value * scale.get(kind, 1.0),
-    )
-    inputs = prep.model.inputs.with_curves(curves)
+    inputs = scaled_inputs(world, prep, {"unit_cost_usd": 0.7, "saturation": 1.4})
     prep.model.set_inputs(inputs)
     session = prep.model.session
     fresh = Session(build_model(inputs), world.scenario.solver)
@@ -683,14 +680,7 @@ def test_the_fixed_lp_on_the_chosen_countries_gives_the_whole_one_s_amounts(seed
             rtol=1e-9,
             atol=1e-9,
         )
-        curves = build_curves(
-            world.view,
-            prep.countries,
-            world.catalogue,
-            world.scenario.objective,
-            draw=lambda kind, key, iso, value: value * (0.8 if kind == "unit_cost_usd" else 1.0),
-        )
-        prep.model.set_inputs(prep.model.inputs.with_curves(curves))
+        prep.model.set_inputs(scaled_inputs(world, prep, {"unit_cost_usd": 0.8}))
         solve(prep.model, world.scenario.solver)
 
 
