@@ -233,6 +233,8 @@ class Session:
             row_of = np.repeat(np.arange(a.shape[0], dtype=np.int64), np.diff(a.indptr))
             self.a_keys = row_of * a.shape[1] + a.indices
         wanted = rows * a.shape[1] + cols
+        if len(self.a_keys) == 0:
+            return None if len(wanted) else np.array([], dtype=np.int64)
         at = np.minimum(np.searchsorted(self.a_keys, wanted), len(self.a_keys) - 1)
         return at if len(at) == 0 or (self.a_keys[at] == wanted).all() else None
 
