@@ -212,7 +212,10 @@ def _most_spend(m: AllocationModel) -> dict[str, float]:
     compact, the budget (grossed up by the largest host share), and each year at most its
     absorptive cap and what its curves can absorb."""
     inputs = m.inputs
-    per_year = m.columns.drop_duplicates(["iso3", "component", "segment"])
+    first = m.once(
+        "segments", lambda: ~m.columns.duplicated(["iso3", "component", "segment"]).to_numpy()
+    )
+    per_year = m.columns[first]  # each (country, component, segment) once, the first listed
     capacity = per_year.groupby("iso3")["width_usd"].sum()
     host = max(inputs.host_share.values(), default=0.0)
     budget = inputs.budget.total_usd / (1.0 - host) if host < 1.0 else np.inf

@@ -62,6 +62,7 @@ class AllocationModel:
     rows_of: dict[str, list[str]] = field(default_factory=dict)  # rows each family function built
     sketch: dict[str, tuple[dict, float]] | None = None  # a partial rebuild's rows (build_model)
     link_rows: list[pulp.LpConstraint] | None = None  # each spend column's link (``links``)
+    keyed: dict = field(default_factory=dict)  # what depends on the columns' keys alone (``once``)
 
     # ------------------------------------------------------------------ the inputs, by name
     @property
@@ -149,9 +150,18 @@ class AllocationModel:
         return var
 
     # ------------------------------------------------------------------ groups of spend variables
+    def once(self, key: str, make):
+        """``make()``, made once for this model and the partial rebuilds of its draws
+        (``build_model(only=...)`` shares them): for what depends on the columns' keys alone
+        (country, component, pillar, metric, year, segment), which a draw never changes
+        (``ModelInputs.differs_only_in_curves``), never on their numbers."""
+        if key not in self.keyed:
+            self.keyed[key] = make()
+        return self.keyed[key]
+
     def groups(self, by: list[str]) -> dict[tuple, list[pulp.LpVariable]]:
         """The spend columns by the values of ``by`` (sorted keys; each group in column order)."""
-        index = self.columns.groupby(by, sort=True).indices
+        index = self.once(f"groups {by}", lambda: self.columns.groupby(by, sort=True).indices)
         var = self.columns["var"].to_numpy()
         return {
             (key if isinstance(key, tuple) else (key,)): var[index[key]].tolist()
@@ -420,6 +430,7 @@ def build_model(
     families = [*FAMILIES, *focus.FAMILIES]
     if only is not None:
         m.total, m.year_spend, m.sketch = reuse.total, reuse.year_spend, {}
+        m.keyed = reuse.keyed  # the same columns' keys: only their numbers differ
         families = [define for define in families if define in only]
     rows = problem._constraints if m.sketch is None else m.sketch
     made = []
@@ -458,7 +469,7 @@ def impact_objective(m: AllocationModel) -> pulp.LpAffineExpression:
     cols = m.columns
     delta = 1.0 / (1.0 + m.inputs.budget.discount_rate)
     t = cols["year"] - m.inputs.budget.first_year
-    pair = cols.groupby(["iso3", "component", "year"], sort=True).ngroup()
+    pair = m.once("pairs", lambda: cols.groupby(["iso3", "component", "year"], sort=True).ngroup())
     tie = 1.0 - TIE_BREAK * pair / max(1, pair.max())
     per_year = ~cols["metric"].isin(focus.once_metrics(m))
     coef = cols["value_slope"] * UNIT * delta**t * tie * per_year
