@@ -202,18 +202,17 @@ class Session:
         rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
         values = np.asarray(values, dtype=float)
         at = self._entries(rows, cols)
-        if at is None or not values.all():
+        structure = at is None or not values.all()  # a non-zero added or removed
+        if not structure:
+            data = self.a.data.copy()  # a new matrix: an analysis's copies share the old one
+            data[at] = values
+            self.a = type(self.a)((data, self.a.indices, self.a.indptr), shape=self.a.shape)
+        if structure or len(values) < BULK_COEFFS:
             for r, c, v in zip(rows.tolist(), cols.tolist(), values.tolist(), strict=True):
                 self.highs.changeCoeff(r, c, v)
-            self.a, self.a_keys = matrix_of(self.highs.getLp()), None
-            self.a.sort_indices()
-            return
-        data = self.a.data.copy()  # a new matrix: an analysis's copies share the old one
-        data[at] = values
-        self.a = type(self.a)((data, self.a.indices, self.a.indptr), shape=self.a.shape)
-        if len(values) < BULK_COEFFS:
-            for r, c, v in zip(rows.tolist(), cols.tolist(), values.tolist(), strict=True):
-                self.highs.changeCoeff(r, c, v)
+            if structure:
+                self.a, self.a_keys = matrix_of(self.highs.getLp()), None
+                self.a.sort_indices()
             return
         lp = self.highs.getLp()  # the copy's other numbers as they stand
         pass_lp(
@@ -488,15 +487,21 @@ class Session:
         )
         return cut, kept
 
+    def _own_highs(self):
+        """A HiGHS instance of its own with the session's settings, of the session's class (an
+        analysis's copies solve in its thread)."""
+        with _stdout_silenced():
+            highs = type(self.highs)()
+        _highs_options(highs, self.settings)
+        return highs
+
     def _within_cut(self, cut, kept: np.ndarray, best: Found | None) -> Found:
         """HiGHS's MIP on the cut-out model (``_cut_out``), on an instance of its own with the
         session's settings and what is left of its time limit; values mapped back to every
         column (0 for those cut out)."""
         import highspy
 
-        with _stdout_silenced():  # the session's class: an analysis's copies solve in its thread
-            highs = type(self.highs)()
-        _highs_options(highs, self.settings)
+        highs = self._own_highs()
         for option, value in CUT_OUT_OPTIONS.items():
             highs.setOptionValue(option, value)
         _, limit = self.highs.getOptionValue("time_limit")
@@ -633,10 +638,9 @@ class Session:
         found = self.search()
         values, row_duals = found.values, None
         if found.status.has_solution and self.model.select:
-            fixed = np.round(found.values[self.integer_cols])
             polished = None if duals else self.fixed_cut(found.values)
             if polished is None:
-                polished = self.fixed_lp(fixed, cold=True)
+                polished = self.fixed_lp(np.round(found.values[self.integer_cols]), cold=True)
                 if polished is not None and duals:
                     row_duals = polished[1]
             if polished is not None:
@@ -673,9 +677,7 @@ class Session:
             return None
         lower, upper = lower.copy(), upper.copy()
         lower[whole] = upper[whole] = at
-        with _stdout_silenced():
-            highs = type(self.highs)()
-        _highs_options(highs, self.settings)
+        highs = self._own_highs()
         highs.setOptionValue("dual_feasibility_tolerance", POLISH_TOLERANCE)
         pass_lp(highs, matrix, cost, (lower, upper), rows, offset=offset)
         status, _ = run(highs, False)
