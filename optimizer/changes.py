@@ -271,7 +271,8 @@ class _Changes:
             session.set_cols_at(spend, session.col_lower[spend], self.spend_upper)
         session.set_cols(self.cols, np.array(self.lows), np.array(self.ups))
         objective = scratch.problem.objective
-        costs = np.array([objective.get(var, 0.0) for var in session.variables])
+        costs = np.zeros(len(session.names))  # a column not in the objective costs 0
+        costs[session.cols_at([var.name for var in objective])] = list(objective.values())
         session.set_costs_at(np.arange(len(costs), dtype=np.int32), costs)
         link_rows, link_selects = session.links()
         moved = self.spend_moved

@@ -191,7 +191,7 @@ def with_tradeoffs(prep: Prepared, result: Result, progress=None) -> Result:
 
 def _spend(prep: Prepared, solution: Solution) -> pd.DataFrame:
     cols = prep.model.columns
-    values = np.array([solution.value(v) for v in cols["var"]]) * UNIT
+    values = solution.values_of(cols["var"].tolist()) * UNIT
     frame = cols[["iso3", "component", "pillar", "channel", "year"]].assign(amount_usd=values)
     return frame.groupby(
         ["iso3", "component", "pillar", "channel", "year"], as_index=False, sort=True

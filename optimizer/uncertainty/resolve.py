@@ -77,7 +77,7 @@ def set_widths(model: AllocationModel, widths: np.ndarray) -> None:
 def model_spend(model: AllocationModel, solution: Solution) -> pd.DataFrame:
     """The solved spend in US$ per (iso3, component, pillar, year)."""
     cols = model.columns
-    values = np.array([solution.value(v) for v in cols["var"]]) * UNIT
+    values = solution.values_of(cols["var"].tolist()) * UNIT
     frame = cols[[*SPEND_KEY, "pillar"]].assign(amount_usd=values)
     return frame.groupby([*SPEND_KEY, "pillar"], as_index=False, sort=True)["amount_usd"].sum()
 
