@@ -43,6 +43,7 @@ class Block:
     highs: object  # the LP with the selection at 1 (None: no compact is feasible)
     low: float  # the convexity row's bounds: the selection's (0 or 1)
     high: float
+    coupling: np.ndarray  # the shared rows on its columns (dense: a compact's image in the master)
 
 
 @dataclass(frozen=True)
@@ -54,45 +55,91 @@ class Bound:
     values: np.ndarray | None
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """Where each country's rows and columns sit in the session's matrix, which depends on its
+    pattern alone (``indices``, ``indptr``): a split of new numbers on the same pattern (a Monte
+    Carlo draw) reuses it."""
+
+    indices: np.ndarray
+    indptr: np.ndarray
+    n_rows: int
+    shared: np.ndarray  # rows of two countries or more, or of none
+    own: np.ndarray  # every other row
+    loose: np.ndarray  # columns of no country
+    blocks: list  # per country (iso, selection column): (rows, cols, own rows' matrix pattern
+    #               as (indices, indptr, shape), its entries' positions in the matrix's data)
+
+
+def _layout(matrix, n_rows: int, session) -> _Layout:
+    country, selects = session.col_country, list(session.select_cols)
+    rows_matrix = matrix[:n_rows]
+    owner = _owners(rows_matrix, country, selects)
+    order = np.argsort(owner, kind="stable")
+    starts = np.searchsorted(owner[order], selects)
+    ends = np.searchsorted(owner[order], selects, side="right")
+    by_country = np.argsort(country, kind="stable")
+    first = np.searchsorted(country[by_country], selects)
+    last = np.searchsorted(country[by_country], selects, side="right")
+    # rows by owner, columns by country: each country's own rows and columns are one block; the
+    # entries' data are their positions (1-based: none is zero) in the matrix's data
+    position = type(rows_matrix)(
+        (np.arange(1.0, rows_matrix.nnz + 1), rows_matrix.indices, rows_matrix.indptr),
+        shape=rows_matrix.shape,
+    )
+    ordered = position[order][:, by_country].tocsr()
+    blocks = []
+    for ra, rb, a, b in zip(starts, ends, first, last, strict=True):
+        own = ordered[ra:rb][:, a:b].tocsr()
+        pattern = (own.indices.copy(), own.indptr.copy(), own.shape)
+        blocks.append((order[ra:rb], by_country[a:b], pattern, own.data.astype(np.int64) - 1))
+    return _Layout(
+        matrix.indices.copy(),
+        matrix.indptr.copy(),
+        n_rows,
+        np.flatnonzero(owner == ""),
+        np.flatnonzero(owner != ""),
+        np.flatnonzero(country == ""),
+        blocks,
+    )
+
+
 class Decomposition:
     """The session's model split by country; proposals and prices kept between solves."""
 
-    def __init__(self, session):
+    def __init__(self, session, last: Decomposition | None = None):
+        """``last``: the split this one replaces; its layout is reused where the matrix's
+        pattern is the same (new numbers only)."""
+        from scipy import sparse
+
         self.session = session
-        lp, matrix = session.lp(), session.matrix()
-        n_rows = lp.num_row_ - 1  # the last row is the session's outside row
-        country = session.col_country
-        self.num_col = lp.num_col_
-        owner = _owners(matrix[:n_rows], country, list(session.select_cols))
-        self.cost = np.array(lp.col_cost_)
-        lower, upper = np.array(lp.col_lower_), np.array(lp.col_upper_)
-        row_lower, row_upper = np.array(lp.row_lower_[:n_rows]), np.array(lp.row_upper_[:n_rows])
-        self.shared = np.flatnonzero(owner == "")
-        self.own = np.flatnonzero(owner != "")
-        self.key = _key(lp, matrix, self.own)
+        numbers, matrix = session.numbers(), session.matrix()
+        n_rows = len(numbers.row_lower) - 1  # the last row is the session's outside row
+        layout = None if last is None else last.layout
+        if layout is None or not (
+            layout.n_rows == n_rows
+            and np.array_equal(layout.indptr, matrix.indptr)
+            and np.array_equal(layout.indices, matrix.indices)
+        ):
+            layout = _layout(matrix, n_rows, session)
+        self.layout = layout
+        self.num_col = len(numbers.cost)
+        self.cost = numbers.cost
+        lower, upper = numbers.col_lower, numbers.col_upper
+        row_lower, row_upper = numbers.row_lower[:n_rows], numbers.row_upper[:n_rows]
+        self.shared, self.own, self.loose = layout.shared, layout.own, layout.loose
+        self.key = _key(numbers, matrix, self.own)
         self.shared_lower, self.shared_upper = row_lower[self.shared], row_upper[self.shared]
-        rows_matrix = matrix[:n_rows]
-        self.coupling = rows_matrix[self.shared].tocsc()  # shared rows x every column
-        self.loose = np.flatnonzero(country == "")  # columns of no country: master columns
+        self.coupling = matrix[self.shared].tocsc()  # shared rows x every column
+        dense = self.coupling.toarray()
         self.loose_lower, self.loose_upper = lower[self.loose], upper[self.loose]
         self.blocks: list[Block] = []
-        order = np.argsort(owner, kind="stable")
-        starts = np.searchsorted(owner[order], list(session.select_cols))
-        ends = np.searchsorted(owner[order], list(session.select_cols), side="right")
-        rows_of = {
-            iso: order[a:b] for iso, a, b in zip(session.select_cols, starts, ends, strict=True)
-        }
-        by_country = np.argsort(country, kind="stable")
-        first = np.searchsorted(country[by_country], list(session.select_cols))
-        last = np.searchsorted(country[by_country], list(session.select_cols), side="right")
-        # rows by owner, columns by country: each country's own rows and columns are one block
-        ordered = rows_matrix[order][:, by_country].tocsr()
         pool = session.block_highs  # the last split's HiGHS instances, given new models
-        spans = zip(session.select_cols.items(), starts, ends, first, last, strict=True)
-        for k, ((iso, y), ra, rb, a, b) in enumerate(spans):
-            cols = by_country[a:b]
-            rows = rows_of[iso]
-            own = ordered[ra:rb][:, a:b]
+        data = matrix.data
+        for k, ((iso, y), (rows, cols, (indices, indptr, shape), at)) in enumerate(
+            zip(session.select_cols.items(), layout.blocks, strict=True)
+        ):
+            own = sparse.csr_matrix((data[at], indices, indptr), shape=shape)
             r_lo, r_hi = row_lower[rows], row_upper[rows]
             c_lo, c_hi = lower[cols].copy(), upper[cols].copy()
             zero_ok = bool((r_lo <= 0).all() and (r_hi >= 0).all())
@@ -108,7 +155,7 @@ class Decomposition:
                 highs = pool[k]
                 own, (r_lo, r_hi), (c_lo, c_hi) = _as_bounds(own, at, (r_lo, r_hi), (c_lo, c_hi))
                 pass_lp(highs, own, np.zeros(own.shape[1]), (c_lo, c_hi), (r_lo, r_hi))
-            self.blocks.append(Block(iso, cols, highs, low, high))
+            self.blocks.append(Block(iso, cols, highs, low, high, dense[:, cols]))
         # proposals: (block index, column values on the block's columns)
         self.proposals: list[tuple[int, np.ndarray]] = []
         self.duals: np.ndarray | None = None  # the shared rows' last prices (HiGHS's sense)
@@ -122,7 +169,7 @@ class Decomposition:
         """Whether the session's model is still the one split (a change to a country's own
         numbers, a column's bounds or the matrix needs a new split; shared rows' bounds may
         move)."""
-        return _key(self.session.lp(), self.session.matrix(), self.own) == self.key
+        return _key(self.session.numbers(), self.session.matrix(), self.own) == self.key
 
     def bound(self, outside: set[str], target: float | None, rough: float = 0.0) -> Bound | None:
         """The relaxation with at least one country of ``outside`` funded, by rounds of pricing:
@@ -140,11 +187,10 @@ class Decomposition:
             _core._Highs.resetThreadScheduler(False)
 
     def _bound(self, outside: set[str], target: float | None, rough: float) -> Bound | None:
-        lp = self.session.lp()
-        n_rows = lp.num_row_ - 1
-        self.shared_lower = np.array(lp.row_lower_[:n_rows])[self.shared]
-        self.shared_upper = np.array(lp.row_upper_[:n_rows])[self.shared]
-        self.cost = np.array(lp.col_cost_)
+        numbers = self.session.numbers()
+        self.shared_lower = numbers.row_lower[self.shared]
+        self.shared_upper = numbers.row_upper[self.shared]
+        self.cost = numbers.cost
         self.proposals = self.proposals[-KEEP:]
         master = _Master(self, outside)
         synced = bool(master.columns) and master.solve()  # prices from this master
@@ -293,7 +339,7 @@ class _Master:
         dec = self.dec
         block = dec.blocks[b]
         cost = float(dec.cost[block.cols] @ values)
-        shared = dec.coupling[:, block.cols] @ values
+        shared = block.coupling @ values
         nz = np.flatnonzero(shared)
         index = [*nz.tolist(), self.conv0 + b]
         value = [*shared[nz].tolist(), 1.0]
@@ -428,17 +474,18 @@ def _owners(matrix, country: np.ndarray, countries: list[str]) -> np.ndarray:
     return names[owner]
 
 
-def _key(lp, matrix, own: np.ndarray):
-    """What a split depends on: the matrix (``matrix_of(lp)``; the session's outside row is
-    left empty between its solves), the column bounds (integrality aside) and the bounds of
-    every country's own row (the shared rows' bounds are read afresh by each ``bound``)."""
+def _key(numbers, matrix, own: np.ndarray):
+    """What a split depends on: the matrix (the session's outside row is left empty between its
+    solves), the column bounds (integrality aside) and the bounds of every country's own row
+    (the shared rows' bounds are read afresh by each ``bound``); ``numbers``: the session's
+    (``Session.numbers``)."""
     parts = (
         matrix.data,
         matrix.indices,
         matrix.indptr,
-        lp.col_lower_,
-        lp.col_upper_,
-        np.asarray(lp.row_lower_)[own],
-        np.asarray(lp.row_upper_)[own],
+        numbers.col_lower,
+        numbers.col_upper,
+        numbers.row_lower[own],
+        numbers.row_upper[own],
     )
     return tuple(hash(np.asarray(part).tobytes()) for part in parts)

@@ -65,6 +65,27 @@ class Found:
     bound: float | None = None
 
 
+@dataclass(frozen=True)
+class Numbers:
+    """A HiGHS copy's numbers as arrays (its own sense: a minimum): the conversion from a
+    ``HighsLp``'s lists costs about 1 ms an array on the baseline."""
+
+    cost: np.ndarray
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    offset: float
+
+    @classmethod
+    def of(cls, lp) -> Numbers:
+        return cls(
+            *(np.array(part, dtype=float) for part in (lp.col_cost_, lp.col_lower_, lp.col_upper_)),
+            *(np.array(part, dtype=float) for part in (lp.row_lower_, lp.row_upper_)),
+            float(lp.offset_),
+        )
+
+
 def run(highs, is_mip: bool) -> tuple[Status, float | None]:
     """Run HiGHS on what it holds; the status and (for a MIP) the best bound, in HiGHS's sense."""
     import highspy
@@ -98,7 +119,8 @@ class Session:
         self.highs, self.variables, self.is_mip = _highs(model, settings)  # SolverError: none
         import highspy
 
-        self.col = {v.name: i for i, v in enumerate(self.variables)}
+        self.names = [v.name for v in self.variables]  # each column's name, in HiGHS's order
+        self.col = {name: i for i, name in enumerate(self.names)}
         self.row = {con.name: i for i, con in enumerate(model.problem.constraints())}
         lp = self.highs.getLp()
         # the model's current numbers (lasting changes update them; temporary ones restore them)
@@ -128,6 +150,7 @@ class Session:
         self.splits = True  # bound the outside relaxation by the split (else the LP, warm)
         self.lp_now = None  # the copy's HighsLp, read once for a restricted search (``lp``)
         self.matrix_now = None  # and its matrix (``matrix``)
+        self.numbers_now = None  # and its numbers (``numbers``)
         # each country's integer columns (its selection, its tipping point): held at 0 together
         tipped = {iso: self.col[v.name] for iso, v in model.tipped.items()}
         self.country_cols = {
@@ -136,7 +159,7 @@ class Session:
         }
         # every column's country ("" for none): a country held out is cut out (``_cut_out``)
         countries = set(model.countries)
-        self.col_country = np.array([country_of(v.name, countries) for v in self.variables])
+        self.col_country = np.array([country_of(name, countries) for name in self.names])
         # the outside row (``_outside``): free, with no terms, except during that relaxation
         self.outside_row = self.highs.getNumRow()
         self.highs.addRow(
@@ -214,15 +237,15 @@ class Session:
                 self.a, self.a_keys = matrix_of(self.highs.getLp()), None
                 self.a.sort_indices()
             return
-        lp = self.highs.getLp()  # the copy's other numbers as they stand
+        now = self.numbers()  # the copy's other numbers as they stand
         pass_lp(
             self.highs,
             self.a,
-            lp.col_cost_,
-            (lp.col_lower_, lp.col_upper_),
-            (lp.row_lower_, lp.row_upper_),
+            now.cost,
+            (now.col_lower, now.col_upper),
+            (now.row_lower, now.row_upper),
             self.integrality if self.is_mip else None,
-            lp.offset_,
+            now.offset,
         )
 
     def _entries(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray | None:
@@ -288,7 +311,7 @@ class Session:
             try:
                 found, best = self._restricted(best)
             finally:
-                self.lp_now = self.matrix_now = None
+                self.lp_now = self.matrix_now = self.numbers_now = None
             if found is not None:
                 return found
         if best is not None:  # the allocation in hand as the MIP's start
@@ -403,6 +426,14 @@ class Session:
         nothing lasting: every change it makes is undone before the next read)."""
         return self.lp_now if self.lp_now is not None else self.highs.getLp()
 
+    def numbers(self) -> Numbers:
+        """``lp()``'s numbers as arrays (converted once for a restricted search)."""
+        if self.lp_now is None:
+            return Numbers.of(self.highs.getLp())
+        if self.numbers_now is None:
+            self.numbers_now = Numbers.of(self.lp_now)
+        return self.numbers_now
+
     def matrix(self):
         """``matrix_of(self.lp())``: the session's own (``a``), unless an analysis has added rows
         or columns to the copy (then read from HiGHS, once for a restricted search)."""
@@ -466,24 +497,24 @@ class Session:
 
         if self.model.slacks:
             return None
-        lp = self.lp()  # the copy as it stands: an analysis's changes included
+        numbers = self.numbers()  # the copy as it stands: an analysis's changes included
         kept = (self.col_country == "") | np.isin(self.col_country, sorted(chosen))
-        lower, upper = np.array(lp.col_lower_), np.array(lp.col_upper_)
+        lower, upper = numbers.col_lower, numbers.col_upper
         if (lower[~kept] > 0).any() or (upper[~kept] < 0).any():
             return None
         part = self.matrix()[:, kept]
         rows = part.getnnz(axis=1) > 0
         rows[self.outside_row] = False  # free during this solve
-        row_lower, row_upper = np.array(lp.row_lower_), np.array(lp.row_upper_)
+        row_lower, row_upper = numbers.row_lower, numbers.row_upper
         if (row_lower[~rows] > 0).any() or (row_upper[~rows] < 0).any():
             return None
         cut = (
             part[rows, :],
-            np.array(lp.col_cost_)[kept],
+            numbers.cost[kept],
             (lower[kept], upper[kept]),
             (row_lower[rows], row_upper[rows]),
             self.integrality[kept],
-            lp.offset_,
+            numbers.offset,
         )
         return cut, kept
 
@@ -543,7 +574,7 @@ class Session:
             return None
         split = self.split
         if split is None or not split.current():
-            split = self.split = Decomposition(self)
+            split = self.split = Decomposition(self, split)
         target = None if enough is None else -enough  # HiGHS's value is minus the score
         got = split.bound(set(outside), target, rough)
         if got is None:
@@ -692,15 +723,13 @@ class Session:
         bound = found.bound
         if found.status == Status.OPTIMAL and bound is None:
             bound = objective
-        names = [v.name for v in self.variables]
-        rows = list(self.row)
         return Solution(
             status=found.status,
             objective=objective,
             bound=bound,
             gap=_relative_gap(objective, bound),
-            values=dict(zip(names, values.tolist(), strict=True)) if values is not None else {},
-            duals=dict(zip(rows, duals.tolist(), strict=False)) if duals is not None else {},
+            values=dict(zip(self.names, values.tolist(), strict=True)) if values is not None else {},
+            duals=dict(zip(self.row, duals.tolist(), strict=False)) if duals is not None else {},
             solve_seconds=seconds,
             solver="highs",
             solver_version=solver_version("highs"),
