@@ -728,7 +728,7 @@ class Session:
             objective=objective,
             bound=bound,
             gap=_relative_gap(objective, bound),
-            values=dict(zip(self.names, values.tolist(), strict=True)) if values is not None else {},
+            values={} if values is None else dict(zip(self.names, values.tolist(), strict=True)),
             duals=dict(zip(self.row, duals.tolist(), strict=False)) if duals is not None else {},
             solve_seconds=seconds,
             solver="highs",
