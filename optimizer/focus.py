@@ -107,13 +107,23 @@ def define_component_floors(m: AllocationModel) -> None:
             m.add("component_floor", f"component_floor_{iso}_{key}", terms, core.GE, 0.0)
 
 
-def _outcome_groups(cols: pd.DataFrame, by, value: str = "slope") -> dict:
-    """The columns grouped by ``by`` (sorted keys, each group in column order): key ->
-    (columns, outcome or weighted outcome per model money unit), for ``_outcome_terms``."""
-    coef = cols[value].to_numpy() * core.UNIT
-    var = cols["var"].to_numpy()
-    index = cols.groupby(by, sort=True).indices
-    return {key: (var[index[key]].tolist(), coef[index[key]]) for key in sorted(index)}
+def _outcome_groups(m: AllocationModel, where: str, mask, by, value: str = "slope") -> dict:
+    """The columns where ``mask(columns)`` holds, grouped by ``by`` (sorted keys, each group in
+    column order): key -> (columns, outcome or weighted outcome per model money unit), for
+    ``_outcome_terms``. The groups depend on the columns' keys alone: made once for the model
+    and its draws (``AllocationModel.once``, under ``where``, which names the mask); the
+    numbers are read afresh."""
+
+    def groups():
+        cols = m.columns
+        at = np.flatnonzero(mask(cols))
+        index = cols.iloc[at].groupby(by, sort=True).indices
+        var = cols["var"].to_numpy()
+        return {key: (at[index[key]], var[at[index[key]]].tolist()) for key in sorted(index)}
+
+    coef = m.columns[value].to_numpy() * core.UNIT
+    made = m.once(f"outcome groups: {where} by {by}", groups)
+    return {key: (variables, coef[rows]) for key, (rows, variables) in made.items()}
 
 
 def _outcome_terms(group: tuple, factor: float = 1.0) -> dict:
@@ -129,9 +139,9 @@ def define_aftercare(m: AllocationModel) -> None:
     if share <= 0:
         return
     assisted, identified = AFTERCARE
-    cols, metric = m.columns, m.columns["metric"]
-    helped = _outcome_groups(cols[metric == assisted], "iso3")
-    for iso, found in _outcome_groups(cols[metric == identified], "iso3").items():
+    helped = _outcome_groups(m, assisted, lambda c: c["metric"] == assisted, "iso3")
+    found_by_iso = _outcome_groups(m, identified, lambda c: c["metric"] == identified, "iso3")
+    for iso, found in found_by_iso.items():
         terms = _outcome_terms(helped[iso]) if iso in helped else {}
         terms.update(_outcome_terms(found, factor=-share))
         m.add("aftercare", f"aftercare_{iso}", terms, core.GE, 0.0)
@@ -142,9 +152,11 @@ def define_counted_once(m: AllocationModel) -> None:
     once = once_metrics(m)
     if not once:
         return
-    cols = m.columns[m.columns["metric"].isin(once)]
     saturation = m.curves.params["saturation"]
-    for (iso, key), group in _outcome_groups(cols, ["iso3", "component"]).items():
+    counted = _outcome_groups(
+        m, f"metrics {sorted(once)}", lambda c: c["metric"].isin(once), ["iso3", "component"]
+    )
+    for (iso, key), group in counted.items():
         cover = m.column(f"coverage_{iso}_{key}", 0, float(saturation[(iso, key)]))
         m.variables.append(cover)
         m.coverage[(iso, key)] = cover
@@ -164,11 +176,18 @@ def define_tipping(m: AllocationModel) -> None:
     once = once_metrics(m)
     pillars = sorted({c.pillar for c in m.catalogue.components.values()})
     last_years = inputs.years[-tp.pillar_years :] if tp.pillar_years else []
-    by_pillar = m.groups(["iso3", "pillar", "year"])
-    counted = m.columns[~m.columns["metric"].isin(once)]
-    last_by_iso = _outcome_groups(
-        counted[counted["year"] == inputs.years[-1]], "iso3", "value_slope"
+    by_pillar = m.once(  # each (country, pillar, year)'s spend, as terms: the same every draw
+        "tipping pillar terms",
+        lambda: {key: core._ones(v) for key, v in m.groups(["iso3", "pillar", "year"]).items()},
     )
+    last_by_iso = _outcome_groups(
+        m,
+        f"the final year, metrics but {sorted(once)}",
+        lambda c: ~c["metric"].isin(once) & (c["year"] == inputs.years[-1]),
+        "iso3",
+        "value_slope",
+    )
+    reach, readiness = first["reach"].to_dict(), first["readiness_factor"].to_dict()
     segments = m.curves.segments
     metric = {k: c.metric for k, c in m.catalogue.components.items()}
     segments = segments[~segments["component"].map(metric).isin(once)]
@@ -179,7 +198,7 @@ def define_tipping(m: AllocationModel) -> None:
         yearly.append(inputs.budget.annual_cap_usd)
     reachable = _most_spend(m)
     for iso in m.countries:
-        threshold = tp.threshold_usd_per_person * float(first.at[iso, "reach"]) / core.UNIT
+        threshold = tp.threshold_usd_per_person * float(reach[iso]) / core.UNIT
         # a compact that cannot reach its threshold cannot tip: the bound leaves the optimum as it
         # is and takes from the relaxation a durable share it could never earn (docs/model.md)
         never = threshold > reachable.get(iso, 0.0) * (1 + 1e-9)
@@ -193,11 +212,11 @@ def define_tipping(m: AllocationModel) -> None:
             m.add("tipping_spend", f"tipping_spend_{iso}", terms, core.GE, 0.0)
         for year in last_years:
             for pillar in pillars:
-                spend = core._ones(by_pillar.get((iso, pillar, year), []))
+                spend = by_pillar.get((iso, pillar, year), {})
                 terms = {**spend, tip: -tp.pillar_min_usd / core.UNIT}
                 name = f"tipping_pillar_{iso}_{pillar}_{year}"
                 m.add("tipping_pillar", name, terms, core.GE, 0.0)
-        kappa = min(1.0, tp.durable_share * float(first.at[iso, "readiness_factor"]))
+        kappa = min(1.0, tp.durable_share * float(readiness[iso]))
         group = last_by_iso.get(iso)
         terms = {} if group is None else _outcome_terms(group, -kappa)
         m.define(f"def_durable_{iso}", {durable: 1.0, **terms}, core.LE)
@@ -236,9 +255,15 @@ def define_systems_dividend(m: AllocationModel) -> None:
         return
     cols = m.columns
     systems = cols["component"].isin(tp.systems_components)
-    service = cols[~systems & ~cols["metric"].isin(once_metrics(m))]
+    once = once_metrics(m)
     spent = {key: list(g) for key, g in cols[systems].groupby(["iso3", "year"])["var"]}
-    served = _outcome_groups(service, ["iso3", "year"], "value_slope")
+    served = _outcome_groups(
+        m,
+        f"components but {sorted(tp.systems_components)}, metrics but {sorted(once)}",
+        lambda c: ~c["component"].isin(tp.systems_components) & ~c["metric"].isin(once),
+        ["iso3", "year"],
+        "value_slope",
+    )
     years = m.inputs.years
     for iso in m.countries:
         for t, year in enumerate(years[1:], start=1):

@@ -173,9 +173,7 @@ class AllocationModel:
         if self.sketch is not None:
             self.sketch[name] = (terms, 0.0)
             return
-        self.problem.addConstraint(
-            pulp.LpConstraint(pulp.LpAffineExpression(terms), sense, name, 0.0)
-        )
+        self.problem.addConstraint(pulp.LpConstraint(expression(terms), sense, name, 0.0))
 
     def add(self, family: str, name: str, terms: dict, sense: int, rhs: float) -> None:
         """Add one named row to a family; in elastic mode with a slack that relaxes it."""
@@ -183,7 +181,7 @@ class AllocationModel:
             self.sketch[name] = (terms, -rhs)
             self.families[family].append(name)
             return
-        expr = pulp.LpAffineExpression(terms)
+        expr = expression(terms)
         if self.elastic:
             if sense in (LE, EQ):
                 s = self.new_var(f"slack_{name}_down")
@@ -209,6 +207,15 @@ def country_of(name: str, countries: set[str]) -> str:
 
 def _ones(variables: list[pulp.LpVariable], coef: float = 1.0) -> dict:
     return dict.fromkeys(variables, coef)
+
+
+def expression(terms: dict) -> pulp.LpAffineExpression:
+    """``pulp.LpAffineExpression(terms)`` without hashing each variable again: PuLP's variables
+    hash in Python, and a dict's update copies the hashes ``terms`` holds (a draw's objective:
+    20,000 terms, 12 ms)."""
+    expr = pulp.LpAffineExpression()
+    expr.update(terms)
+    return expr
 
 
 # ---------------------------------------------------------------------------- the families
@@ -478,4 +485,4 @@ def impact_objective(m: AllocationModel) -> pulp.LpAffineExpression:
     bonus = m.inputs.source.objective.tipping_bonus
     if bonus > 0:
         terms.update(_ones(list(m.select.values()), bonus))
-    return pulp.LpAffineExpression(terms)
+    return expression(terms)
