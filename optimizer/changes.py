@@ -289,7 +289,7 @@ class _Changes:
         session.set_cols(self.cols, np.array(self.lows), np.array(self.ups))
         objective = scratch.problem.objective
         costs = np.zeros(len(session.names))  # a column not in the objective costs 0
-        costs[session.cols_at([var.name for var in objective])] = list(objective.values())
+        costs[session.cols_of(list(objective))] = list(objective.values())
         session.set_costs_at(np.arange(len(costs), dtype=np.int32), costs)
         link_rows, link_selects = session.links()
         moved = self.spend_moved

@@ -129,6 +129,7 @@ class Decomposition:
         row_lower, row_upper = numbers.row_lower[:n_rows], numbers.row_upper[:n_rows]
         self.shared, self.own, self.loose = layout.shared, layout.own, layout.loose
         self.key = _key(numbers, matrix, self.own)
+        self.made_from = numbers, matrix
         self.shared_lower, self.shared_upper = row_lower[self.shared], row_upper[self.shared]
         self.coupling = matrix[self.shared].tocsc()  # shared rows x every column
         dense = self.coupling.toarray()
@@ -169,7 +170,10 @@ class Decomposition:
         """Whether the session's model is still the one split (a change to a country's own
         numbers, a column's bounds or the matrix needs a new split; shared rows' bounds may
         move)."""
-        return _key(self.session.numbers(), self.session.matrix(), self.own) == self.key
+        numbers, matrix = self.session.numbers(), self.session.matrix()
+        if numbers is self.made_from[0] and matrix is self.made_from[1]:
+            return True  # read once for this search: the very numbers split
+        return _key(numbers, matrix, self.own) == self.key
 
     def bound(self, outside: set[str], target: float | None, rough: float = 0.0) -> Bound | None:
         """The relaxation with at least one country of ``outside`` funded, by rounds of pricing:
@@ -259,7 +263,7 @@ class Decomposition:
             if status != highspy.HighsModelStatus.kOptimal:
                 return None
             values.append(np.array(highs.getSolution().col_value))
-            reduced.append(highs.getInfo().objective_function_value)
+            reduced.append(highs.getObjectiveValue())
         return values, reduced
 
     def _lagrangian(self, prices, outside_dual, outside, reduced) -> float:
