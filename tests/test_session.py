@@ -511,6 +511,52 @@ def test_the_split_follows_a_change_to_a_country_s_own_columns():
     assert session._score(again.objective) < session._score(first.objective)
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_split_of_new_numbers_on_the_same_pattern_is_a_split_made_afresh(seed):
+    """After a draw in place the split reuses its layout (where each country's rows and columns
+    sit: the pattern alone), and gives what a split made without it gives: each country's LP
+    (matrix, bounds), its shared rows and the master's rows; a change of pattern makes a new
+    layout."""
+    from optimizer.decompose import Decomposition
+    from optimizer.session import matrix_of
+
+    world, prep, _ = warm(seed)
+    session = prep.model.session
+    last = Decomposition(session)
+    prep.model.set_inputs(scaled_inputs(world, prep, {"unit_cost_usd": 0.7, "saturation": 1.4}))
+
+    def lps(split):  # each country's LP as it stands (the next split passes new ones)
+        return [
+            None
+            if block.highs is None
+            else [
+                matrix_of(lp).toarray(),
+                *map(np.array, (lp.col_lower_, lp.col_upper_, lp.row_lower_, lp.row_upper_)),
+            ]
+            for block, lp in ((b, b.highs and b.highs.getLp()) for b in split.blocks)
+        ]
+
+    reused = Decomposition(session, last)
+    reused_lps = lps(reused)
+    fresh = Decomposition(session)
+    assert reused.layout is last.layout and fresh.layout is not last.layout
+    assert any(lp is not None for lp in reused_lps)
+    for ours, theirs, ours_lp, theirs_lp in zip(
+        reused.blocks, fresh.blocks, reused_lps, lps(fresh), strict=True
+    ):
+        assert (ours.iso, ours.low, ours.high) == (theirs.iso, theirs.low, theirs.high)
+        np.testing.assert_array_equal(ours.cols, theirs.cols)
+        np.testing.assert_array_equal(ours.coupling, theirs.coupling)
+        assert (ours_lp is None) == (theirs_lp is None)
+        for a, b in zip(ours_lp or [], theirs_lp or [], strict=True):
+            np.testing.assert_array_equal(a, b)
+    for part in ("shared", "own", "loose", "shared_lower", "shared_upper", "cost"):
+        np.testing.assert_array_equal(getattr(reused, part), getattr(fresh, part))
+    row, col = next(zip(*session.a.nonzero(), strict=True))
+    session.set_coeffs(np.array([row]), np.array([col]), np.array([0.0]))  # a non-zero gone
+    assert Decomposition(session, reused).layout is not reused.layout
+
+
 def _copy_of(session):
     """The solver copy's numbers: matrix (dense), costs, column and row bounds."""
     from optimizer.session import matrix_of
