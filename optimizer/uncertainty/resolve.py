@@ -54,12 +54,13 @@ def draw_curves(prep: Prepared, draw: Draw) -> Curves:
 
 def draw_inputs(prep: Prepared, draw: Draw, discount_rate: float | None = None) -> ModelInputs:
     """The prepared model's inputs on ``draw``'s curves (and ``discount_rate``, if given): the
-    same structure, built without reading a table."""
-    scenario = prep.scenario
-    if discount_rate is not None:
-        budget = scenario.budget.model_copy(update={"discount_rate": discount_rate})
-        scenario = scenario.model_copy(update={"budget": budget})
+    same structure, built without reading a table; without a new discount rate, the model's
+    own inputs with the draw's numbers on its columns (``ModelInputs.with_curves``)."""
     curves = draw_curves(prep, draw)
+    if discount_rate is None:
+        return prep.model.inputs.with_curves(curves)
+    budget = prep.scenario.budget.model_copy(update={"discount_rate": discount_rate})
+    scenario = prep.scenario.model_copy(update={"budget": budget})
     return model_inputs(scenario, prep.screen.frame, prep.countries, curves, prep.catalogue)
 
 
