@@ -15,6 +15,7 @@ integer columns fixed, solved in full precision, which gives the amounts and the
 
 from __future__ import annotations
 
+import contextlib
 import operator
 from dataclasses import dataclass
 
@@ -318,11 +319,8 @@ class Session:
             values = np.asarray(start, dtype=float)
             best = Found(Status.FEASIBLE, values, self.objective_of(values))
         if restrict and self.select_cols:
-            self.lp_now = self.highs.getLp()
-            try:
+            with self._reading():
                 found, best = self._restricted(best)
-            finally:
-                self.lp_now = self.matrix_now = self.numbers_now = None
             if found is not None:
                 return found
         if best is not None:  # the allocation in hand as the MIP's start
@@ -431,6 +429,20 @@ class Session:
             bound = max([*bounds, best.objective], key=score)
             return Found(Status.OPTIMAL, best.values, best.objective, bound), best
         return None, best
+
+    @contextlib.contextmanager
+    def _reading(self):
+        """The copy read once (``lp``, ``matrix``, ``numbers``) while nothing lasting changes: a
+        restricted search, and a solve's search and final LP (every change they make is undone
+        before the next read)."""
+        if self.lp_now is not None:  # within a reading already
+            yield
+            return
+        self.lp_now = self.highs.getLp()
+        try:
+            yield
+        finally:
+            self.lp_now = self.matrix_now = self.numbers_now = None
 
     def lp(self):
         """The copy's HighsLp as it stands (read once for a restricted search, which changes
@@ -677,20 +689,21 @@ class Session:
             self.settings = settings
             _highs_options(self.highs, settings)
         start = time.perf_counter()
-        found = self.search()
-        values, row_duals = found.values, None
-        if found.status.has_solution and self.model.select:
-            polished = None if duals else self.fixed_cut(found.values)
-            if polished is None:
-                polished = self.fixed_lp(np.round(found.values[self.integer_cols]), cold=True)
-                if polished is not None and duals:
-                    row_duals = polished[1]
-            if polished is not None:
-                values = polished[0]
-        elif found.status == Status.OPTIMAL and not self.is_mip:
-            solution = self.highs.getSolution()
-            if solution.dual_valid and duals:
-                row_duals = self.sign * np.array(solution.row_dual)
+        with self._reading():
+            found = self.search()
+            values, row_duals = found.values, None
+            if found.status.has_solution and self.model.select:
+                polished = None if duals else self.fixed_cut(found.values)
+                if polished is None:
+                    polished = self.fixed_lp(np.round(found.values[self.integer_cols]), cold=True)
+                    if polished is not None and duals:
+                        row_duals = polished[1]
+                if polished is not None:
+                    values = polished[0]
+            elif found.status == Status.OPTIMAL and not self.is_mip:
+                solution = self.highs.getSolution()
+                if solution.dual_valid and duals:
+                    row_duals = self.sign * np.array(solution.row_dual)
         detail = ""
         if found.status == Status.ERROR:
             status_text = self.highs.modelStatusToString(self.highs.getModelStatus())
