@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
 import math
 import os
 import re
@@ -101,6 +102,18 @@ def _stdout_silenced():
         os.dup2(saved, 1)
         os.close(saved)
         os.close(devnull)
+
+
+@functools.cache
+def blas_on_one_thread() -> None:
+    """numpy's BLAS (OpenBLAS) on one thread in this process and the processes it forks, once.
+    This engine's arrays are small, and OpenBLAS's own threads spun between its calls: 13% more
+    CPU than wall time on the baseline's Monte Carlo draws, taken from the other worker process
+    or HiGHS copy on a two-core machine (500 draws on 2 workers: 209 s to 180 s; a run with
+    trade-offs 10.7 s to 9.9 s; the answers the same to the bit)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def _highs_options(highs, settings: SolverSection) -> None:

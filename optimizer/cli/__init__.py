@@ -110,6 +110,10 @@ def main(ctx: click.Context, debug: bool) -> None:
     """
     ctx.meta["debug"] = debug
     _sigterm_unwinds(ctx)
+    if not ctx.resilient_parsing:
+        from optimizer.solve import blas_on_one_thread
+
+        blas_on_one_thread()  # every command's process and the worker processes it forks
 
 
 def _sigterm_unwinds(ctx: click.Context) -> None:

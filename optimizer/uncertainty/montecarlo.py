@@ -22,7 +22,7 @@ from optimizer.engine import Prepared, prepare
 from optimizer.errors import InfeasibleError, SolverError
 from optimizer.impact import Curves, build_curves
 from optimizer.scenario import Scenario, resolved_toml
-from optimizer.solve import solve
+from optimizer.solve import blas_on_one_thread, solve
 from optimizer.uncertainty.draws import KINDS, at_value, draw_seeds, ranges, sample
 from optimizer.uncertainty.resolve import DrawOutcome, impact_of, model_spend, resolve
 
@@ -76,6 +76,7 @@ def run_chunk(
     preparer: Callable[[Scenario], Prepared] = prepare,
 ) -> list[DrawOutcome]:
     """Several (index, seed) draws in one task."""
+    blas_on_one_thread()  # a worker's first task (a Dask worker's too: it is no fork of ours)
     return [run_draw(study, index, seed, preparer) for index, seed in draws]
 
 
@@ -103,6 +104,7 @@ def run_point(
     """One assumption at ``value``, the rest nominal: a sensitivity task. ``kind`` is a kind of
     ``draws.ranges`` (set for every country at once: the worker's model re-solved) or a scenario
     section, ``key`` one of its keys (the scenario changed and its model built anew)."""
+    blas_on_one_thread()
     if kind not in KINDS:
         return _scenario_point(study, index, with_value(study.scenario, kind, key, value), preparer)
     prep = _prepared(study, preparer)
