@@ -67,8 +67,22 @@ class _Layout:
     shared: np.ndarray  # rows of two countries or more, or of none
     own: np.ndarray  # every other row
     loose: np.ndarray  # columns of no country
-    blocks: list  # per country (iso, selection column): (rows, cols, own rows' matrix pattern
-    #               as (indices, indptr, shape), its entries' positions in the matrix's data)
+    blocks: list[_Block]  # per country, in the session's order
+
+
+@dataclass(frozen=True)
+class _Block:
+    """One country in a layout: its own rows and columns, its LP's matrix as a pattern
+    (``pattern``: CSR indices, indptr, shape; ``at``: each entry's place in the session's
+    matrix data), its rows made bounds (``singles``) and the rows kept, as a CSC pattern and
+    places (``kept``)."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    pattern: tuple
+    at: np.ndarray
+    singles: _Singles
+    kept: tuple
 
 
 def _layout(matrix, n_rows: int, session) -> _Layout:
@@ -89,10 +103,22 @@ def _layout(matrix, n_rows: int, session) -> _Layout:
     )
     ordered = position[order][:, by_country].tocsr()
     blocks = []
-    for ra, rb, a, b in zip(starts, ends, first, last, strict=True):
+    spans = zip(session.select_cols.values(), starts, ends, first, last, strict=True)
+    for y, ra, rb, a, b in spans:
         own = ordered[ra:rb][:, a:b].tocsr()
-        pattern = (own.indices.copy(), own.indptr.copy(), own.shape)
-        blocks.append((order[ra:rb], by_country[a:b], pattern, own.data.astype(np.int64) - 1))
+        cols = by_country[a:b]
+        singles = _singles(own, int(np.flatnonzero(cols == y)[0]))
+        kept = own[singles.keep].tocsc()
+        blocks.append(
+            _Block(
+                order[ra:rb],
+                cols,
+                (own.indices.copy(), own.indptr.copy(), own.shape),
+                own.data.astype(np.int64) - 1,
+                singles,
+                (kept.indices, kept.indptr, kept.shape, kept.data.astype(np.int64) - 1),
+            )
+        )
     return _Layout(
         matrix.indices.copy(),
         matrix.indptr.copy(),
@@ -137,24 +163,37 @@ class Decomposition:
         self.blocks: list[Block] = []
         pool = session.block_highs  # the last split's HiGHS instances, given new models
         data = matrix.data
-        for k, ((iso, y), (rows, cols, (indices, indptr, shape), at)) in enumerate(
+        for k, ((iso, y), part) in enumerate(
             zip(session.select_cols.items(), layout.blocks, strict=True)
         ):
-            own = sparse.csr_matrix((data[at], indices, indptr), shape=shape)
-            r_lo, r_hi = row_lower[rows], row_upper[rows]
+            cols = part.cols
+            r_lo, r_hi = row_lower[part.rows], row_upper[part.rows]
             c_lo, c_hi = lower[cols].copy(), upper[cols].copy()
             zero_ok = bool((r_lo <= 0).all() and (r_hi >= 0).all())
             zero_ok &= bool((c_lo <= 0).all() and (c_hi >= 0).all())
-            at = int(np.flatnonzero(cols == y)[0])
             low = 0.0 if zero_ok else 1.0
             high = 1.0 if upper[y] >= 1.0 else 0.0
             highs = None
             if high > 0:
+                at = part.singles.at
                 c_lo[at], c_hi[at] = 1.0, 1.0
                 while len(pool) <= k:
                     pool.append(_highs())
                 highs = pool[k]
-                own, (r_lo, r_hi), (c_lo, c_hi) = _as_bounds(own, at, (r_lo, r_hi), (c_lo, c_hi))
+                own_data = data[part.at]
+                found = None  # rows made bounds on the layout's pattern (no entry 0)
+                if own_data.all():
+                    found = _bounds_of(part.singles, own_data, (r_lo, r_hi), (c_lo, c_hi))
+                if found is not None:
+                    (r_lo, r_hi), (c_lo, c_hi) = found
+                    indices, indptr, shape, places = part.kept
+                    own = sparse.csc_matrix((data[places], indices, indptr), shape=shape)
+                else:  # _as_bounds itself: the LP as it is where its bounds would cross
+                    indices, indptr, shape = part.pattern
+                    own = sparse.csr_matrix((own_data, indices, indptr), shape=shape)
+                    own, (r_lo, r_hi), (c_lo, c_hi) = _as_bounds(
+                        own, at, (r_lo, r_hi), (c_lo, c_hi)
+                    )
                 pass_lp(highs, own, np.zeros(own.shape[1]), (c_lo, c_hi), (r_lo, r_hi))
             self.blocks.append(Block(iso, cols, highs, low, high, dense[:, cols]))
         # proposals: (block index, column values on the block's columns)
@@ -432,30 +471,56 @@ def _as_bounds(own, at: int, rows: tuple, cols: tuple):
     """A country's LP with its selection (column ``at``) fixed, its rows that are left with one
     column (the selection links, x <= width * y: most of its rows) made that column's bounds:
     the same LP with about a tenth of the rows (measured on the baseline's draws: pricing 37%
-    faster, the same compacts). (matrix, (row lower, row upper), (column lower, column upper)); the LP as it was
-    if the bounds would cross (an infeasible country: HiGHS says so)."""
+    faster, the same compacts). (matrix, (row lower, row upper), (column lower, column upper));
+    the LP as it was if the bounds would cross (an infeasible country: HiGHS says so)."""
     own = own.tocsr()
-    (r_lo, r_hi), (c_lo, c_hi) = rows, cols
+    singles = _singles(own, at)
+    found = _bounds_of(singles, own.data, rows, cols)
+    if found is None:
+        return own, rows, cols
+    return own[singles.keep], *found
+
+
+@dataclass(frozen=True)
+class _Singles:
+    """Which rows of a country's LP ``_as_bounds`` makes bounds: those with one entry besides
+    the selection's (column ``at``). From the pattern alone (no entry is 0), so a layout keeps
+    it for every draw."""
+
+    at: int
+    rows: np.ndarray  # the rows with one other entry
+    column: np.ndarray  # that entry's column
+    entry: np.ndarray  # and its place in the LP's data (CSR, row order)
+    on_at_rows: np.ndarray  # the rows with an entry on the selection
+    on_at_entry: np.ndarray  # and its place
+    keep: np.ndarray  # the rows left as rows (a mask)
+
+
+def _singles(own, at: int) -> _Singles:
     row_of = np.repeat(np.arange(own.shape[0]), np.diff(own.indptr))
     other = (own.indices != at) & (own.data != 0)
-    count = np.bincount(row_of[other], minlength=own.shape[0])
-    single = count == 1
-    entry = other & single[row_of]  # the one other entry of each such row, in row order
-    rows_single = row_of[entry]
-    column, a = own.indices[entry], own.data[entry]
-    fixed = np.zeros(own.shape[0])
-    on_at = ~other & (own.indices == at)
-    fixed[row_of[on_at]] = own.data[on_at] * c_lo[at]  # the selection's share, a constant
-    low = (r_lo[rows_single] - fixed[rows_single]) / a  # an infinite side stays infinite
-    high = (r_hi[rows_single] - fixed[rows_single]) / a
+    single = np.bincount(row_of[other], minlength=own.shape[0]) == 1
+    entry = np.flatnonzero(other & single[row_of])  # the one other entry of each such row
+    on_at = np.flatnonzero(~other & (own.indices == at))
+    return _Singles(at, row_of[entry], own.indices[entry], entry, row_of[on_at], on_at, ~single)
+
+
+def _bounds_of(singles: _Singles, data: np.ndarray, rows: tuple, cols: tuple):
+    """``_as_bounds``' numbers: ((row lower, row upper) of the rows kept, (column lower, column
+    upper)); None if the bounds would cross."""
+    (r_lo, r_hi), (c_lo, c_hi) = rows, cols
+    at, single, a = singles.at, singles.rows, data[singles.entry]
+    fixed = np.zeros(len(r_lo))
+    fixed[singles.on_at_rows] = data[singles.on_at_entry] * c_lo[at]  # the selection's share
+    low = (r_lo[single] - fixed[single]) / a  # an infinite side stays infinite
+    high = (r_hi[single] - fixed[single]) / a
     low, high = np.where(a > 0, low, high), np.where(a > 0, high, low)
     new_lo, new_hi = c_lo.copy(), c_hi.copy()
-    np.maximum.at(new_lo, column, low)
-    np.minimum.at(new_hi, column, high)
+    np.maximum.at(new_lo, singles.column, low)
+    np.minimum.at(new_hi, singles.column, high)
     if (new_lo > new_hi).any():
-        return own, rows, cols
-    keep = ~single
-    return own[keep], (r_lo[keep], r_hi[keep]), (new_lo, new_hi)
+        return None
+    return (r_lo[singles.keep], r_hi[singles.keep]), (new_lo, new_hi)
 
 
 def _owners(matrix, country: np.ndarray, countries: list[str]) -> np.ndarray:
