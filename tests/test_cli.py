@@ -412,3 +412,28 @@ def test_progress_on_stderr_only_on_a_terminal(
     else:
         assert result.stderr == ""
     assert "[" not in result.stdout.splitlines()[0]  # the summary on stdout is the same either way
+
+
+def test_a_command_runs_numpy_s_blas_on_one_thread(tmp_path):
+    """Every command's process keeps numpy's BLAS to one thread (``solve.blas_on_one_thread``):
+    OpenBLAS's own threads spun between its calls and took a core from the Monte Carlo's other
+    worker. In a fresh process, as a user's command starts (this test process may have set it
+    already)."""
+    import subprocess
+    import sys
+
+    script = (
+        "from click.testing import CliRunner\n"
+        "from threadpoolctl import threadpool_info\n"
+        "from optimizer.cli import main\n"
+        "import numpy\n"
+        "before = max(i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas')\n"
+        f"result = CliRunner().invoke(main, ['screen', '--out', {str(tmp_path / 'screen')!r}])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "after = [i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas']\n"
+        "print(before, max(after))\n"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert shown[1] == "1", shown
