@@ -67,11 +67,11 @@ class _Layout:
     shared: np.ndarray  # rows of two countries or more, or of none
     own: np.ndarray  # every other row
     loose: np.ndarray  # columns of no country
-    blocks: list[_Block]  # per country, in the session's order
+    blocks: list[_CountryLayout]  # per country, in the session's order
 
 
 @dataclass(frozen=True)
-class _Block:
+class _CountryLayout:
     """One country in a layout: its own rows and columns, its LP's matrix as a pattern
     (``pattern``: CSR indices, indptr, shape; ``at``: each entry's place in the session's
     matrix data), its rows made bounds (``singles``) and the rows kept, as a CSC pattern and
@@ -110,7 +110,7 @@ def _layout(matrix, n_rows: int, session) -> _Layout:
         singles = _singles(own, int(np.flatnonzero(cols == y)[0]))
         kept = own[singles.keep].tocsc()
         blocks.append(
-            _Block(
+            _CountryLayout(
                 order[ra:rb],
                 cols,
                 (own.indices.copy(), own.indptr.copy(), own.shape),
